@@ -1,0 +1,57 @@
+# hpc_nc: `make demo` runs the demo sweep, `make test` the whole test suite.
+# Both set everything up first (`make setup`, idempotent: seconds on a set-up machine).
+
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.hpc_nc-setup
+NP    ?= 2
+SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian's native stack: PETSc/SLEPc 3.18 real+complex, OpenMPI, MUMPS, parallel h5py.
+APT_PACKAGES := python3-petsc4py python3-slepc4py python3-petsc4py-real python3-petsc4py-complex \
+  python3-slepc4py-real python3-slepc4py-complex python3-mpi4py python3-h5py-mpi python3-yaml \
+  python3-numpy python3-scipy python3-matplotlib python3-venv python3-pip python3-pytest \
+  python3-setuptools openmpi-bin make
+
+# OpenMPI refuses root without these, and needs oversubscribe for more ranks than cores.
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+export OMPI_MCA_rmaps_base_oversubscribe := 1
+MPIRUN := mpirun -n $(NP)
+
+.PHONY: setup test test-serial test-mpi demo bench clean-results
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@missing=$$(dpkg-query -W -f='$${db:Status-Status} $${Package}\n' $(APT_PACKAGES) 2>/dev/null | awk '$$1!="installed"{print $$2}'; \
+	  for p in $(APT_PACKAGES); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done | sort -u); \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	@# --no-deps: pip must never install numpy/h5py/mpi4py/petsc4py/slepc4py over the system builds.
+	@$(PY) -m pip install -q --no-build-isolation --no-deps -e . 2>&1 | grep -v -i "notice" || true
+	@$(PY) -c "import hpc_nc, numpy, scipy, yaml, h5py, mpi4py, matplotlib, pytest" \
+	  || { echo "setup: the environment is incomplete (see above)"; exit 1; }
+	@touch $(STAMP)
+	@echo "setup: ready ($(VENV), $$($(PY) --version))"
+
+# Serial suite in the complex build, then the real-build (TAO) tests, then every
+# MPI-marked test again under mpirun -n 2 in each build.
+test: setup
+	$(PY) -m pytest -q
+	HPC_NC_SCALAR=real $(PY) -m pytest -q -m real_build
+	$(MPIRUN) $(PY) -m pytest -q -p no:cacheprovider -m "mpi and not real_build"
+	HPC_NC_SCALAR=real $(MPIRUN) $(PY) -m pytest -q -p no:cacheprovider -m "mpi and real_build"
+
+demo: setup
+	$(VENV)/bin/hpc-nc run jobs/demo.yaml -n $(NP)
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean-results:
+	rm -rf results
