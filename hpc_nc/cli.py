@@ -117,6 +117,162 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def _world():
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD
+
+
+def _stage_args(args) -> dict:
+    from .sweep import parse_shard
+
+    return dict(shard=parse_shard(getattr(args, "shard", None)), progress=getattr(args, "progress", None))
+
+
+def _report(summary, what: str, path: str) -> int:
+    if summary is None:
+        return 0
+    if _world_rank() == 0 and summary.n_failed:
+        print(f"{what}: {summary.n_failed} task(s) failed (see `hpc-nc status {path}`)", file=sys.stderr)
+    return 1 if summary.n_failed else 0
+
+
+def cmd_relax(args) -> int:
+    from .sweep import run_relax
+
+    job = _load(args)
+    path = args.structures or job.structures_path
+    summary = run_relax(_world(), job, structures_path=path, **_stage_args(args))
+    return _report(summary, "relax", path)
+
+
+def cmd_solve(args) -> int:
+    from .sweep import run_solve
+
+    job = _load(args)
+    path = args.results or job.results_path
+    summary = run_solve(_world(), job, results_path=path, structures_path=args.structures, **_stage_args(args))
+    return _report(summary, "solve", path)
+
+
+def _inside_mpi_job() -> bool:
+    return any(v in os.environ for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"))
+
+
+def cmd_run(args) -> int:
+    """Both stages on the local machine: launches `mpirun -n N` for each stage itself."""
+    import shutil
+    import subprocess
+
+    job = _load(args)
+    results = args.results or job.results_path
+    structures = args.structures or job.structures_path
+    has_str = any(t.model == "STR" for t in job.tasks)
+    passthrough = [args.job] + sum((["--set", s] for s in (args.set or [])), [])
+    if args.shard:
+        passthrough += ["--shard", args.shard]
+    passthrough += ["--results", results, "--structures", structures]
+    if _inside_mpi_job():
+        if has_str:
+            raise HpcNcError("`hpc-nc run` under mpirun/srun cannot run both stages (they need the real and "
+                             "the complex PETSc build in separate programs): run `hpc-nc relax JOB` then "
+                             "`hpc-nc solve JOB` (see slurm/sweep.sbatch), or start `hpc-nc run` without mpirun")
+        return cmd_solve(args)
+    n = args.np or os.cpu_count() or 1
+    mpirun = shutil.which("mpirun")
+    if mpirun is None and n > 1:
+        raise HpcNcError("mpirun not found: install openmpi-bin or run with -n 1")
+    env = dict(os.environ)
+    env.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
+    if os.geteuid() == 0:
+        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    launcher = [mpirun, "-n", str(n)] if n > 1 else []
+    petsc_opts = _split_petsc_options(sys.argv[1:])[1]
+    stages = (["relax"] if has_str else []) + ["solve"]
+    for stage in stages:
+        cmd = launcher + [sys.executable, "-m", "hpc_nc", stage] + passthrough + petsc_opts
+        print(f"run: {' '.join(cmd)}", flush=True)
+        rc = subprocess.run(cmd, env=env).returncode
+        if rc not in (0, 1):  # 1 = some tasks failed, recorded in the store; go on
+            raise HpcNcError(f"stage `{stage}` exited with status {rc}; finished results are kept, "
+                             f"re-run the same command to resume")
+    return _finish_run(args, job, results)
+
+
+def _finish_run(args, job, results) -> int:
+    from .store import read_results
+
+    data = read_results(results)
+    counts = _status_counts(data)
+    out_dir = os.path.dirname(os.path.abspath(results))
+    stem = os.path.splitext(os.path.basename(results))[0]
+    written = [results, job.structures_path] if any(t.model == "STR" for t in job.tasks) else [results]
+    try:
+        from .export import export_csv
+
+        csv = os.path.join(out_dir, f"{stem}.csv")
+        export_csv(data, csv)
+        written.append(csv)
+        ens = os.path.join(out_dir, f"{stem}_ensemble.csv")
+        export_csv(data, ens, ensemble=True)
+        written.append(ens)
+        if not args.no_plots:
+            from .plots import make_plots
+
+            written += make_plots(data, os.path.join(out_dir, f"{stem}_plots"))
+    except ImportError as exc:  # analysis modules are optional for the stages themselves
+        print(f"run: analysis output skipped ({exc})", file=sys.stderr)
+    print(f"run: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending")
+    print("run: results written:")
+    for w in written:
+        print(f"  {w}")
+    return 1 if counts["failed"] else 0
+
+
+def _status_counts(data) -> dict:
+    import numpy as np
+
+    status = np.asarray(data["status"])
+    return {"done": int((status == 1).sum()), "failed": int((status == 2).sum()), "pending": int((status == 0).sum())}
+
+
+def cmd_status(args) -> int:
+    import numpy as np
+
+    from .store import read_results
+
+    if not os.path.exists(args.results):
+        raise HpcNcError(f"{args.results}: no such results file")
+    data = read_results(args.results)
+    counts = _status_counts(data)
+    if args.json:
+        failures = [{"task": int(i), "key": str(data["tasks/key"][i]), "message": str(data["message"][i])}
+                    for i in np.flatnonzero(np.asarray(data["status"]) == 2)]
+        print(json.dumps(counts | {"failures": failures}, indent=2))
+        return 0
+    total = sum(counts.values())
+    print(f"{args.results}: {total} tasks: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending")
+    for i in np.flatnonzero(np.asarray(data["status"]) == 2):
+        print(f"  failed task {i} ({data['tasks/key'][i]}): {data['message'][i]}")
+    return 0
+
+
+def cmd_merge(args) -> int:
+    from .store import merge_shards
+
+    counts = merge_shards(args.out, args.shards, overwrite=args.force)
+    print(f"merge: {args.out}: {counts}")
+    return 0
+
+
+def cmd_bulk(args) -> int:
+    from .bulk import main as bulk_main
+
+    return bulk_main(args.rest)
+
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hpc-nc", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"hpc_nc {__version__}")
@@ -131,6 +287,39 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a job-file entry")
     s.set_defaults(func=cmd_validate)
+
+    def stage_parser(name, help_text, func):
+        s = sub.add_parser(name, help=help_text)
+        s.add_argument("job")
+        s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a job-file entry")
+        s.add_argument("--shard", metavar="K/N", help="only tasks with index %% N == K (job arrays)")
+        s.add_argument("--results", help="results file (default: the job's output.results)")
+        s.add_argument("--structures", help="structures file (default: the job's output.structures)")
+        s.add_argument("--progress", choices=["auto", "bar", "log", "none"], default=None)
+        s.set_defaults(func=func)
+        return s
+
+    stage_parser("relax", "structure stage: VFF-relax every STR structure (real PETSc, TAO)", cmd_relax)
+    stage_parser("solve", "electronic stage: H, gap states, excitons for every task (complex PETSc)", cmd_solve)
+    s = stage_parser("run", "both stages on this machine (launches mpirun -n N), then CSV and figures", cmd_run)
+    s.add_argument("-n", "--np", type=int, default=None, help="MPI ranks (default: number of cores)")
+    s.add_argument("--no-plots", action="store_true")
+
+    s = sub.add_parser("status", help="done/failed/pending counts and failure messages of a results file")
+    s.add_argument("results")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("merge", help="combine shard results files of one job into one file")
+    s.add_argument("out")
+    s.add_argument("shards", nargs="+")
+    s.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    s.set_defaults(func=cmd_merge)
+
+    s = sub.add_parser("bulk", help="bulk band summary of ZnS, CdS, InS or CuS (--json, --plot FILE)",
+                       add_help=False)
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_bulk)
     return p
 
 

@@ -24,7 +24,7 @@ optional unless marked; unknown keys are errors so that typos never pass silentl
         - {x_cu: 0, x_in: 1, core_radius_a: 1, shell_thickness_a: 1, model: NSTR}
     states: {electrons: 4, holes: 8}   # spin-orbital states (even: Kramers pairs)
     solver:   {strategy: shift-invert, tol: 1.0e-9, max_it: 500, ncv: 0, eps_options: {}}
-    relax:    {tao_type: cg, force_tol: 1.0e-4, max_it: 5000, tao_options: {}}
+    relax:    {tao_type: bncg, force_tol: 1.0e-4, max_it: 5000, tao_options: {}}
     physics:  {passivation_ev: 20.0, harrison_eta: 2.0}
     coulomb:  {epsilon: 5.2, onsite_ev: null, temperature_k: 300, broadening_ev: 0.01,
                n_radial_bins: 200}
@@ -58,7 +58,7 @@ STRATEGIES = ("shift-invert", "harmonic")
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "states": {"electrons": 4, "holes": 8},
     "solver": {"strategy": "shift-invert", "tol": 1e-9, "max_it": 500, "ncv": 0, "eps_options": {}},
-    "relax": {"tao_type": "cg", "force_tol": 1e-4, "max_it": 5000, "tao_options": {}},
+    "relax": {"tao_type": "bncg", "force_tol": 1e-4, "max_it": 5000, "tao_options": {}},
     "physics": {"passivation_ev": 20.0, "harrison_eta": 2.0},
     "coulomb": {"epsilon": 5.2, "onsite_ev": None, "temperature_k": 300.0, "broadening_ev": 0.01,
                 "n_radial_bins": 200},
@@ -87,18 +87,18 @@ class Task:
     seed: int
     n_atoms: int
 
-    @property
-    def structure_key(self) -> str:
-        """Geometry + composition + alloy seed: tasks differing only by VBO or solver share it."""
-        return (f"R{self.core_radius_a:g}_H{self.shell_thickness_a:g}_cu{self.x_cu:g}_in{self.x_in:g}"
-                f"_{'vca' if self.model == 'VCA' else 'seed' + str(self.seed)}")
+    # Derived identifiers, stored as fields so that they become columns of the results file.
+    structure_key: str = field(init=False)  # geometry + composition + alloy seed (shared by VBOs)
+    key: str = field(init=False)  # unique, stable id of the task
 
-    @property
-    def key(self) -> str:
-        return f"{self.structure_key}_{self.model}_vboIn{self.vbo_ins:g}_vboCu{self.vbo_cus:g}"
+    def __post_init__(self):
+        skey = (f"R{self.core_radius_a:g}_H{self.shell_thickness_a:g}_cu{self.x_cu:g}_in{self.x_in:g}"
+                f"_{'vca' if self.model == 'VCA' else 'seed' + str(self.seed)}")
+        object.__setattr__(self, "structure_key", skey)
+        object.__setattr__(self, "key", f"{skey}_{self.model}_vboIn{self.vbo_ins:g}_vboCu{self.vbo_cus:g}")
 
     def as_dict(self) -> dict:
-        return {f: getattr(self, f) for f in self.__dataclass_fields__} | {"key": self.key}
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)

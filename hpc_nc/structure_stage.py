@@ -1,0 +1,90 @@
+"""Structure stage (real PETSc build): lattice cut -> alloy -> Keating VFF relaxation.
+
+One task of this stage is one relaxed structure: every STR task of a job that shares a
+``structure_key`` (same geometry, composition and alloy seed; different band offsets or
+solver settings) reuses it. Results go to the structures file (hpc_nc/store.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .alloy import realise_alloy
+from .errors import ConvergenceError
+from .geometry import build_nanocrystal
+
+
+def structure_tasks(tasks) -> list:
+    """One representative task per distinct STR structure, in first-appearance order."""
+    seen: dict[str, object] = {}
+    for t in tasks:
+        if t.model == "STR" and t.structure_key not in seen:
+            seen[t.structure_key] = t
+    return list(seen.values())
+
+
+def relax_settings(job):
+    from .relax import RelaxSettings
+
+    r = job.relax
+    return RelaxSettings(tao_type=r["tao_type"], force_tol=float(r["force_tol"]), max_it=int(r["max_it"]),
+                         tao_options=dict(r["tao_options"]))
+
+
+def relax_task(comm, task, job) -> dict:
+    """Relax the dot of one STR task. Collective over comm (the task's group).
+
+    Returns the row of the structures file. Non-convergence raises ConvergenceError, so the
+    farm records the structure as failed with TAO's reason instead of storing an
+    unrelaxed dot that the electronic stage would silently use.
+    """
+    from .relax import relax_structure
+
+    nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
+    alloy = realise_alloy(nc, task.x_cu, task.x_in, task.seed)
+    settings = relax_settings(job)
+    relaxed = relax_structure(comm, nc, alloy, settings)
+    if not relaxed.converged:
+        raise ConvergenceError(
+            f"VFF relaxation of {task.structure_key} did not converge ({relaxed.reason}, "
+            f"{relaxed.iterations} iterations, max force {relaxed.max_force_ev_per_a:.2e} eV/A "
+            f"> {settings.force_tol:g})"
+        )
+    return {
+        "positions": relaxed.positions,
+        "energy_ev": relaxed.energy_ev,
+        "initial_energy_ev": relaxed.initial_energy_ev,
+        "max_force_ev_per_a": relaxed.max_force_ev_per_a,
+        "iterations": relaxed.iterations,
+        "realised_x_cu": alloy.realised_x_cu,
+        "realised_x_in": alloy.realised_x_in,
+        "bond_length_histogram": relaxed.bond_length_histogram,
+        "mean_bond_strain": relaxed.mean_bond_strain,
+        "hydrostatic_strain": relaxed.hydrostatic_strain,
+        "radial_strain": relaxed.radial_strain,
+    }
+
+
+def structure_fields() -> list:
+    """FieldSpecs of the structures file beyond the positions (fixed grids from relax.py)."""
+    from .relax import DEFAULT_BOND_LENGTH_EDGES, DEFAULT_RADIAL_EDGES
+    from .store import PER_ATOM, FieldSpec
+
+    nb = len(DEFAULT_BOND_LENGTH_EDGES) - 1
+    nr = len(DEFAULT_RADIAL_EDGES) - 1
+    return [
+        FieldSpec("energy_ev", (), "f8", "eV", "Keating energy of the relaxed dot"),
+        FieldSpec("initial_energy_ev", (), "f8", "eV", "Keating energy of the ideal-lattice dot"),
+        FieldSpec("max_force_ev_per_a", (), "f8", "eV/Angstrom", "largest atomic force at the end"),
+        FieldSpec("iterations", (), "i8", "1", "TAO iterations"),
+        FieldSpec("realised_x_cu", (), "f8", "1", "realised Cu fraction of core cations"),
+        FieldSpec("realised_x_in", (), "f8", "1", "realised In fraction of core cations"),
+        FieldSpec("bond_length_histogram", (3, nb), "f8", "1",
+                  "bond counts per type (Zn-S, In-S, Cu-S) on the grid attribute bond_length_edges "
+                  f"({DEFAULT_BOND_LENGTH_EDGES[0]:g}..{DEFAULT_BOND_LENGTH_EDGES[-1]:g} Angstrom, {nb} bins)"),
+        FieldSpec("mean_bond_strain", (3,), "f8", "1", "mean (d - d0)/d0 per bond type (Zn-S, In-S, Cu-S)"),
+        FieldSpec("hydrostatic_strain", (PER_ATOM,), "f8", "1",
+                  "(V/V0)^(1/3) - 1 of each atom's neighbour tetrahedron; NaN on surface atoms"),
+        FieldSpec("radial_strain", (nr,), "f8", "1",
+                  f"mean hydrostatic strain per 1-Angstrom shell of ideal radius (0..{DEFAULT_RADIAL_EDGES[-1]:g} A)"),
+    ]
