@@ -429,14 +429,14 @@ def parse_set_options(items: list[str]) -> dict:
 def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str) -> int:
     """Rough peak memory of the electronic stage for one task (bytes).
 
-    H: about 290 stored complex entries per atom (10x10 on-site incl. spin-orbit and
-    passivation + 4 bonds x 2 spins x 5x5, see hamiltonian.py) at 16 B value + 8 B index;
+    H: about 193 stored complex entries per atom (measured: on-site incl. spin-orbit and
+    passivation + 4 bonds, see benchmarks/results_hamiltonian.md) at 16 B value + 4 B index;
     Krylov basis of max(2 n_states, n_states + 32) vectors of 10 N complex entries;
     shift-invert adds the sparse LU factor, which measured 4.9 GB for a 7a dot (11,543
     atoms) with MUMPS on one rank (DESIGN.md) and grows about as n^(4/3) in 3-D.
     """
     rows = 10 * n_atoms
-    matrix = 290 * n_atoms * 24
+    matrix = 200 * n_atoms * 20
     basis = rows * 16 * max(2 * n_states, n_states + 32) * 2
     lu = int(4.9e9 * (n_atoms / 11543) ** (4.0 / 3.0)) if strategy == "shift-invert" else 0
     return int(matrix + basis + lu)

@@ -1,0 +1,441 @@
+"""Excitons by configuration interaction, emission spectrum, Delta_XX, and the one entry point
+``analyse_states`` that turns gap states into every number of the results file.
+
+Basis (paper, Methods; PHYSICS.md §5): the 2 lowest electron spin-orbitals e in {E1, E1'}
+(one Kramers pair) and the 4 highest valence spin-orbitals h in {H1, H1', H2, H2'} (two
+pairs). Configuration |e h> = c_e^dagger c_h |ground>: one valence electron h removed, one
+conduction electron e added; index c = e * 4 + h (e = 0, 1; h = 0..3), 8 configurations.
+The hole is the *missing valence electron*: h always labels the valence spin-orbital psi_h
+itself (not its time-reversed partner), and eps_h is its single-particle energy.
+
+Hamiltonian (derived from the Slater rules for singly excited determinants with the
+single-particle energies taken as the tight-binding levels; verified in
+tests/test_exciton.py against a brute-force second-quantised calculation):
+
+    H[(e h), (e' h')] = (eps_e - eps_h) delta_ee' delta_hh' - J[(e h), (e' h')] + K[(e h), (e' h')]
+    J[(e h), (e' h')] = sum_ij rho_ee'(i) V_ij rho_h'h(j)   direct (e-h attraction)
+    K[(e h), (e' h')] = sum_ij rho_eh(i)  V_ij rho_h'e'(j)  exchange (repulsion)
+
+with rho_ab(i) = sum_alpha conj(psi_a(i, alpha)) psi_b(i, alpha) and V from hpc_nc.coulomb.
+Note the order h'h in the direct term (the hole density enters transposed: conj on the
+primed hole), and that both J and K are Hermitian 8x8 matrices. In PHYSICS.md's notation
+J_{eh,h'e'} is this J and K_{eh,e'h'} this K.
+
+Optics. The recombination amplitude of exciton X = sum c_eh |e h> is
+<ground| r |X> = sum_eh c_eh <h|r|e> = sum_eh c_eh conj(d_eh), d_eh = <e|r|h>
+(hpc_nc.observables). Oscillator strength f_X = |sum c_eh conj(d_eh)|^2 summed over x, y, z
+(Angstrom^2, orientation-averaged up to the constant 1/3). Emission (Fermi's golden rule):
+I(E) = sum_X p_X f_X g(E - E_X), p_X Boltzmann populations exp(-(E_X - E_0)/kT)/Z at
+temperature T (default 300 K, room-temperature photoluminescence as in the paper's
+applications; the paper does not state its temperature; T = 0 populates the lowest manifold
+only), g a normalised Gaussian of standard deviation broadening_ev (default 20 meV, an
+ensemble/phonon broadening of our choice), so I is in Angstrom^2/eV. The prefactor
+omega^3 of spontaneous emission is left out (it only tilts the spectrum).
+
+Biexciton (paper, Fig. 12): Delta_XX = J_E1E1 + J_H1H1 - 2 J_E1H1 with J_ab the direct
+integrals of the Kramers-averaged level densities. In first order E_XX - 2 E_X =
+(2 eps + J_ee + J_hh - 4 J_eh) - 2 (eps - J_eh) = Delta_XX, so the sign is that of
+E_XX - 2 E_X: Delta_XX > 0 means the biexciton is ANTI-bound (exciton-exciton repulsion);
+this is the sign of the paper, which reports values above 0.7 eV for its type-II dots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import observables as obs
+from .classify import ClassifySettings, classify_confinement
+from .coulomb import DEFAULT_BLOCK_ELEMENTS, ZNS_EPSILON_INF, coulomb_potential, onsite_coulomb_ev
+from .errors import HpcNcError
+
+N_ELECTRON_BASIS = 2
+N_HOLE_BASIS = 4
+N_CONFIGURATIONS = N_ELECTRON_BASIS * N_HOLE_BASIS
+BOLTZMANN_EV_PER_K = 8.617333262e-5  # CODATA 2018
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Settings of the exciton/observable stage (must be identical on all ranks).
+
+    epsilon: dielectric constant (ZnS eps_inf 5.2). onsite_ev: on-site Coulomb integral in eV,
+    None = 6/5 e^2/(epsilon r_ws) (hpc_nc.coulomb). temperature_k: emission temperature, K.
+    broadening_ev: Gaussian standard deviation of the spectrum lines, eV. spectrum_*: fixed
+    emission energy grid, eV. n_radial_bins, radial_margin (Angstrom beyond the dot radius)
+    and envelope_width (Angstrom) define the radial grid and the envelope smoothing.
+    degeneracy_tol_ev: exciton levels closer than this form the ground manifold (1e-6 eV:
+    below the exchange splittings of 1e-5 to 4e-4 eV found for 1.5a-2a ZnS dots, above the
+    eigenvalue noise of converged solver states; it only affects ground_oscillator_strength
+    and the T = 0 populations).
+    """
+
+    epsilon: float = ZNS_EPSILON_INF
+    onsite_ev: float | None = None
+    temperature_k: float = 300.0
+    broadening_ev: float = 0.02
+    spectrum_min_ev: float = 1.5
+    spectrum_max_ev: float = 5.0
+    n_spectrum: int = 701
+    n_radial_bins: int = 400
+    radial_margin: float = 3.0
+    envelope_width: float = obs.DEFAULT_ENVELOPE_WIDTH
+    degeneracy_tol_ev: float = 1e-6
+    max_block_elements: int = DEFAULT_BLOCK_ELEMENTS
+    classification: ClassifySettings = field(default_factory=ClassifySettings)
+
+    @property
+    def onsite(self) -> float:
+        return onsite_coulomb_ev(self.epsilon) if self.onsite_ev is None else float(self.onsite_ev)
+
+    def spectrum_grid(self) -> np.ndarray:
+        return np.linspace(self.spectrum_min_ev, self.spectrum_max_ev, int(self.n_spectrum))
+
+
+@dataclass(frozen=True)
+class CoulombTerms:
+    """CI matrices (8, 8) complex in eV (index e*4 + h) and level integrals J (eV)."""
+
+    direct: np.ndarray
+    exchange: np.ndarray
+    j_ee: float
+    j_hh: float
+    j_eh: float
+
+
+@dataclass(frozen=True)
+class ExcitonResult:
+    energies: np.ndarray  # (8,) eV ascending
+    amplitudes: np.ndarray  # (8 configurations, 8 states) complex, column = state
+    oscillator_strengths: np.ndarray  # (8,) Angstrom^2
+
+
+def _check_basis(electron_vectors: np.ndarray, hole_vectors: np.ndarray) -> None:
+    if electron_vectors.shape[1] < N_ELECTRON_BASIS or hole_vectors.shape[1] < N_HOLE_BASIS:
+        raise HpcNcError(
+            f"the exciton basis needs >= {N_ELECTRON_BASIS} electron and >= {N_HOLE_BASIS} hole states, "
+            f"got {electron_vectors.shape[1]} and {hole_vectors.shape[1]}"
+        )
+
+
+def coulomb_terms(
+    comm,
+    positions: np.ndarray,
+    electron_vectors: np.ndarray,
+    hole_vectors: np.ndarray,
+    epsilon: float = ZNS_EPSILON_INF,
+    onsite_ev: float | None = None,
+    max_block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+) -> CoulombTerms:
+    """Collective: all Coulomb integrals of the CI and of Delta_XX with one pass over V.
+
+    Uses electron states 0, 1 and hole states 0..3 of the given (10N, n) arrays.
+    """
+    ev = np.asarray(electron_vectors)
+    hv = np.asarray(hole_vectors)
+    _check_basis(ev, hv)
+    ev = ev[:, :N_ELECTRON_BASIS]
+    hv = hv[:, :N_HOLE_BASIS]
+    n_atoms = ev.shape[0] // obs.ORBITALS_PER_ATOM
+    rho_ee = obs.pair_densities(ev, ev)  # (N, 2, 2)
+    rho_hh = obs.pair_densities(hv, hv)  # (N, 4, 4)  [i, a, b] = conj(h_a) h_b
+    rho_eh = obs.pair_densities(ev, hv)  # (N, 2, 4)
+    rho_e1 = 0.5 * (rho_ee[:, 0, 0].real + rho_ee[:, 1, 1].real)
+    columns = np.concatenate(
+        [rho_hh.reshape(n_atoms, -1), np.conj(rho_eh).reshape(n_atoms, -1), rho_e1[:, None].astype(complex)], axis=1
+    )
+    phi = coulomb_potential(comm, positions, columns, epsilon, onsite_ev, max_block_elements)
+    phi_hh = phi[:, :16].reshape(n_atoms, 4, 4)  # V rho_ab for hole pairs (a, b)
+    phi_x = phi[:, 16:24].reshape(n_atoms, 2, 4)  # V rho_he = V conj(rho_eh)
+    phi_e1 = phi[:, 24].real
+    # direct[e, h, e', h'] = sum_i rho_ee'(i) (V rho_h'h)(i)
+    direct = np.einsum("ief,igh->ehfg", rho_ee, phi_hh).reshape(N_CONFIGURATIONS, N_CONFIGURATIONS)
+    # exchange[e, h, e', h'] = sum_i rho_eh(i) (V rho_h'e')(i)
+    exchange = np.einsum("ieh,ifg->ehfg", rho_eh, phi_x).reshape(N_CONFIGURATIONS, N_CONFIGURATIONS)
+    rho_h1 = 0.5 * (rho_hh[:, 0, 0].real + rho_hh[:, 1, 1].real)
+    phi_h1 = 0.5 * (phi_hh[:, 0, 0].real + phi_hh[:, 1, 1].real)
+    return CoulombTerms(
+        direct=direct,
+        exchange=exchange,
+        j_ee=float(rho_e1 @ phi_e1),
+        j_hh=float(rho_h1 @ phi_h1),
+        j_eh=float(rho_e1 @ phi_h1),
+    )
+
+
+def ci_hamiltonian(electron_energies: np.ndarray, hole_energies: np.ndarray, terms: CoulombTerms | None) -> np.ndarray:
+    """(8, 8) complex Hermitian CI matrix in eV; terms=None switches the Coulomb part off."""
+    ee = np.asarray(electron_energies, dtype=float)[:N_ELECTRON_BASIS]
+    eh = np.asarray(hole_energies, dtype=float)[:N_HOLE_BASIS]
+    h = np.diag((ee[:, None] - eh[None, :]).ravel()).astype(complex)
+    if terms is not None:
+        h = h - terms.direct + terms.exchange
+    return 0.5 * (h + h.conj().T)  # remove roundoff asymmetry only; both parts are Hermitian
+
+
+def solve_excitons(hamiltonian: np.ndarray, dipoles: np.ndarray) -> ExcitonResult:
+    """Diagonalise the CI matrix; dipoles (n_e>=2, n_h>=4, 3) single-particle d_eh (Angstrom)."""
+    energies, amplitudes = np.linalg.eigh(hamiltonian)
+    d = np.asarray(dipoles)[:N_ELECTRON_BASIS, :N_HOLE_BASIS, :].reshape(N_CONFIGURATIONS, 3)
+    amplitude = amplitudes.T @ np.conj(d)  # (states, 3): sum_c c_X(c) conj(d_c)
+    return ExcitonResult(energies, amplitudes, (np.abs(amplitude) ** 2).sum(axis=1))
+
+
+def boltzmann_populations(energies: np.ndarray, temperature_k: float, degeneracy_tol_ev: float = 1e-6) -> np.ndarray:
+    """Thermal populations of levels (eV); T <= 0 shares the population in the lowest manifold."""
+    e = np.asarray(energies, dtype=float) - np.min(energies)
+    if temperature_k <= 0:
+        p = (e <= degeneracy_tol_ev).astype(float)
+    else:
+        p = np.exp(-e / (BOLTZMANN_EV_PER_K * temperature_k))
+    return p / p.sum()
+
+
+def emission_spectrum(
+    energy_grid: np.ndarray,
+    energies: np.ndarray,
+    oscillator_strengths: np.ndarray,
+    temperature_k: float,
+    broadening_ev: float,
+    degeneracy_tol_ev: float = 1e-6,
+) -> np.ndarray:
+    """Golden-rule emission sum_X p_X f_X g(E - E_X) on energy_grid (Angstrom^2/eV)."""
+    if not broadening_ev > 0:
+        raise HpcNcError(f"spectrum broadening must be positive, got {broadening_ev!r}")
+    p = boltzmann_populations(energies, temperature_k, degeneracy_tol_ev)
+    x = (np.asarray(energy_grid)[:, None] - np.asarray(energies)[None, :]) / broadening_ev
+    g = np.exp(-0.5 * x * x) / (broadening_ev * np.sqrt(2.0 * np.pi))
+    return g @ (p * np.asarray(oscillator_strengths))
+
+
+def biexciton_shift(j_ee: float, j_hh: float, j_eh: float) -> float:
+    """Delta_XX = J_ee + J_hh - 2 J_eh (eV) = E_XX - 2 E_X in first order; > 0 anti-binding."""
+    return j_ee + j_hh - 2.0 * j_eh
+
+
+# ---------------------------------------------------------------------------------------
+# The entry point for the electronic stage.
+
+RESULT_UNITS: dict[str, str] = {
+    "electron_energies": "eV",
+    "hole_energies": "eV",
+    "E1": "eV",
+    "H1": "eV",
+    "gap": "eV",
+    "exciton_energy": "eV",
+    "exciton_binding": "eV",
+    "exciton_energies": "eV",
+    "oscillator_strengths": "Angstrom^2",
+    "exciton_weights": "1",
+    "ground_oscillator_strength": "Angstrom^2",
+    "thermal_oscillator_strength": "Angstrom^2",
+    "ci_direct": "eV",
+    "ci_exchange": "eV",
+    "transition_dipole_sq": "Angstrom^2",
+    "dipole_sq": "Angstrom^2",
+    "J_ee": "eV",
+    "J_hh": "eV",
+    "J_eh": "eV",
+    "dXX": "eV",
+    "core_weight_e": "1",
+    "core_weight_h": "1",
+    "core_weight_E1": "1",
+    "core_weight_H1": "1",
+    "radial_grid": "Angstrom",
+    "radial_density_e": "1/Angstrom",
+    "radial_density_h": "1/Angstrom",
+    "envelope_e": "1/Angstrom",
+    "envelope_h": "1/Angstrom",
+    "r_max_e": "Angstrom",
+    "r_max_h": "Angstrom",
+    "separation": "Angstrom",
+    "overlap_atomic": "1",
+    "overlap_envelope": "1",
+    "spectrum_energy": "eV",
+    "spectrum": "Angstrom^2/eV",
+    "epsilon": "1",
+    "onsite_ev": "eV",
+    "confinement": "",
+    "confinement_reason": "",
+}
+
+
+RESULT_DESCRIPTIONS: dict[str, str] = {
+    "electron_energies": "electron levels, ascending (E1 = first two, a Kramers pair)",
+    "hole_energies": "hole (valence) levels, descending (H1 = first two, H2 = next two)",
+    "E1": "lowest electron level",
+    "H1": "highest hole level",
+    "gap": "single-particle gap E1 - H1",
+    "exciton_energy": "lowest CI exciton energy (excitonic gap)",
+    "exciton_binding": "gap - exciton_energy",
+    "exciton_energies": "8 CI exciton energies, ascending",
+    "oscillator_strengths": "|<0|r|X>|^2 summed over x, y, z per exciton",
+    "exciton_weights": "|c|^2 per [exciton, configuration e*4 + h]",
+    "ground_oscillator_strength": "oscillator strength summed over the lowest exciton manifold",
+    "thermal_oscillator_strength": "Boltzmann average of the oscillator strengths at temperature_k",
+    "ci_direct": "direct Coulomb matrix J[(e h), (e' h')] of the CI (complex)",
+    "ci_exchange": "exchange matrix K[(e h), (e' h')] of the CI (complex)",
+    "transition_dipole_sq": "|d_eh|^2 = |<e|r|h>|^2 per electron and hole state",
+    "dipole_sq": "optical activity: |d|^2 summed over the Kramers partners of E1 and H1",
+    "J_ee": "J_E1E1, Kramers-averaged level densities",
+    "J_hh": "J_H1H1",
+    "J_eh": "J_E1H1",
+    "dXX": "J_ee + J_hh - 2 J_eh = E_XX - 2 E_X (first order); > 0 anti-binding",
+    "core_weight_e": "probability on core atoms per electron state",
+    "core_weight_h": "probability on core atoms per hole state",
+    "core_weight_E1": "core weight of the E1 level",
+    "core_weight_H1": "core weight of the H1 level",
+    "radial_grid": "bin centres of the fixed radial grid",
+    "radial_density_e": "radial probability density per atomic layer (binned), per electron state",
+    "radial_density_h": "radial probability density per atomic layer (binned), per hole state",
+    "envelope_e": "Gaussian-smoothed radial envelope per electron state",
+    "envelope_h": "Gaussian-smoothed radial envelope per hole state",
+    "r_max_e": "radius of the maximum of the E1 envelope",
+    "r_max_h": "radius of the maximum of the H1 envelope",
+    "separation": "r_max_e - r_max_h (signed: > 0 electron outside the hole)",
+    "overlap_atomic": "sum_i sqrt(rho_E1(i) rho_H1(i))",
+    "overlap_envelope": "integral sqrt(P_E1(r) P_H1(r)) dr of the envelopes",
+    "spectrum_energy": "emission energy grid",
+    "spectrum": "golden-rule emission spectrum at temperature_k with Gaussian broadening",
+    "epsilon": "dielectric constant used",
+    "onsite_ev": "on-site Coulomb integral used",
+    "confinement": "type-I | quasi-type-II | type-II | mixed (hpc_nc.classify)",
+    "confinement_reason": "one-line reason for the class",
+}
+
+
+def result_shapes(n_electrons: int, n_holes: int, settings: AnalysisSettings = AnalysisSettings()) -> dict[str, tuple]:
+    """Shape of every value of ``analyse_states`` (() for scalars and strings), known before
+    any task runs so that a results file can be created up front. Complex: ci_direct,
+    ci_exchange; strings: confinement, confinement_reason; all others float64."""
+    nb, ns, nc = int(settings.n_radial_bins), int(settings.n_spectrum), N_CONFIGURATIONS
+    shapes = {key: () for key in RESULT_UNITS}
+    shapes.update(
+        electron_energies=(n_electrons,),
+        hole_energies=(n_holes,),
+        exciton_energies=(nc,),
+        oscillator_strengths=(nc,),
+        exciton_weights=(nc, nc),
+        ci_direct=(nc, nc),
+        ci_exchange=(nc, nc),
+        transition_dipole_sq=(n_electrons, n_holes),
+        core_weight_e=(n_electrons,),
+        core_weight_h=(n_holes,),
+        radial_grid=(nb,),
+        radial_density_e=(n_electrons, nb),
+        radial_density_h=(n_holes, nb),
+        envelope_e=(n_electrons, nb),
+        envelope_h=(n_holes, nb),
+        spectrum_energy=(ns,),
+        spectrum=(ns,),
+    )
+    return shapes
+
+
+def analyse_states(
+    comm,
+    positions: np.ndarray,
+    in_core: np.ndarray,
+    core_radius: float,
+    total_radius: float,
+    electron_energies: np.ndarray,
+    hole_energies: np.ndarray,
+    electron_vectors: np.ndarray,
+    hole_vectors: np.ndarray,
+    settings: AnalysisSettings = AnalysisSettings(),
+) -> dict:
+    """Collective: every observable of one task from its gap states.
+
+    positions (N, 3) Angstrom; in_core (N,) bool; radii in Angstrom; electron energies
+    ascending (E1 first) and hole energies descending (H1 first), eV; vectors (10N, n)
+    complex with the contract's orbital order, identical on all ranks, n_e >= 2, n_h >= 4
+    (E1 = electron states 0, 1; H1 = hole states 0, 1; H2 = hole states 2, 3).
+    Returns a dict with the keys of RESULT_UNITS and the shapes of ``result_shapes``; the
+    same on every rank. Only the Coulomb sum is distributed; the rest is O(N) per rank.
+    """
+    ev = np.asarray(electron_vectors)
+    hv = np.asarray(hole_vectors)
+    _check_basis(ev, hv)
+    pos = np.asarray(positions, dtype=float)
+    if ev.shape[0] != 10 * len(pos) or hv.shape[0] != 10 * len(pos):
+        raise HpcNcError(f"state vectors have {ev.shape[0]}/{hv.shape[0]} rows for {len(pos)} atoms (need 10 per atom)")
+    e_en = np.asarray(electron_energies, dtype=float)
+    h_en = np.asarray(hole_energies, dtype=float)
+    core = np.asarray(in_core, dtype=bool)
+
+    rho_e = obs.atom_densities(ev)  # (N, n_e)
+    rho_h = obs.atom_densities(hv)
+    rho_E1 = rho_e[:, :2].mean(axis=1)  # Kramers-averaged level densities
+    rho_H1 = rho_h[:, :2].mean(axis=1)
+    grid = obs.radial_grid(total_radius + settings.radial_margin, settings.n_radial_bins)
+    env_e = obs.envelope_density(pos, rho_e, grid, settings.envelope_width)
+    env_h = obs.envelope_density(pos, rho_h, grid, settings.envelope_width)
+    env_E1 = obs.envelope_density(pos, rho_E1, grid, settings.envelope_width)
+    env_H1 = obs.envelope_density(pos, rho_H1, grid, settings.envelope_width)
+    r_max_e = obs.density_maximum(grid, env_E1)
+    r_max_h = obs.density_maximum(grid, env_H1)
+
+    dipoles = obs.transition_dipoles(pos, ev, hv)
+    terms = coulomb_terms(comm, pos, ev, hv, settings.epsilon, settings.onsite, settings.max_block_elements)
+    ham = ci_hamiltonian(e_en, h_en, terms)
+    ex = solve_excitons(ham, dipoles)
+    ground = ex.energies <= ex.energies[0] + settings.degeneracy_tol_ev
+    pops = boltzmann_populations(ex.energies, settings.temperature_k, settings.degeneracy_tol_ev)
+    spec_grid = settings.spectrum_grid()
+    spectrum = emission_spectrum(
+        spec_grid, ex.energies, ex.oscillator_strengths, settings.temperature_k, settings.broadening_ev, settings.degeneracy_tol_ev
+    )
+    dxx = biexciton_shift(terms.j_ee, terms.j_hh, terms.j_eh)
+    o_atom = obs.atomic_overlap(rho_E1, rho_H1)
+    o_env = obs.envelope_overlap(grid, env_E1, env_H1)
+    w_e = obs.core_weight(rho_e, core)
+    w_h = obs.core_weight(rho_h, core)
+    w_E1 = float(obs.core_weight(rho_E1, core))
+    w_H1 = float(obs.core_weight(rho_H1, core))
+    dipole_sq = obs.optical_activity(dipoles)
+    cls = classify_confinement(w_E1, w_H1, r_max_e, r_max_h, total_radius, o_env, o_atom, dxx, terms.j_eh, dipole_sq, settings.classification)
+
+    gap = float(e_en[0] - h_en[0])
+    return {
+        "electron_energies": e_en,
+        "hole_energies": h_en,
+        "E1": float(e_en[0]),
+        "H1": float(h_en[0]),
+        "gap": gap,
+        "exciton_energy": float(ex.energies[0]),
+        "exciton_binding": gap - float(ex.energies[0]),
+        "exciton_energies": ex.energies,
+        "oscillator_strengths": ex.oscillator_strengths,
+        "exciton_weights": (np.abs(ex.amplitudes) ** 2).T,  # [state, configuration]
+        "ground_oscillator_strength": float(ex.oscillator_strengths[ground].sum()),
+        "thermal_oscillator_strength": float(pops @ ex.oscillator_strengths),
+        "ci_direct": terms.direct,
+        "ci_exchange": terms.exchange,
+        "transition_dipole_sq": (np.abs(dipoles) ** 2).sum(axis=2),
+        "dipole_sq": dipole_sq,
+        "J_ee": terms.j_ee,
+        "J_hh": terms.j_hh,
+        "J_eh": terms.j_eh,
+        "dXX": dxx,
+        "core_weight_e": w_e,
+        "core_weight_h": w_h,
+        "core_weight_E1": w_E1,
+        "core_weight_H1": w_H1,
+        "radial_grid": grid,
+        "radial_density_e": obs.layer_density(pos, rho_e, grid),
+        "radial_density_h": obs.layer_density(pos, rho_h, grid),
+        "envelope_e": env_e,
+        "envelope_h": env_h,
+        "r_max_e": r_max_e,
+        "r_max_h": r_max_h,
+        "separation": r_max_e - r_max_h,
+        "overlap_atomic": o_atom,
+        "overlap_envelope": o_env,
+        "spectrum_energy": spec_grid,
+        "spectrum": spectrum,
+        "epsilon": float(settings.epsilon),
+        "onsite_ev": settings.onsite,
+        "confinement": cls.label,
+        "confinement_reason": cls.reason,
+    }
