@@ -80,7 +80,8 @@ def solve_task(comm, task, job, positions=None) -> dict:
     atom_positions = nc.positions if positions is None else positions
     result = analyse_states(comm, atom_positions, nc.in_core, nc.core_radius, nc.total_radius,
                             states.electron_energies, states.hole_energies, states.electron_vectors,
-                            states.hole_vectors, analysis_settings(job))
+                            states.hole_vectors, analysis_settings(job),
+                            split_levels=states.diagnostics.get("split_degenerate_level"))
     result = dict(result)
     result.update(
         electron_energies=states.electron_energies,

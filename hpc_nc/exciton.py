@@ -33,10 +33,39 @@ ensemble/phonon broadening of our choice), so I is in Angstrom^2/eV. The prefact
 omega^3 of spontaneous emission is left out (it only tilts the spectrum).
 
 Biexciton (paper, Fig. 12): Delta_XX = J_E1E1 + J_H1H1 - 2 J_E1H1 with J_ab the direct
-integrals of the Kramers-averaged level densities. In first order E_XX - 2 E_X =
+integrals of the level densities (mean density over all states of the degenerate level). In first order E_XX - 2 E_X =
 (2 eps + J_ee + J_hh - 4 J_eh) - 2 (eps - J_eh) = Delta_XX, so the sign is that of
 E_XX - 2 E_X: Delta_XX > 0 means the biexciton is ANTI-bound (exciton-exciton repulsion);
 this is the sign of the paper, which reports values above 0.7 eV for its type-II dots.
+
+Basis invariance (``analyse_states``). Inside a degenerate level (a Kramers pair, or a Td
+Gamma8 quartet) the eigensolver returns an arbitrary orthonormal basis, different between
+runs, rank counts and identical dots. Electron and hole states are therefore grouped into
+levels (consecutive energies within ``AnalysisSettings.level_tol_ev``, default 1e-5 eV: ten
+times the eigensolver's degeneracy tolerance of 1e-6 eV, far below any physical level
+spacing of interest) and every stored number is a basis-invariant trace over whole levels:
+* E1 / H1 level = all electron / hole states degenerate with e_1 / h_1; their energies are
+  the level means (equal to e_1 / h_1 within the tolerance).
+* level densities (mean atom density over the level) give J_ee, J_hh, J_eh, dXX, the E1/H1
+  core weights, envelopes, r_max, separation, overlaps and the classification; the per-state
+  arrays (core_weight_e/h, radial_density_e/h, envelope_e/h) store for every state the
+  values of the level it belongs to.
+* dipole_sq = (2/g_E1)(2/g_H1) sum over E1 x H1 states of |d_eh|^2 (g = level degeneracy);
+  it equals the plain Kramers-pair sum for 2-fold levels. transition_dipole_sq holds the mean
+  of |d|^2 over each (electron level, hole level) block.
+* the CI diagonal uses level-mean single-particle energies. Its eigenvalues are invariant
+  when the configuration basis (electron states 0, 1; hole states 0..3) consists of complete
+  levels; each exciton's oscillator strength is replaced by the mean over its degenerate
+  exciton level (``degeneracy_tol_ev``), which makes it invariant too. When the basis cuts a
+  level (e.g. a 4-fold E1, or hole states 3 and 4 degenerate, or the solver returned an
+  incomplete last level: ``split_levels``) the result field ``ci_basis_complete`` is 0.0 and
+  all exciton quantities of that task depend on the solver's basis; where the cut level is
+  E1 or H1 itself (truncated by the solver) so do the E1/H1 level quantities.
+* exciton_weights, ci_direct and ci_exchange are written in the configuration basis and are
+  basis dependent by nature: never compare them between runs.
+The last level of each side can only be checked for completeness by the eigensolver
+(``GapStates.diagnostics["split_degenerate_level"]``, passed as ``split_levels``); without it
+the states handed in are taken to end at a level boundary.
 """
 
 from __future__ import annotations
@@ -65,10 +94,13 @@ class AnalysisSettings:
     broadening_ev: Gaussian standard deviation of the spectrum lines, eV. spectrum_*: fixed
     emission energy grid, eV. n_radial_bins, radial_margin (Angstrom beyond the dot radius)
     and envelope_width (Angstrom) define the radial grid and the envelope smoothing.
-    degeneracy_tol_ev: exciton levels closer than this form the ground manifold (1e-6 eV:
-    below the exchange splittings of 1e-5 to 4e-4 eV found for 1.5a-2a ZnS dots, above the
-    eigenvalue noise of converged solver states; it only affects ground_oscillator_strength
-    and the T = 0 populations).
+    degeneracy_tol_ev: exciton levels closer than this form one degenerate exciton level
+    (1e-6 eV: below the exchange splittings of 1e-5 to 4e-4 eV found for 1.5a-2a ZnS dots,
+    above the eigenvalue noise of converged solver states); used for the ground manifold,
+    the T = 0 populations and the level-averaged oscillator strengths.
+    level_tol_ev: single-particle states whose consecutive energies differ by at most this
+    form one degenerate level (1e-5 eV: 10x the eigensolver's degeneracy tolerance, so its
+    degenerate levels are never split; module docstring "Basis invariance").
     """
 
     epsilon: float = ZNS_EPSILON_INF
@@ -82,6 +114,7 @@ class AnalysisSettings:
     radial_margin: float = 3.0
     envelope_width: float = obs.DEFAULT_ENVELOPE_WIDTH
     degeneracy_tol_ev: float = 1e-6
+    level_tol_ev: float = 1e-5
     max_block_elements: int = DEFAULT_BLOCK_ELEMENTS
     classification: ClassifySettings = field(default_factory=ClassifySettings)
 
@@ -95,7 +128,8 @@ class AnalysisSettings:
 
 @dataclass(frozen=True)
 class CoulombTerms:
-    """CI matrices (8, 8) complex in eV (index e*4 + h) and level integrals J (eV)."""
+    """CI matrices (8, 8) complex in eV (index e*4 + h) and level integrals J (eV) of the
+    E1 and H1 level densities."""
 
     direct: np.ndarray
     exchange: np.ndarray
@@ -127,34 +161,39 @@ def coulomb_terms(
     epsilon: float = ZNS_EPSILON_INF,
     onsite_ev: float | None = None,
     max_block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+    n_e1: int = 2,
+    n_h1: int = 2,
 ) -> CoulombTerms:
     """Collective: all Coulomb integrals of the CI and of Delta_XX with one pass over V.
 
-    Uses electron states 0, 1 and hole states 0..3 of the given (10N, n) arrays.
+    The CI uses electron states 0, 1 and hole states 0..3 of the given (10N, n) arrays; the
+    level integrals J use the mean densities of electron states 0 .. n_e1-1 (the E1 level)
+    and hole states 0 .. n_h1-1 (the H1 level); the defaults 2, 2 are Kramers pairs.
     """
     ev = np.asarray(electron_vectors)
     hv = np.asarray(hole_vectors)
     _check_basis(ev, hv)
+    if not (1 <= n_e1 <= ev.shape[1] and 1 <= n_h1 <= hv.shape[1]):
+        raise HpcNcError(f"E1/H1 level sizes {n_e1}, {n_h1} exceed the {ev.shape[1]}/{hv.shape[1]} states given")
+    rho_e1 = obs.level_density(ev, 0, n_e1)
+    rho_h1 = obs.level_density(hv, 0, n_h1)
     ev = ev[:, :N_ELECTRON_BASIS]
     hv = hv[:, :N_HOLE_BASIS]
     n_atoms = ev.shape[0] // obs.ORBITALS_PER_ATOM
     rho_ee = obs.pair_densities(ev, ev)  # (N, 2, 2)
     rho_hh = obs.pair_densities(hv, hv)  # (N, 4, 4)  [i, a, b] = conj(h_a) h_b
     rho_eh = obs.pair_densities(ev, hv)  # (N, 2, 4)
-    rho_e1 = 0.5 * (rho_ee[:, 0, 0].real + rho_ee[:, 1, 1].real)
-    columns = np.concatenate(
-        [rho_hh.reshape(n_atoms, -1), np.conj(rho_eh).reshape(n_atoms, -1), rho_e1[:, None].astype(complex)], axis=1
-    )
+    levels = np.stack([rho_e1, rho_h1], axis=1).astype(complex)
+    columns = np.concatenate([rho_hh.reshape(n_atoms, -1), np.conj(rho_eh).reshape(n_atoms, -1), levels], axis=1)
     phi = coulomb_potential(comm, positions, columns, epsilon, onsite_ev, max_block_elements)
     phi_hh = phi[:, :16].reshape(n_atoms, 4, 4)  # V rho_ab for hole pairs (a, b)
     phi_x = phi[:, 16:24].reshape(n_atoms, 2, 4)  # V rho_he = V conj(rho_eh)
     phi_e1 = phi[:, 24].real
+    phi_h1 = phi[:, 25].real
     # direct[e, h, e', h'] = sum_i rho_ee'(i) (V rho_h'h)(i)
     direct = np.einsum("ief,igh->ehfg", rho_ee, phi_hh).reshape(N_CONFIGURATIONS, N_CONFIGURATIONS)
     # exchange[e, h, e', h'] = sum_i rho_eh(i) (V rho_h'e')(i)
     exchange = np.einsum("ieh,ifg->ehfg", rho_eh, phi_x).reshape(N_CONFIGURATIONS, N_CONFIGURATIONS)
-    rho_h1 = 0.5 * (rho_hh[:, 0, 0].real + rho_hh[:, 1, 1].real)
-    phi_h1 = 0.5 * (phi_hh[:, 0, 0].real + phi_hh[:, 1, 1].real)
     return CoulombTerms(
         direct=direct,
         exchange=exchange,
@@ -232,6 +271,7 @@ RESULT_UNITS: dict[str, str] = {
     "thermal_oscillator_strength": "Angstrom^2",
     "ci_direct": "eV",
     "ci_exchange": "eV",
+    "ci_basis_complete": "1",
     "transition_dipole_sq": "Angstrom^2",
     "dipole_sq": "Angstrom^2",
     "J_ee": "eV",
@@ -262,35 +302,36 @@ RESULT_UNITS: dict[str, str] = {
 
 
 RESULT_DESCRIPTIONS: dict[str, str] = {
-    "electron_energies": "electron levels, ascending (E1 = first two, a Kramers pair)",
-    "hole_energies": "hole (valence) levels, descending (H1 = first two, H2 = next two)",
-    "E1": "lowest electron level",
-    "H1": "highest hole level",
+    "electron_energies": "electron levels, ascending (E1 level = all states degenerate with the first)",
+    "hole_energies": "hole (valence) levels, descending (H1 level = all states degenerate with the first)",
+    "E1": "lowest electron level (mean energy of its degenerate states)",
+    "H1": "highest hole level (mean energy of its degenerate states)",
     "gap": "single-particle gap E1 - H1",
-    "exciton_energy": "lowest CI exciton energy (excitonic gap)",
+    "exciton_energy": "lowest CI exciton energy (excitonic gap); basis dependent if ci_basis_complete = 0",
     "exciton_binding": "gap - exciton_energy",
-    "exciton_energies": "8 CI exciton energies, ascending",
-    "oscillator_strengths": "|<0|r|X>|^2 summed over x, y, z per exciton",
-    "exciton_weights": "|c|^2 per [exciton, configuration e*4 + h]",
+    "exciton_energies": "8 CI exciton energies, ascending; basis dependent if ci_basis_complete = 0",
+    "oscillator_strengths": "|<0|r|X>|^2 summed over x, y, z, averaged over each degenerate exciton level",
+    "exciton_weights": "|c|^2 per [exciton, configuration e*4 + h]; BASIS DEPENDENT (solver's degenerate basis)",
     "ground_oscillator_strength": "oscillator strength summed over the lowest exciton manifold",
     "thermal_oscillator_strength": "Boltzmann average of the oscillator strengths at temperature_k",
-    "ci_direct": "direct Coulomb matrix J[(e h), (e' h')] of the CI (complex)",
-    "ci_exchange": "exchange matrix K[(e h), (e' h')] of the CI (complex)",
-    "transition_dipole_sq": "|d_eh|^2 = |<e|r|h>|^2 per electron and hole state",
-    "dipole_sq": "optical activity: |d|^2 summed over the Kramers partners of E1 and H1",
-    "J_ee": "J_E1E1, Kramers-averaged level densities",
-    "J_hh": "J_H1H1",
+    "ci_direct": "direct Coulomb matrix J[(e h), (e' h')] of the CI (complex); BASIS DEPENDENT",
+    "ci_exchange": "exchange matrix K[(e h), (e' h')] of the CI (complex); BASIS DEPENDENT",
+    "ci_basis_complete": "1.0 if the CI states (electrons 0, 1; holes 0..3) are whole degenerate levels, else 0.0",
+    "transition_dipole_sq": "|<e|r|h>|^2 averaged over each (electron level, hole level) block",
+    "dipole_sq": "optical activity: sum over E1 x H1 level states of |d|^2, times (2/g_E1)(2/g_H1)",
+    "J_ee": "J_E1E1 of the E1 level density (mean over its degenerate states)",
+    "J_hh": "J_H1H1 of the H1 level density",
     "J_eh": "J_E1H1",
     "dXX": "J_ee + J_hh - 2 J_eh = E_XX - 2 E_X (first order); > 0 anti-binding",
-    "core_weight_e": "probability on core atoms per electron state",
-    "core_weight_h": "probability on core atoms per hole state",
+    "core_weight_e": "probability on core atoms per electron state (its level's mean)",
+    "core_weight_h": "probability on core atoms per hole state (its level's mean)",
     "core_weight_E1": "core weight of the E1 level",
     "core_weight_H1": "core weight of the H1 level",
     "radial_grid": "bin centres of the fixed radial grid",
-    "radial_density_e": "radial probability density per atomic layer (binned), per electron state",
-    "radial_density_h": "radial probability density per atomic layer (binned), per hole state",
-    "envelope_e": "Gaussian-smoothed radial envelope per electron state",
-    "envelope_h": "Gaussian-smoothed radial envelope per hole state",
+    "radial_density_e": "radial probability density per atomic layer (binned), per electron state (level mean)",
+    "radial_density_h": "radial probability density per atomic layer (binned), per hole state (level mean)",
+    "envelope_e": "Gaussian-smoothed radial envelope per electron state (of its level's density)",
+    "envelope_h": "Gaussian-smoothed radial envelope per hole state (of its level's density)",
     "r_max_e": "radius of the maximum of the E1 envelope",
     "r_max_h": "radius of the maximum of the H1 envelope",
     "separation": "r_max_e - r_max_h (signed: > 0 electron outside the hole)",
@@ -333,6 +374,14 @@ def result_shapes(n_electrons: int, n_holes: int, settings: AnalysisSettings = A
     return shapes
 
 
+def _basis_cuts_level(levels: list[tuple[int, int]], n_basis: int, last_split: bool) -> bool:
+    """True if states 0 .. n_basis-1 do not consist of whole levels: a level straddles the
+    basis edge, or the basis uses the last level and the solver reported it incomplete."""
+    if any(lo < n_basis < hi for lo, hi in levels):
+        return True
+    return bool(last_split) and levels[-1][0] < n_basis
+
+
 def analyse_states(
     comm,
     positions: np.ndarray,
@@ -344,13 +393,18 @@ def analyse_states(
     electron_vectors: np.ndarray,
     hole_vectors: np.ndarray,
     settings: AnalysisSettings = AnalysisSettings(),
+    split_levels: dict | None = None,
 ) -> dict:
     """Collective: every observable of one task from its gap states.
 
     positions (N, 3) Angstrom; in_core (N,) bool; radii in Angstrom; electron energies
-    ascending (E1 first) and hole energies descending (H1 first), eV; vectors (10N, n)
-    complex with the contract's orbital order, identical on all ranks, n_e >= 2, n_h >= 4
-    (E1 = electron states 0, 1; H1 = hole states 0, 1; H2 = hole states 2, 3).
+    ascending (e_1 first) and hole energies descending (h_1 first), eV; vectors (10N, n)
+    complex with the contract's orbital order, identical on all ranks, n_e >= 2, n_h >= 4.
+    States are grouped into degenerate levels (settings.level_tol_ev) and every value except
+    exciton_weights, ci_direct and ci_exchange is invariant under unitary mixing inside a
+    level (module docstring "Basis invariance"). split_levels: {"electron": bool, "hole":
+    bool} as in GapStates.diagnostics["split_degenerate_level"] (True: the solver cut the
+    last level of that side); None = the states end at a level boundary.
     Returns a dict with the keys of RESULT_UNITS and the shapes of ``result_shapes``; the
     same on every rank. Only the Coulomb sum is distributed; the rest is O(N) per rank.
     """
@@ -362,57 +416,75 @@ def analyse_states(
         raise HpcNcError(f"state vectors have {ev.shape[0]}/{hv.shape[0]} rows for {len(pos)} atoms (need 10 per atom)")
     e_en = np.asarray(electron_energies, dtype=float)
     h_en = np.asarray(hole_energies, dtype=float)
+    if len(e_en) != ev.shape[1] or len(h_en) != hv.shape[1]:
+        raise HpcNcError(f"{len(e_en)}/{len(h_en)} energies for {ev.shape[1]}/{hv.shape[1]} electron/hole states")
     core = np.asarray(in_core, dtype=bool)
+    split = dict(split_levels or {})
 
-    rho_e = obs.atom_densities(ev)  # (N, n_e)
-    rho_h = obs.atom_densities(hv)
-    rho_E1 = rho_e[:, :2].mean(axis=1)  # Kramers-averaged level densities
-    rho_H1 = rho_h[:, :2].mean(axis=1)
+    lev_e = obs.degenerate_levels(e_en, settings.level_tol_ev)
+    lev_h = obs.degenerate_levels(h_en, settings.level_tol_ev)
+    g_e1 = lev_e[0][1]  # degeneracy of the E1 level
+    g_h1 = lev_h[0][1]
+    e_lvl = obs.level_average(e_en, lev_e)  # level-mean energies (invariant CI diagonal)
+    h_lvl = obs.level_average(h_en, lev_h)
+    ci_complete = not (
+        _basis_cuts_level(lev_e, N_ELECTRON_BASIS, split.get("electron", False))
+        or _basis_cuts_level(lev_h, N_HOLE_BASIS, split.get("hole", False))
+    )
+
+    # per-state densities replaced by their level's mean density: basis invariant
+    rho_e = obs.level_average(obs.atom_densities(ev), lev_e, axis=1)  # (N, n_e)
+    rho_h = obs.level_average(obs.atom_densities(hv), lev_h, axis=1)
+    rho_E1 = rho_e[:, 0]
+    rho_H1 = rho_h[:, 0]
     grid = obs.radial_grid(total_radius + settings.radial_margin, settings.n_radial_bins)
     env_e = obs.envelope_density(pos, rho_e, grid, settings.envelope_width)
     env_h = obs.envelope_density(pos, rho_h, grid, settings.envelope_width)
-    env_E1 = obs.envelope_density(pos, rho_E1, grid, settings.envelope_width)
-    env_H1 = obs.envelope_density(pos, rho_H1, grid, settings.envelope_width)
+    env_E1 = env_e[0]
+    env_H1 = env_h[0]
     r_max_e = obs.density_maximum(grid, env_E1)
     r_max_h = obs.density_maximum(grid, env_H1)
 
     dipoles = obs.transition_dipoles(pos, ev, hv)
-    terms = coulomb_terms(comm, pos, ev, hv, settings.epsilon, settings.onsite, settings.max_block_elements)
-    ham = ci_hamiltonian(e_en, h_en, terms)
+    terms = coulomb_terms(comm, pos, ev, hv, settings.epsilon, settings.onsite, settings.max_block_elements, g_e1, g_h1)
+    ham = ci_hamiltonian(e_lvl, h_lvl, terms)
     ex = solve_excitons(ham, dipoles)
+    # within a degenerate exciton level the CI eigenvectors are arbitrary: use level means
+    f_x = obs.level_average(ex.oscillator_strengths, obs.degenerate_levels(ex.energies, settings.degeneracy_tol_ev))
     ground = ex.energies <= ex.energies[0] + settings.degeneracy_tol_ev
     pops = boltzmann_populations(ex.energies, settings.temperature_k, settings.degeneracy_tol_ev)
     spec_grid = settings.spectrum_grid()
     spectrum = emission_spectrum(
-        spec_grid, ex.energies, ex.oscillator_strengths, settings.temperature_k, settings.broadening_ev, settings.degeneracy_tol_ev
+        spec_grid, ex.energies, f_x, settings.temperature_k, settings.broadening_ev, settings.degeneracy_tol_ev
     )
     dxx = biexciton_shift(terms.j_ee, terms.j_hh, terms.j_eh)
     o_atom = obs.atomic_overlap(rho_E1, rho_H1)
     o_env = obs.envelope_overlap(grid, env_E1, env_H1)
     w_e = obs.core_weight(rho_e, core)
     w_h = obs.core_weight(rho_h, core)
-    w_E1 = float(obs.core_weight(rho_E1, core))
-    w_H1 = float(obs.core_weight(rho_H1, core))
-    dipole_sq = obs.optical_activity(dipoles)
+    w_E1 = float(w_e[0])
+    w_H1 = float(w_h[0])
+    dipole_sq = obs.optical_activity(dipoles, g_e1, g_h1)
     cls = classify_confinement(w_E1, w_H1, r_max_e, r_max_h, total_radius, o_env, o_atom, dxx, terms.j_eh, dipole_sq, settings.classification)
 
-    gap = float(e_en[0] - h_en[0])
+    gap = float(e_lvl[0] - h_lvl[0])
     return {
         "electron_energies": e_en,
         "hole_energies": h_en,
-        "E1": float(e_en[0]),
-        "H1": float(h_en[0]),
+        "E1": float(e_lvl[0]),
+        "H1": float(h_lvl[0]),
         "gap": gap,
         "exciton_energy": float(ex.energies[0]),
         "exciton_binding": gap - float(ex.energies[0]),
         "exciton_energies": ex.energies,
-        "oscillator_strengths": ex.oscillator_strengths,
+        "oscillator_strengths": f_x,
         "exciton_weights": (np.abs(ex.amplitudes) ** 2).T,  # [state, configuration]
-        "ground_oscillator_strength": float(ex.oscillator_strengths[ground].sum()),
-        "thermal_oscillator_strength": float(pops @ ex.oscillator_strengths),
+        "ground_oscillator_strength": float(f_x[ground].sum()),
+        "thermal_oscillator_strength": float(pops @ f_x),
         "ci_direct": terms.direct,
         "ci_exchange": terms.exchange,
-        "transition_dipole_sq": (np.abs(dipoles) ** 2).sum(axis=2),
+        "ci_basis_complete": 1.0 if ci_complete else 0.0,
+        "transition_dipole_sq": obs.block_average((np.abs(dipoles) ** 2).sum(axis=2), lev_e, lev_h),
         "dipole_sq": dipole_sq,
         "J_ee": terms.j_ee,
         "J_hh": terms.j_hh,

@@ -21,7 +21,7 @@ E1, H1, gap                 eV                 lowest electron, highest hole lev
 e_1 .. e_n                  eV                 electron levels, ascending (spin-orbitals)
 h_1 .. h_n                  eV                 hole levels, descending (spin-orbitals)
 exciton_energy              eV                 CI exciton ground state
-dipole_sq                   Å²                 optical activity: |d_E1H1|² over Kramers partners
+dipole_sq                   Å²                 optical activity: |d|² over the E1 x H1 levels, per Kramers pair pair
 J_ee, J_hh, J_eh            eV                 Coulomb integrals E1E1, H1H1, E1H1
 dXX                         eV                 biexciton binding J_ee + J_hh - 2 J_eh
 core_weight_e, _h           1                  share of |E1|², |H1|² on core atoms

@@ -5,12 +5,18 @@ State vectors follow the shared contract: shape (10N, n) complex128, row = 10*at
 *atom-resolved*: rho(i) = sum over the 10 spin-orbitals of atom i of |psi(i, alpha)|^2 (the
 tight-binding basis is orthonormal, so this sums to 1 for a normalised state).
 
-Kramers pairs. Every level of the spin-orbit Hamiltonian is a Kramers pair (psi, T psi) with
-T = -i sigma_y K, i.e. (psi_up, psi_down) -> (-conj(psi_down), conj(psi_up)). A solver may
-return any unitary mixture of the two partners; every quantity below that is reported "per
-level" (E1, H1) is therefore built to be invariant under U(2) rotations inside the pair: the
-atom density of a level is the *mean* of its two partners' densities, and the optical
-activity sums |d|^2 over both partners of the electron and of the hole level.
+Degenerate levels. Every level of the spin-orbit Hamiltonian is at least a Kramers pair
+(psi, T psi) with T = -i sigma_y K, i.e. (psi_up, psi_down) -> (-conj(psi_down), conj(psi_up));
+dots with Td symmetry also have 4-fold levels (double-group Gamma8 quartets). An eigensolver
+may return any orthonormal basis of a degenerate level (it differs between runs, rank counts
+and identical dots), so every quantity reported "per level" is built from basis-invariant
+traces over the level's whole subspace: the atom density of a level is the *mean* of the
+densities of all its states (sum_k |psi_k(i)|^2 over an orthonormal basis of a subspace is the
+diagonal of its projector, hence basis independent), and the optical activity sums |d|^2 over
+all states of the electron and of the hole level. Levels are found by
+``degenerate_levels`` (consecutive energies within a tolerance). Within one Kramers pair
+the two partners even have identical atom densities (sum_alpha conj(psi_alpha) (T psi)_alpha
+= 0 on every atom), so for 2-fold levels the level mean equals each state's own density.
 
 Radial densities are reported on a FIXED radial grid (same array shape for every task of a
 sweep): ``radial_grid(max_radius, n_bins)`` gives the bin centres; bin k covers
@@ -98,13 +104,47 @@ def pair_densities(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.einsum("iam,ian->imn", a.conj(), b)
 
 
-def level_density(vectors: np.ndarray, first: int = 0) -> np.ndarray:
-    """(N,) atom density of the Kramers level made of states first and first+1 (their mean).
+def level_density(vectors: np.ndarray, first: int = 0, size: int = 2) -> np.ndarray:
+    """(N,) atom density of the level made of states first .. first+size-1 (their mean).
 
-    Invariant under any unitary mixing of the two partners.
+    Invariant under any unitary mixing of those states (size 2: a Kramers pair).
     """
-    rho = atom_densities(np.asarray(vectors)[:, first : first + 2])
+    rho = atom_densities(np.asarray(vectors)[:, first : first + size])
     return rho.mean(axis=1)
+
+
+def degenerate_levels(energies: np.ndarray, tol: float) -> list[tuple[int, int]]:
+    """Index ranges [lo, hi) of degenerate levels of sorted (ascending or descending) energies
+    in eV: a state joins the level of the previous one when their energies differ by at
+    most tol (eV; chained, so a level may span a little more than tol)."""
+    e = np.asarray(energies, dtype=float)
+    bounds, start = [], 0
+    for k in range(1, len(e) + 1):
+        if k == len(e) or abs(e[k] - e[k - 1]) > tol:
+            bounds.append((start, k))
+            start = k
+    return bounds
+
+
+def level_average(values: np.ndarray, levels: list[tuple[int, int]], axis: int = -1) -> np.ndarray:
+    """Replace every state's entry along ``axis`` by the mean over its level (``levels`` as
+    from ``degenerate_levels``, covering the whole axis)."""
+    v = np.moveaxis(np.array(values, dtype=float), axis, -1)
+    out = np.empty_like(v)
+    for lo, hi in levels:
+        out[..., lo:hi] = v[..., lo:hi].mean(axis=-1, keepdims=True)
+    return np.moveaxis(out, -1, axis)
+
+
+def block_average(matrix: np.ndarray, row_levels: list[tuple[int, int]], col_levels: list[tuple[int, int]]) -> np.ndarray:
+    """(n_row, n_col) real matrix with every (row level x column level) block replaced by its
+    mean. For matrix = |d_eh|^2 each block mean is tr(P_A r P_B r)/(g_A g_B), basis invariant."""
+    m = np.asarray(matrix, dtype=float)
+    out = np.empty_like(m)
+    for a, b in row_levels:
+        for c, d in col_levels:
+            out[a:b, c:d] = m[a:b, c:d].mean()
+    return out
 
 
 def core_weight(density: np.ndarray, in_core: np.ndarray) -> np.ndarray:
@@ -227,10 +267,14 @@ def transition_dipoles(positions: np.ndarray, electron_vectors: np.ndarray, hole
     return np.einsum("imn,ic->mnc", rho, np.asarray(positions, dtype=float))
 
 
-def optical_activity(dipoles: np.ndarray) -> float:
-    """|d|^2 (Angstrom^2) summed over the Kramers partners of E1 (electron states 0, 1) and
-    H1 (hole states 0, 1) and over the three Cartesian components:
-    sum_{e in {0,1}} sum_{h in {0,1}} |d_eh|^2. Invariant under unitary mixing inside either
-    pair (a degenerate solver may return any such mixture)."""
+def optical_activity(dipoles: np.ndarray, n_e1: int = 2, n_h1: int = 2) -> float:
+    """Optical activity (Angstrom^2) of the E1 -> H1 transition: |d_eh|^2 summed over the
+    three Cartesian components and over all n_e1 states of the E1 level (electron states
+    0 .. n_e1-1) and all n_h1 states of the H1 level (hole states 0 .. n_h1-1), times
+    (2/n_e1)(2/n_h1): "per Kramers pair and Kramers pair", so that 2-fold levels give the plain
+    sum over both partners, sum_{e in {0,1}} sum_{h in {0,1}} |d_eh|^2. The sum over complete
+    levels is tr(P_E1 r P_H1 r), invariant under any unitary mixing inside either level."""
     d = np.asarray(dipoles)
-    return float((np.abs(d[0:2, 0:2, :]) ** 2).sum())
+    if not (1 <= n_e1 <= d.shape[0] and 1 <= n_h1 <= d.shape[1]):
+        raise HpcNcError(f"level sizes {n_e1}, {n_h1} do not fit dipoles of shape {d.shape}")
+    return float((np.abs(d[:n_e1, :n_h1, :]) ** 2).sum() * (2.0 / n_e1) * (2.0 / n_h1))

@@ -149,3 +149,48 @@ def test_optical_activity_invariant_under_kramers_mixing(dot):
     assert mixed == pytest.approx(base, rel=1e-12)
     # and the Kramers-averaged level density is invariant too
     assert np.allclose(obs.level_density(E @ random_unitary(30)), obs.level_density(E), atol=1e-15)
+
+
+def _unitary(n, seed):
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)))
+    return q
+
+
+def test_degenerate_levels_and_level_averages():
+    e = np.array([0.3, 0.3 + 4e-6, 0.3 + 8e-6, 0.2, 0.2, 0.1])  # descending, chained within 5e-6
+    assert obs.degenerate_levels(e, 5e-6) == [(0, 3), (3, 5), (5, 6)]
+    assert obs.degenerate_levels(e, 1e-6) == [(0, 1), (1, 2), (2, 3), (3, 5), (5, 6)]
+    assert obs.degenerate_levels(e[::-1], 5e-6) == [(0, 1), (1, 3), (3, 6)]  # ascending works too
+    levels = [(0, 2), (2, 3)]
+    v = np.array([[1.0, 3.0, 5.0], [2.0, 4.0, 7.0]])
+    assert np.allclose(obs.level_average(v, levels, axis=1), [[2, 2, 5], [3, 3, 7]], atol=0)
+    assert np.allclose(obs.level_average(v.T, levels, axis=0), [[2, 3], [2, 3], [5, 7]], atol=0)
+    m = np.arange(12.0).reshape(3, 4)
+    b = obs.block_average(m, levels, [(0, 1), (1, 4)])
+    assert np.allclose(b, [[2.0, 4.0, 4.0, 4.0], [2.0, 4.0, 4.0, 4.0], [8.0, 10.0, 10.0, 10.0]], atol=0)
+
+
+def test_quartet_optical_activity_and_density_invariant_under_u4_mixing(dot):
+    """A 4-fold level (two Kramers pairs of different envelopes): level density, optical
+    activity and block averages of |d|^2 do not depend on the basis inside the level, while
+    the old pair-only quantities (states 0, 1) do; 2-fold levels give the plain pair sum."""
+    rng = np.random.default_rng(8)
+    r = dot.radii
+    e = _state(np.exp(-0.5 * (r / 5.0) ** 2), rng, dot.n_atoms)
+    h1 = _state(np.exp(-0.5 * (r / 4.0) ** 2) * (1 + dot.positions[:, 0]), rng, dot.n_atoms)
+    h2 = _state(np.exp(-0.5 * (r / 6.0) ** 2) * (1 + dot.positions[:, 2]), rng, dot.n_atoms)
+    E = np.stack([e, obs.time_reversal(e)[:, 0]], axis=1)
+    H, _ = np.linalg.qr(np.stack([h1, obs.time_reversal(h1)[:, 0], h2, obs.time_reversal(h2)[:, 0]], axis=1))
+    d = obs.transition_dipoles(dot.positions, E, H)
+    base = obs.optical_activity(d, 2, 4)
+    assert base == pytest.approx((np.abs(d) ** 2).sum() * 0.5, rel=1e-14)
+    assert obs.optical_activity(d) == pytest.approx((np.abs(d[:, :2]) ** 2).sum(), rel=1e-14)
+    dm = obs.transition_dipoles(dot.positions, E @ _unitary(2, 1), H @ _unitary(4, 2))
+    assert obs.optical_activity(dm, 2, 4) == pytest.approx(base, rel=1e-12)
+    sq, sqm = (np.abs(d) ** 2).sum(axis=2), (np.abs(dm) ** 2).sum(axis=2)
+    assert np.allclose(obs.block_average(sqm, [(0, 2)], [(0, 4)]), obs.block_average(sq, [(0, 2)], [(0, 4)]), rtol=1e-12)
+    assert abs(obs.optical_activity(dm) - obs.optical_activity(d)) > 1e-3 * obs.optical_activity(d)  # pair-only is not
+    Hm = H @ _unitary(4, 3)
+    assert np.allclose(obs.level_density(Hm, 0, 4), obs.level_density(H, 0, 4), atol=1e-15)
+    assert not np.allclose(obs.level_density(Hm), obs.level_density(H), atol=1e-6)
