@@ -98,8 +98,10 @@ def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
             print(f"relax: job '{job.name}' has no STR task; nothing to relax")
         return None
     _ensure_dir(comm, path)
+    # Resuming with other relaxation settings or VFF parameters would mix structures.
     store = StructureStore.create_or_open(comm, path, all_structures, structure_fields(),
-                                          provenance(comm, job, "relax"))
+                                          provenance(comm, job, "relax"),
+                                          must_match=["relax_settings", "vff_sha256"])
     try:
         skip = [t.index for t in wanted if t.structure_key in store.done_keys]
 
@@ -130,7 +132,10 @@ def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None,
     spath = structures_path or job.structures_path
     wanted = select_shard(job.tasks, shard)
     _ensure_dir(comm, path)
-    store = ResultsStore.create_or_open(comm, path, job.tasks, result_fields(job), provenance(comm, job, "solve"))
+    # Resuming with other settings or parameters would mix incomparable rows in one file.
+    store = ResultsStore.create_or_open(comm, path, job.tasks, result_fields(job), provenance(comm, job, "solve"),
+                                        must_match=["solver_settings", "physics_settings", "coulomb_settings",
+                                                    "materials_sha256"])
     try:
         skip = [t.index for t in wanted if t.index in store.done]
 
