@@ -316,14 +316,10 @@ def _mpi_comm(comm):
 
 
 def atom_ownership(comm, n_atoms: int) -> tuple[int, int]:
-    """Contiguous, even split of atoms over the ranks of comm: (atom_start, atom_stop).
+    """(atom_start, atom_stop) of this rank: :func:`hpc_nc.geometry.atom_block`. Not collective."""
+    from .geometry import atom_block
 
-    The first n_atoms % size ranks get one atom more. Not collective (pure arithmetic).
-    """
-    size, rank = _size_rank(comm)
-    base, extra = divmod(int(n_atoms), size)
-    start = rank * base + min(rank, extra)
-    return start, start + base + (1 if rank < extra else 0)
+    return atom_block(n_atoms, *_size_rank(comm))
 
 
 def assemble_hamiltonian(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .alloy import COMPOUNDS
+from .geometry import atom_block
 from .errors import HpcNcError
 from .vff import (
     VffParameters,
@@ -111,14 +112,9 @@ class RelaxedStructure:
 
 
 def atom_ownership(comm, n_atoms: int) -> tuple[int, int]:
-    """Contiguous, even split of atoms over the ranks of comm: (atom_start, atom_stop).
-
-    Same rule as hpc_nc.hamiltonian.atom_ownership (the first n % size ranks get one more).
-    """
-    size, rank = comm.Get_size(), comm.Get_rank()
-    base, extra = divmod(n_atoms, size)
-    start = rank * base + min(rank, extra)
-    return start, start + base + (1 if rank < extra else 0)
+    """(atom_start, atom_stop) of this rank: :func:`hpc_nc.geometry.atom_block` (the same
+    split as the Hamiltonian's). Not collective."""
+    return atom_block(n_atoms, comm.Get_size(), comm.Get_rank())
 
 
 def _insert_options(PETSc, prefix: str, options: dict) -> list:
