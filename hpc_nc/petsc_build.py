@@ -97,7 +97,8 @@ def select_build(scalar: str):
             os.environ["PETSC_DIR"] = cand["petsc_dir"]
             if cand["slepc_dir"]:
                 os.environ["SLEPC_DIR"] = cand["slepc_dir"]
-        os.environ.pop("PETSC_ARCH", None) if _is_debian_build_dir(os.environ["PETSC_DIR"]) else None
+        if _is_debian_build_dir(os.environ["PETSC_DIR"]):
+            os.environ.pop("PETSC_ARCH", None)  # Debian's builds have no arch subdirectory
         if os.environ.get("SLEPC_DIR"):
             _prepend_python_dir(os.environ["SLEPC_DIR"])
         _prepend_python_dir(os.environ["PETSC_DIR"])
