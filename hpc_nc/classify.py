@@ -32,7 +32,10 @@ see hpc_nc.observables and hpc_nc.exciton "Basis invariance"):
 Rules, first match wins:
 1. opposite locations (one "core", the other "shell"): type-II if the envelopes do not
    overlap (O_env < envelope_high), the maxima are separated and q > 0; otherwise "mixed".
-2. one carrier localised, the other delocalised: "quasi-type-II".
+2. one carrier localised, the other delocalised: "quasi-type-II", unless the two are
+   distributed alike (|w_e - w_h| < weight_contrast, default 0.2, and overlapping
+   envelopes), which goes on to rule 3: otherwise the label of a homogeneous dot would
+   depend on where its nominal core boundary lies.
 3. same location (both core, both shell, or both delocalised): "type-I" if the envelopes
    overlap and the maxima are not separated (a low O_atom is then reported as "different
    atomic layers" but does not change the class); otherwise "mixed" (shifted maxima without
@@ -57,6 +60,7 @@ class ClassifySettings:
     separation_min: float = 0.2
     envelope_high: float = 0.8
     layer_ratio: float = 0.5
+    weight_contrast: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -129,14 +133,18 @@ def classify_confinement(
             why.append("dXX <= 0")
         return Classification("mixed", f"electron in the {loc_e}, hole in the {loc_h} but {' and '.join(why)} ({summary})", metrics)
 
-    if (loc_e in localised) != (loc_h in localised):
+    # One carrier just above and the other just below the localisation threshold is not
+    # quasi-type-II when both are distributed alike: a homogeneous dot would otherwise be
+    # labelled by where its nominal core boundary happens to lie (found in docs/VALIDATION.md).
+    alike = abs(core_weight_e - core_weight_h) < settings.weight_contrast and overlapping
+    if (loc_e in localised) != (loc_h in localised) and not alike:
         if loc_e in localised:
             text = f"electron localised in the {loc_e}, hole spread over core and shell"
         else:
             text = f"hole localised in the {loc_h}, electron spread over core and shell"
         return Classification("quasi-type-II", f"{text} ({summary})", metrics)
 
-    where = "core and shell" if loc_e == "delocalised" else f"the {loc_e}"
+    where = "core and shell" if loc_e == "delocalised" or loc_e != loc_h else f"the {loc_e}"
     if overlapping and not separated:
         layers = ""
         if np.isfinite(layer_ratio) and layer_ratio < settings.layer_ratio:

@@ -114,3 +114,18 @@ def test_every_rule_gives_a_known_class_and_a_short_reason():
         assert 0 < len(c.reason) <= MAX_REASON_CHARS
         seen.add(c.label)
     assert seen == set(CLASSES)
+
+
+def test_homogeneous_dot_label_does_not_depend_on_nominal_core_radius():
+    """A pure ZnS dot has no band offset: E1 and H1 are distributed alike, and the label
+    must not change when only the nominal core/shell boundary moves (docs/VALIDATION.md:
+    the same 915-atom dot was quasi-type-II as R=2a,H=1a and type-I as R=1a,H=2a)."""
+    from hpc_nc.classify import classify_confinement
+
+    common = dict(r_max_e=6.0, r_max_h=6.5, total_radius=16.2, overlap_envelope=0.98,
+                  overlap_atomic=0.9, dxx=0.01, j_eh=0.4)
+    big_core = classify_confinement(core_weight_e=0.63, core_weight_h=0.57, **common)
+    small_core = classify_confinement(core_weight_e=0.21, core_weight_h=0.17, **common)
+    assert big_core.label == small_core.label == "type-I"
+    # a real contrast between the carriers is still quasi-type-II
+    assert classify_confinement(core_weight_e=0.5, core_weight_h=0.8, **common).label == "quasi-type-II"
