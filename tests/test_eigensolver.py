@@ -295,3 +295,60 @@ def test_degenerate_level_cut_keeps_whole_kramers_pairs(petsc, comm):
     mat.destroy()
     assert_valid(gs, csr, 2, 2, ref_e[:2], ref_h[:2])
     assert gs.diagnostics["split_degenerate_level"]["hole"]
+
+
+@pytest.mark.mpi
+def test_check_solve_finds_the_hidden_pair_of_a_fourfold_level(petsc, comm):
+    """Kramers completion cannot see the second pair of a 4-fold level; the check solve must.
+
+    The side result starts with one T-closed pair (v, T v) of the pure ZnS 4-fold top hole
+    level plus one pair of the next level, i.e. as many states as asked for, so only the
+    deflated check solve (2 states, the default) stands between this and a wrong answer.
+    It must find the hidden pair (inside the kept range), merge it and verify again.
+    """
+    from hpc_nc import eigensolver as es
+    from hpc_nc.eigensolver import time_reversal
+
+    PETSc, SLEPc = petsc
+    csr, vbm, cbm, _, ref_h, _ = _reference("ZnS-1.5a", 8, 8)
+    boundary = 0.5 * (vbm + cbm)
+    w, u = np.linalg.eigh(csr.toarray())
+    holes = np.flatnonzero(w < boundary)[::-1]  # highest first
+    top = holes[:4]
+    assert abs(w[top[3]] - w[top[0]]) < 1e-9 and w[holes[4]] < w[top[0]] - 1e-6  # 4-fold, then a gap
+
+    def pair(col):
+        v = col / np.linalg.norm(col)
+        tv = time_reversal(v)
+        tv = tv - np.vdot(v, tv) * v
+        return [v, tv / np.linalg.norm(tv)]
+
+    seed = pair(u[:, top] @ np.array([0.8, 0.36, 0.48, 0.0])) + pair(u[:, holes[4]])
+    seed_values = [w[top[0]]] * 2 + [w[holes[4]]] * 2
+    mat = petsc_matrix(PETSc, comm, csr)
+    r0, r1 = mat.getOwnershipRange()
+    settings = EigenSettings()
+    target = vbm + settings.edge_margin * (cbm - vbm)
+    eps = es._make_eps(PETSc, SLEPc, mat, settings, target, 4 + settings.extra_states)
+    res = es._SideResult()
+    for lam, x in zip(seed_values, seed):
+        v = mat.createVecRight()
+        v.setArray(x[r0:r1])
+        res.values.append(float(lam))
+        res.vectors.append(v)
+        res.residuals.append(0.0)
+    try:
+        res, verified = es._solve_side_rounds(PETSc, SLEPc, mat, eps, res, 4, "hole", boundary, target, settings,
+                                              settings.tol * max(1.0, mat.norm(PETSc.NormType.INFINITY)))
+        values = np.sort(res.values)[::-1]
+        found = np.column_stack([es._gather(comm, v) for v in res.vectors])
+    finally:
+        eps.destroy()
+        for v in res.vectors:
+            v.destroy()
+        mat.destroy()
+    assert verified and res.rounds >= 2  # one check found the pair, a later one verified
+    assert values[:4] == pytest.approx(np.full(4, w[top[0]]), abs=ENERGY_TOL)
+    # the found vectors span the whole 4-fold eigenspace
+    level = u[:, top]
+    assert np.linalg.svd(level.conj().T @ found, compute_uv=False)[3] > 1 - 1e-6
