@@ -397,7 +397,18 @@ def _kept_states(res: _SideResult, n: int, key, deg_tol: float):
                 basis += [v, tv / np.linalg.norm(tv)]
             for j, b in enumerate(basis):
                 arrays[lo + j] = b
-    return np.array(values[:n]), np.column_stack(arrays[:n]) if n else None, np.array(resid[:n]), split
+    if not n:
+        return np.array(values[:n]), None, np.array(resid[:n]), split
+    kept = np.column_stack(arrays[:n])
+    # Vectors of one level come from different solves (Krylov, Kramers partners T v, the
+    # deflated check solve) and are orthogonal only to ~tol; a symmetric (Lowdin)
+    # orthonormalisation inside each level fixes that without leaving the level's subspace.
+    for lo, hi in _cluster_bounds(values[:n], deg_tol):
+        if hi - lo > 1:
+            block = kept[:, lo:hi]
+            w, u = np.linalg.eigh(block.conj().T @ block)
+            kept[:, lo:hi] = block @ (u * (1.0 / np.sqrt(w))) @ u.conj().T
+    return np.array(values[:n]), kept, np.array(resid[:n]), split
 
 
 def _gather(comm, vec) -> np.ndarray:
