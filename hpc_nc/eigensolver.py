@@ -17,7 +17,7 @@ one function :func:`solve_gap_states`, chosen by :class:`EigenSettings`):
   Memory is a few dozen vectors; cost is many matrix–vector products.
 (A folded-spectrum variant, smallest eigenvalues of (H − σ)^2 through a shell operator,
 was tried and dropped: slower than harmonic extraction and short of converged states with
-SLEPc's default iteration limit; see benchmarks/results_eigensolver.md.)
+SLEPc's default iteration limit; see benchmarks/RESULTS.md, eigensolver section.)
 
 Why "one-sided" ordering: a single target at mid-gap, sorted by distance, can return only
 hole states (the hole density of states is much higher, measured on a CuS/ZnS dot). We
@@ -84,13 +84,13 @@ class EigenSettings:
         (0.02 of the ZnS bulk gap is 0.07 eV). Only speed depends on it: the side of a state
         is decided by the gap centre, not by the target. Closer targets separate the wanted
         θ = 1/(λ − σ) better (0.02 instead of 0.1 cut a shift-invert solve's triangular
-        solves by ~1.5x at 4a; benchmarks/results_eigensolver.md); a state that
+        solves by ~1.5x at 4a; benchmarks/RESULTS.md, eigensolver section); a state that
         confinement does not push past the target (alloy/strain) is still found (in
         shift-invert as an extremal negative θ), only more slowly.
     check_states: states asked for in the deflated check solve; only the nearest new state
         decides the check, so 2 (one Kramers pair) suffices and halves its cost vs 4.
     single_shift: shift-invert only: one factorisation at the gap centre for both sides
-        (half the factorisation work, but more iterations: see benchmarks/results_eigensolver.md).
+        (half the factorisation work, but more iterations: see benchmarks/RESULTS.md, eigensolver section).
     degeneracy_tol: eV; eigenvalues closer than this form one degenerate level.
     verify: run the deflated check solve (no new state may appear inside the kept range).
     max_rounds: solve/verify rounds per side before giving up.
