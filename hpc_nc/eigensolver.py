@@ -255,14 +255,12 @@ def _set_dimensions(PETSc, eps, settings: EigenSettings, nev: int) -> None:
     eps.setDimensions(nev, max(ncv, nev + 2), mpd)
 
 
-def _cluster_bounds(values: list[float], tol: float) -> list[tuple[int, int]]:
-    """Index ranges [i, j) of consecutive (sorted) values closer than tol."""
-    bounds, start = [], 0
-    for i in range(1, len(values) + 1):
-        if i == len(values) or abs(values[i] - values[i - 1]) > tol:
-            bounds.append((start, i))
-            start = i
-    return bounds
+def _cluster_bounds(values, tol: float) -> list[tuple[int, int]]:
+    """Index ranges [i, j) of consecutive (sorted) values closer than tol: the degenerate
+    levels, by the same rule the observables use (hpc_nc.observables.degenerate_levels)."""
+    from .observables import degenerate_levels
+
+    return degenerate_levels(values, tol)
 
 
 def _complete_kramers(H, res: _SideResult, key, deg_tol: float, res_limit: float) -> None:
