@@ -63,11 +63,11 @@ from typing import Mapping
 
 import numpy as np
 
+from .tight_binding import time_reversal  # noqa: F401 (also this module's API)
 from .errors import ConvergenceError, HpcNcError
 
 STRATEGIES = ("shift-invert", "harmonic")
 
-ORBITALS_PER_SPIN = 5  # s, px, py, pz, s* (contract: row = 10*atom + 5*spin + orb)
 
 
 @dataclass(frozen=True)
@@ -141,18 +141,6 @@ class GapStates:
     residuals: np.ndarray
     diagnostics: dict
 
-
-def time_reversal(local: np.ndarray) -> np.ndarray:
-    """T = iσ_y K on the local part of a vector (rows 10*atom + 5*spin + orb).
-
-    With real orbitals T maps (ψ↑, ψ↓) to (conj ψ↓, −conj ψ↑); T² = −1, so T v ⟂ v and, for
-    a time-reversal invariant H, T v is an eigenvector with the eigenvalue of v (Kramers).
-    """
-    blocks = local.reshape(-1, 2, ORBITALS_PER_SPIN)
-    out = np.empty_like(blocks)
-    out[:, 0, :] = np.conj(blocks[:, 1, :])
-    out[:, 1, :] = -np.conj(blocks[:, 0, :])
-    return out.reshape(local.shape)
 
 
 def _as_option_value(value) -> str | None:

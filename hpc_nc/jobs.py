@@ -41,7 +41,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +49,7 @@ import numpy as np
 import yaml
 
 from .errors import JobFileError
-from .geometry import ZNS_LATTICE_CONSTANT, count_atoms_in_sphere
+from .geometry import count_atoms_in_sphere
 
 MODELS = ("VCA", "NSTR", "STR")
 STRATEGIES = ("shift-invert", "harmonic")
@@ -461,13 +460,3 @@ def summarize(job: JobSpec) -> dict:
         "structures": job.structures_path,
         "tasks": [t.as_dict() | {"memory_estimate_bytes": m} for t, m in zip(job.tasks, mem)],
     }
-
-
-def lattice_constant_a() -> float:
-    return ZNS_LATTICE_CONSTANT
-
-
-def resolve_output(job: JobSpec, base: str | None = None) -> JobSpec:
-    """Paths in a job are relative to the current directory (as every CLI tool does)."""
-    return job if base is None else JobSpec(**{**job.__dict__, "results_path": os.path.join(base, job.results_path),
-                                               "structures_path": os.path.join(base, job.structures_path)})

@@ -58,6 +58,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import HpcNcError
+from . import tight_binding
 
 ORBITALS_PER_ATOM = 10  # 5 orbitals x 2 spins (shared contract)
 DEFAULT_ENVELOPE_WIDTH = 5.409 / 4.0  # Angstrom: a(ZnS)/4, PHYSICS.md §1
@@ -73,16 +74,12 @@ def _as_atoms(vectors: np.ndarray) -> np.ndarray:
     return v.reshape(v.shape[0] // ORBITALS_PER_ATOM, ORBITALS_PER_ATOM, v.shape[1])
 
 
-def time_reversal(vectors: np.ndarray) -> np.ndarray:
-    """Kramers partners T psi with T = -i sigma_y K: (up, down) -> (-conj(down), conj(up)).
 
-    T^2 = -1, so T(T psi) = -psi and <psi|T psi> = 0 for every psi.
-    """
+def time_reversal(vectors: np.ndarray) -> np.ndarray:
+    """Kramers partners T psi of (10N, n) state vectors (a 1-D vector gives (10N, 1)), with
+    the layout checked; the operator is :func:`hpc_nc.tight_binding.time_reversal`."""
     v = _as_atoms(vectors)
-    out = np.empty_like(v, dtype=np.complex128)
-    out[:, 0:5, :] = -np.conj(v[:, 5:10, :])
-    out[:, 5:10, :] = np.conj(v[:, 0:5, :])
-    return out.reshape(-1, v.shape[2])
+    return tight_binding.time_reversal(v.reshape(-1, v.shape[2]))
 
 
 def atom_densities(vectors: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ solver settings) reuses it. Results go to the structures file (hpc_nc/store.py).
 
 from __future__ import annotations
 
-import numpy as np
 
 from .alloy import realise_alloy
 from .errors import ConvergenceError

@@ -78,10 +78,6 @@ def provenance(comm, job, stage: str) -> dict:
     return prov
 
 
-def _progress_mode(progress: str | None) -> str:
-    return progress or "auto"
-
-
 def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
     """Collective: relax every STR structure of the job (or of one shard) not yet relaxed."""
     from .farm import run_farm
@@ -114,7 +110,7 @@ def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
         if comm.rank == 0:
             print(f"relax: {len(wanted)} structures ({len(skip)} already relaxed) -> {path}", flush=True)
         summary = run_farm(comm, wanted, job.ranks_per_task, lambda g, t: relax_task(g, t, job), on_done,
-                           skip=skip, progress=_progress_mode(progress))
+                           skip=skip, progress=progress or "auto")
     finally:
         store.close()
     return summary
@@ -149,7 +145,7 @@ def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None,
         if comm.rank == 0:
             print(f"solve: {len(wanted)} tasks ({len(skip)} already done) -> {path}", flush=True)
         summary = run_farm(comm, wanted, job.ranks_per_task, run_task, store.record, skip=skip,
-                           progress=_progress_mode(progress))
+                           progress=progress or "auto")
     finally:
         store.close()
     return summary

@@ -181,3 +181,16 @@ def onsite_block(energies: np.ndarray, lam, passivation: np.ndarray | None = Non
     if passivation is not None:
         blk = blk + passivation
     return spin_block_diagonal(blk).astype(complex) + spin_orbit_block(lam)
+
+
+def time_reversal(vectors: np.ndarray) -> np.ndarray:
+    """Kramers partners T psi, T = i sigma_y K, of state vectors with rows 10*atom + 5*spin
+    + orb along axis 0 (shape (10N,) or (10N, n)): (psi_up, psi_down) -> (conj psi_down,
+    -conj psi_up). With real orbitals T^2 = -1, so T v is orthogonal to v and, for a
+    time-reversal invariant H (spin-orbit included), an eigenvector of the same energy."""
+    v = np.asarray(vectors)
+    blocks = v.reshape((-1, 2, 5) + v.shape[1:])
+    out = np.empty(blocks.shape, dtype=np.result_type(v.dtype, np.complex64))
+    out[:, 0] = np.conj(blocks[:, 1])
+    out[:, 1] = -np.conj(blocks[:, 0])
+    return out.reshape(v.shape)

@@ -1,17 +1,14 @@
 """The command line as a user meets it: exit codes and one-line errors, on 1 and 2 ranks."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 
 import pytest
+from _mpi_env import fresh_mpi_env
 
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
-for _k in [k for k in ENV if k.startswith(("OMPI_COMM_WORLD", "PMIX_", "OMPI_MCA_orte", "OMPI_MCA_ess"))]:
-    ENV.pop(_k)  # run children as fresh MPI jobs even when pytest itself runs under mpirun
+ENV = fresh_mpi_env()  # children are fresh MPI jobs even when pytest runs under mpirun
 
 
 def hpc_nc(*args, ranks=0, timeout=120):

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import pytest
+from _mpi_env import fresh_mpi_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -29,13 +30,6 @@ SLEEP_S = 0.2
 KILL_AFTER = 4  # rows stored before the kill
 
 
-def clean_env():
-    """The environment for a fresh MPI job: no MPI variables inherited from this process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_", "OPAL_", "ORTE_"))}
-    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", H5PY_ALWAYS_USE_MPI="1", OMP_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(HERE), env.get("PYTHONPATH")]))
-    return env
 
 
 def command(launcher, results, log_dir, ranks_per_task=1):
@@ -71,7 +65,7 @@ def test_sigkill_mid_sweep_then_resume(tmp_path, launcher):
     first, second = tmp_path / "run1", tmp_path / "run2"
     first.mkdir()
     second.mkdir()
-    env = clean_env()
+    env = fresh_mpi_env()
 
     # 1. start the sweep and SIGKILL every process of it once a few rows are stored
     proc = subprocess.Popen(command(launcher, results, str(first)), env=env, start_new_session=True,

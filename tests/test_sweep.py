@@ -9,6 +9,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from _mpi_env import fresh_mpi_env
 
 from hpc_nc.jobs import parse_job
 
@@ -71,10 +72,7 @@ def test_solve_stage_group_layout_independent_and_resumable(comm, petsc, shared_
             np.testing.assert_allclose(other[key], first[key], rtol=1e-6, atol=1e-7, err_msg=key)
 
 
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
-for _k in [k for k in ENV if k.startswith(("OMPI_COMM_WORLD", "PMIX_", "OMPI_MCA_orte", "OMPI_MCA_ess"))]:
-    ENV.pop(_k)
+ENV = fresh_mpi_env()  # children are fresh MPI jobs even when pytest runs under mpirun
 
 STR_JOB = textwrap.dedent("""
     name: e2e
