@@ -171,3 +171,52 @@ def describe_builds() -> list[dict]:
         except (IndexError, ValueError):
             results.append({"scalar": s, "error": (proc.stderr.strip().splitlines() or ["probe failed"])[-1]})
     return results
+
+
+# ----------------------------------------------------------------------------- BLAS threads
+def _openblas():
+    """The OpenBLAS library this process has loaded (Debian's MUMPS and numpy share it), or None."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line and ".so" in line})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_num_threads.restype = ctypes.c_int
+            lib.openblas_set_num_threads.argtypes = [ctypes.c_int]
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+class blas_threads:
+    """Context manager: run the block with ``n`` OpenBLAS threads, then restore the count.
+
+    Why: Debian's OpenBLAS (pthreads) starts one thread per core. On the 2-core benchmark
+    machine two threads made MUMPS's multi-right-hand-side solves 2x *slower* than one
+    (7a: 35 vs 16 ms per right-hand side) and did not speed up tall-skinny zgemm; under
+    mpirun they also oversubscribe the cores. Only speed depends on this: with another BLAS
+    (no ``openblas_set_num_threads``) the block runs unchanged.
+    """
+
+    def __init__(self, n: int = 1):
+        self.n = int(n)
+        self._lib = None
+        self._before = None
+
+    def __enter__(self):
+        self._lib = _openblas()
+        if self._lib is not None:
+            self._before = self._lib.openblas_get_num_threads()
+            self._lib.openblas_set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        if self._lib is not None and self._before is not None:
+            self._lib.openblas_set_num_threads(self._before)
+        return False

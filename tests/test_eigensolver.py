@@ -179,16 +179,22 @@ def test_job_options_do_not_override_command_line_and_are_removed(petsc, comm):
     mat = petsc_matrix(PETSc, comm, kramers_matrix(60))
     # A job-file option is applied ... (max_it 1 cannot converge, so it must raise)
     with pytest.raises(ConvergenceError):
-        solve_gap_states(comm, mat, 8, 8, -1.0, 1.0, EigenSettings(petsc_options={"eps_max_it": 1, "eps_ncv": 20}))
+        solve_gap_states(comm, mat, 8, 8, -1.0, 1.0,
+                         EigenSettings(strategy="shift-invert", petsc_options={"eps_max_it": 1, "eps_ncv": 20}))
     assert not opts.hasName("eps_max_it") and not opts.hasName("eps_ncv")  # ... and removed again
     # ... but an option already in the database (as from the command line) wins.
     opts.setValue("eps_max_it", 100000)
     try:
-        gs = solve_gap_states(comm, mat, 2, 2, -1.0, 1.0, EigenSettings(petsc_options={"-eps_max_it": 1}))
+        gs = solve_gap_states(comm, mat, 2, 2, -1.0, 1.0,
+                              EigenSettings(strategy="shift-invert", petsc_options={"-eps_max_it": 1}))
     finally:
         opts.delValue("eps_max_it")
+    assert gs.electron_energies.shape == (2,)
+    # davidson: its preconditioner's MUMPS defaults (prefix davidson_) live only during the solve
+    gs = solve_gap_states(comm, mat, 2, 2, -1.0, 1.0, EigenSettings(strategy="davidson"))
     mat.destroy()
     assert gs.electron_energies.shape == (2,)
+    assert not opts.hasName("davidson_mat_mumps_icntl_35") and not opts.hasName("davidson_mat_mumps_cntl_7")
 
 
 # ----------------------------------------------------------------------------- real H
@@ -275,7 +281,7 @@ def test_cus_zns_midgap_trap_is_avoided(petsc, comm):
     assert np.all(nearest16 < midgap)  # the trap: a plain target-magnitude solve sees only holes
     nc, alloy, model, pos = _case("CuS/ZnS")
     mat = assemble_hamiltonian(comm, nc, alloy, _materials(), model)
-    gs = solve_gap_states(comm, mat, 8, 8, vbm, cbm, EigenSettings(single_shift=True))
+    gs = solve_gap_states(comm, mat, 8, 8, vbm, cbm, EigenSettings(strategy="shift-invert", single_shift=True))
     mat.destroy()
     assert_valid(gs, csr, 8, 8, ref_e, ref_h)
     assert gs.diagnostics["targets"]["electron"] == pytest.approx(midgap)
@@ -327,9 +333,9 @@ def test_check_solve_finds_the_hidden_pair_of_a_fourfold_level(petsc, comm):
     seed_values = [w[top[0]]] * 2 + [w[holes[4]]] * 2
     mat = petsc_matrix(PETSc, comm, csr)
     r0, r1 = mat.getOwnershipRange()
-    settings = EigenSettings()
-    target = vbm + settings.edge_margin * (cbm - vbm)
-    eps = es._make_eps(PETSc, SLEPc, mat, settings, target, 4 + settings.extra_states)
+    settings = EigenSettings(strategy="shift-invert")
+    target = vbm + settings.margin * (cbm - vbm)
+    eps = es._make_eps(PETSc, SLEPc, mat, settings, target, 4 + settings.extra)
     res = es._SideResult()
     for lam, x in zip(seed_values, seed):
         v = mat.createVecRight()

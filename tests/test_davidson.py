@@ -1,0 +1,175 @@
+"""Block Davidson kernels (hpc_nc/davidson.py) and its completeness check.
+
+The end-to-end answers of the davidson strategy (energies equal to dense eigh to 1e-8 eV on
+real dots and a synthetic Kramers matrix, on 1 and 2 ranks) are in test_eigensolver.py,
+which runs every physics test on every strategy. Here: the pieces, each against an
+independent construction.
+"""
+
+import numpy as np
+import pytest
+
+from hpc_nc.alloy import realise_alloy
+from hpc_nc.davidson import (from_spin_columns, harmonic_ritz, kramers_selection, spin_orbit_free_rows,
+                             start_block, to_spin_columns)
+from hpc_nc.geometry import build_nanocrystal
+from hpc_nc.tight_binding import time_reversal
+
+
+def _materials():
+    from hpc_nc import materials
+
+    return materials.with_band_offsets(materials.load_materials(), 1.1, 0.34)
+
+
+def _alloy_h(radius=1.5, seed=4):
+    from hpc_nc.hamiltonian import hamiltonian_csr
+
+    nc = build_nanocrystal(radius)
+    alloy = realise_alloy(nc, 0.2, 0.3, seed)
+    return nc, hamiltonian_csr(nc, alloy, _materials(), "NSTR")
+
+
+def _k_dense(csr):
+    """H₀ (one spin, no spin-orbit) built independently: real part of the up-up block."""
+    n = csr.shape[0]
+    up = np.flatnonzero(np.arange(n) % 10 < 5)
+    return np.real(csr.toarray()[np.ix_(up, up)])
+
+
+# ----------------------------------------------------------------------------- kernels
+def test_spin_orbit_free_rows_is_the_spin_independent_part_of_h():
+    nc, csr = _alloy_h()
+    dense = csr.toarray()
+    k_dense = _k_dense(csr)
+    # For any row split in whole atoms the kernel gives the same rows.
+    for a0, a1 in ((0, nc.n_atoms), (0, 7), (7, nc.n_atoms)):
+        rows = csr[10 * a0:10 * a1]
+        ptr, cols, vals = spin_orbit_free_rows(rows.indptr, rows.indices, rows.data, 10 * a0)
+        import scipy.sparse as sp
+
+        got = sp.csr_matrix((vals, cols, ptr), shape=(5 * (a1 - a0), 5 * nc.n_atoms)).toarray()
+        np.testing.assert_array_equal(got, k_dense[5 * a0:5 * a1])
+    # H − H₀⊗1 is Chadi's spin-orbit only: on-site, p orbitals, and it is not zero.
+    h0_both = np.zeros_like(dense)
+    n = dense.shape[0]
+    up = np.flatnonzero(np.arange(n) % 10 < 5)
+    h0_both[np.ix_(up, up)] = k_dense
+    h0_both[np.ix_(up + 5, up + 5)] = k_dense
+    rest = dense - h0_both
+    r, c = np.nonzero(np.abs(rest) > 1e-14)
+    assert len(r) > 0
+    assert np.all(r // 10 == c // 10)  # same atom
+    assert np.all(np.isin(r % 5, (1, 2, 3)) & np.isin(c % 5, (1, 2, 3)))  # p orbitals
+    np.testing.assert_allclose(k_dense, k_dense.T, atol=0)  # real symmetric: LDLᵀ is valid
+
+
+def test_spin_orbit_free_rows_rejects_partial_atoms():
+    from hpc_nc.errors import HpcNcError
+
+    _, csr = _alloy_h()
+    rows = csr[:15]
+    with pytest.raises(HpcNcError, match="whole atoms"):
+        spin_orbit_free_rows(rows.indptr, rows.indices, rows.data, 0)
+
+
+def test_spin_columns_round_trip_and_preconditioner_commutes_with_time_reversal():
+    _, csr = _alloy_h()
+    k = _k_dense(csr) - 2.0 * np.eye(_k_dense(csr).shape[0])
+    rng = np.random.default_rng(0)
+    r = rng.normal(size=(csr.shape[0], 3)) + 1j * rng.normal(size=(csr.shape[0], 3))
+    np.testing.assert_array_equal(from_spin_columns(to_spin_columns(r)), r)
+
+    def k_inv(x):
+        return from_spin_columns(np.linalg.solve(k, to_spin_columns(x)))
+
+    # K⁻¹ T r = T K⁻¹ r: the identity that lets one solve serve a Kramers pair.
+    np.testing.assert_allclose(k_inv(time_reversal(r)), time_reversal(k_inv(r)), atol=1e-10)
+
+
+def test_start_block_does_not_depend_on_the_row_partition():
+    whole = start_block(7, 0, 100, 6)
+    np.testing.assert_array_equal(np.vstack([start_block(7, 0, 40, 6), start_block(7, 40, 60, 6)]), whole)
+    assert not np.array_equal(start_block(8, 0, 100, 6), whole)
+    assert abs(whole.real).max() <= 0.5 and abs(whole.imag).max() <= 0.5 and whole.flags.f_contiguous
+
+
+def test_kramers_selection_takes_one_member_per_pair():
+    rng = np.random.default_rng(1)
+    n = 200
+    a, b, c = (rng.normal(size=n) + 1j * rng.normal(size=n) for _ in range(3))
+    R = np.column_stack([a, time_reversal(a), b, 0.3 * a - 2.0 * time_reversal(b), c])
+    RT = np.hstack([R, time_reversal(R)])
+    chosen = kramers_selection(RT.conj().T @ RT)
+    np.testing.assert_array_equal(chosen, [0, 2, 4])
+    # span(S, T S) holds every column of R
+    S = R[:, chosen]
+    basis, _ = np.linalg.qr(np.hstack([S, time_reversal(S)]))
+    assert np.linalg.norm(R - basis @ (basis.conj().T @ R)) < 1e-10
+
+
+def test_harmonic_ritz_in_the_full_space_gives_the_exact_states_by_key():
+    rng = np.random.default_rng(2)
+    m = 30
+    q, _ = np.linalg.qr(rng.normal(size=(m, m)) + 1j * rng.normal(size=(m, m)))
+    w = np.sort(np.concatenate([rng.uniform(-5, -1, 15), rng.uniform(1, 5, 15)]))
+    h = (q * w) @ q.conj().T
+    boundary, sigma = 0.0, 0.9
+    key = lambda lam: (0 if lam > boundary else 1, abs(lam - boundary))  # noqa: E731
+    Y, theta, Z = harmonic_ritz(h, h.conj().T @ h, sigma, key, 5)  # V = identity
+    np.testing.assert_allclose(theta, w[w > 0][:5], atol=1e-12)
+    np.testing.assert_allclose(Y.conj().T @ Y, np.eye(5), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(h @ Y - Y * theta, axis=0), 0, atol=1e-10)
+    assert Z.shape == (m, m)
+
+
+def test_blas_threads_restores_the_thread_count():
+    from hpc_nc.petsc_build import _openblas, blas_threads
+
+    lib = _openblas()
+    if lib is None:
+        pytest.skip("this process has no OpenBLAS loaded")
+    before = lib.openblas_get_num_threads()
+    with blas_threads(1):
+        assert lib.openblas_get_num_threads() == 1
+    assert lib.openblas_get_num_threads() == before
+
+
+# ----------------------------------------------------------------------------- completeness
+@pytest.mark.mpi
+def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatch):
+    """Sabotage the main solve (4 holes + 4 look-ahead asked; drop two of the four states of
+    the pure ZnS top hole level, leaving 6 >= 4 states that look complete); the deflated
+    check must find the two, merge them and then verify."""
+    from hpc_nc import davidson, eigensolver
+    from hpc_nc.electronic_stage import band_edge_estimates
+    from hpc_nc.hamiltonian import assemble_hamiltonian, reference_hamiltonian
+
+    nc = build_nanocrystal(1.5)
+    alloy = realise_alloy(nc, 0.0, 0.0, 1)
+    mats = _materials()
+    vbm, cbm = band_edge_estimates(mats, alloy)
+    w = np.linalg.eigvalsh(reference_hamiltonian(nc, alloy, mats, "NSTR").toarray())
+    holes = np.sort(w[w < 0.5 * (vbm + cbm)])[::-1][:4]
+    assert holes[3] - holes[0] > -1e-9  # the top hole level is 4-fold
+
+    real = davidson.block_davidson
+    calls = []
+
+    def sabotaged(ops, nev, sigma, key, res_limit, **kw):
+        theta, X, resid, its = real(ops, nev, sigma, key, res_limit, **kw)
+        calls.append(kw.get("deflation") is None)
+        if len(calls) == 1:  # the main solve: lose two members of the 4-fold level
+            return theta[2:], np.asfortranarray(X[:, 2:]), resid[2:], its
+        return theta, X, resid, its
+
+    monkeypatch.setattr(davidson, "block_davidson", sabotaged)
+    H = assemble_hamiltonian(comm, nc, alloy, mats, "NSTR")
+    try:
+        gs = eigensolver.solve_gap_states(comm, H, 0, 4, vbm, cbm,
+                                          eigensolver.EigenSettings(strategy="davidson", extra_states=4))
+    finally:
+        H.destroy()
+    np.testing.assert_allclose(gs.hole_energies, holes, atol=1e-8)
+    assert calls == [True, False, False, False]  # main, loose check, full check (merge), check
+    assert gs.diagnostics["verified"]["hole"] and gs.diagnostics["rounds"]["hole"] == 3
