@@ -23,7 +23,9 @@ optional unless marked; unknown keys are errors so that typos never pass silentl
       points:                       # extra explicit points, each a full mapping
         - {x_cu: 0, x_in: 1, core_radius_a: 1, shell_thickness_a: 1, model: NSTR}
     states: {electrons: 4, holes: 8}   # spin-orbital states (even: Kramers pairs)
-    solver:   {strategy: shift-invert, tol: 1.0e-9, max_it: 500, ncv: 0, eps_options: {}}
+    solver:   {strategy: davidson, tol: 1.0e-9, max_it: 500, ncv: 0, eps_options: {}}
+              # strategy: davidson (default), shift-invert or harmonic (hpc_nc/eigensolver.py);
+              # eps_options: PETSc options, e.g. {davidson_mat_mumps_cntl_7: 1.0e-4}
     relax:    {tao_type: bncg, force_tol: 1.0e-4, max_it: 5000, tao_options: {}}
     physics:  {passivation_ev: 20.0, harrison_eta: 2.0}
     coulomb:  {epsilon: 5.2, onsite_ev: null, temperature_k: 300, broadening_ev: 0.01,
@@ -52,11 +54,11 @@ from .errors import JobFileError
 from .geometry import count_atoms_in_sphere
 
 MODELS = ("VCA", "NSTR", "STR")
-STRATEGIES = ("shift-invert", "harmonic")
+STRATEGIES = ("davidson", "shift-invert", "harmonic")  # = hpc_nc.eigensolver.STRATEGIES (tested)
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "states": {"electrons": 4, "holes": 8},
-    "solver": {"strategy": "shift-invert", "tol": 1e-9, "max_it": 500, "ncv": 0, "eps_options": {}},
+    "solver": {"strategy": "davidson", "tol": 1e-9, "max_it": 500, "ncv": 0, "eps_options": {}},
     "relax": {"tao_type": "bncg", "force_tol": 1e-4, "max_it": 5000, "tao_options": {}},
     "physics": {"passivation_ev": 20.0, "harrison_eta": 2.0},
     "coulomb": {"epsilon": 5.2, "onsite_ev": None, "temperature_k": 300.0, "broadening_ev": 0.01,
@@ -430,14 +432,20 @@ def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str) -> in
 
     H: about 193 stored complex entries per atom (measured: on-site incl. spin-orbit and
     passivation + 4 bonds, see benchmarks/results_hamiltonian.md) at 16 B value + 4 B index;
-    Krylov basis of max(2 n_states, n_states + 32) vectors of 10 N complex entries;
+    SLEPc: Krylov basis of max(2 n_states, n_states + 32) vectors of 10 N complex entries;
     shift-invert adds the sparse LU factor, which measured 4.9 GB for a 7a dot (11,543
     atoms) with MUMPS on one rank (DESIGN.md) and grows about as n^(4/3) in 3-D.
+    davidson: search space V and H V of 100 columns each, plus the LDLᵀ factor of the 5N
+    spin-orbit-free block (29 M entries = 0.46 GB at 7a before block-low-rank compression;
+    the whole 7a solve peaked at 1.6 GB on one rank, benchmarks/RESULTS.md).
     """
     rows = 10 * n_atoms
     matrix = 200 * n_atoms * 20
+    growth = (n_atoms / 11543) ** (4.0 / 3.0)
+    if strategy == "davidson":
+        return int(matrix + rows * 16 * 100 * 2 + 0.46e9 * growth)
     basis = rows * 16 * max(2 * n_states, n_states + 32) * 2
-    lu = int(4.9e9 * (n_atoms / 11543) ** (4.0 / 3.0)) if strategy == "shift-invert" else 0
+    lu = int(4.9e9 * growth) if strategy == "shift-invert" else 0
     return int(matrix + basis + lu)
 
 

@@ -69,6 +69,15 @@ def test_summary_and_memory_estimate():
     # the LU estimate reproduces the measured 4.9 GB at 7a and grows with size
     assert estimate_task_memory_bytes(11543, 16, "shift-invert") == pytest.approx(4.9e9, rel=0.1)
     assert estimate_task_memory_bytes(11543, 16, "harmonic") < 0.5e9
+    # davidson: within the measured 1.6 GB peak of a whole 7a process (1 rank), above its parts
+    assert 0.8e9 < estimate_task_memory_bytes(11543, 16, "davidson") < 1.6e9
+    assert parse_job(GOOD).solver["strategy"] == "davidson"  # the default
+
+
+def test_job_strategies_are_the_eigensolvers():
+    from hpc_nc import eigensolver, jobs
+
+    assert set(jobs.STRATEGIES) == set(eigensolver.STRATEGIES)
 
 
 BAD = {
