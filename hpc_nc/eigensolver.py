@@ -503,7 +503,9 @@ def _davidson_side(ops, n, side, boundary, target, settings, res_limit):
     options = dict(guard=settings.guard, max_dim=settings.ncv, max_it=settings.max_it or 300)
     ops.set_shift(target)
     res = _SideResult()
-    theta, X, resid, its = block_davidson(ops, n + settings.extra, target, key, res_limit, seed=1, **options)
+    theta, X, resid, its = block_davidson(ops, n + settings.extra, target, key, res_limit, seed=1,
+                                          retarget_toward=boundary, **options)
+    target = ops.shift  # the check solves use the (possibly moved) target and its factorisation
     res.iterations.append(its)
     res.rounds = 1
     verified = not settings.verify
@@ -542,6 +544,7 @@ def _davidson_side(ops, n, side, boundary, target, settings, res_limit):
         theta = np.concatenate([theta, t_new])
         X = np.hstack([X, X_new])
         resid = np.concatenate([resid, r_new])
+    res.final_target = float(target)
     res.values = [float(v) for v in theta]
     res.residuals = [float(r) for r in resid]
     res.vectors = _gather_columns(ops.comm, X)
@@ -568,7 +571,8 @@ def _davidson_sides(comm, PETSc, H, n_electrons, n_holes, targets, boundary, set
                                                                res_limit)
             extra = {"preconditioner_factor_seconds": float(ops.factor_seconds),
                      "preconditioner_solves": int(ops.n_solves),
-                     "preconditioner_rhs": int(ops.n_rhs), "h_block_products": int(ops.n_mults)}
+                     "preconditioner_rhs": int(ops.n_rhs), "h_block_products": int(ops.n_mults),
+                     "final_targets": {s: getattr(r, "final_target", None) for s, r in results.items()}}
             for r in results.values():
                 r.extra = extra
     except (ConvergenceError, PETSc.Error) as exc:

@@ -173,3 +173,15 @@ def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatc
     np.testing.assert_allclose(gs.hole_energies, holes, atol=1e-8)
     assert calls == [True, False, False, False]  # main, loose check, full check (merge), check
     assert gs.diagnostics["verified"]["hole"] and gs.diagnostics["rounds"]["hole"] == 3
+
+
+def test_better_target_moves_only_when_far_and_known():
+    from hpc_nc.davidson import _better_target
+
+    theta = np.array([3.64, 3.64, 3.78, 3.78, 3.79, 3.79, 3.80, 3.80])  # electrons, key order
+    # dilute alloy: bulk estimate 2.44 eV, states near 3.64 eV -> move to 3.64 - 0.04 (gap side)
+    assert _better_target(theta, 1e-2, 2.44, 1.77) == pytest.approx(3.64 - 0.25 * 0.16)
+    assert _better_target(theta, 0.5, 2.44, 1.77) is None  # θ₁ not known well enough yet
+    assert _better_target(theta, 1e-3, 3.60, 1.77) is None  # already close: keep the factorisation
+    holes = np.array([0.54, 0.54, 0.53, 0.53, 0.49, 0.49, 0.48, 0.48])
+    assert _better_target(holes, 1e-3, 1.1, 1.77) == pytest.approx(0.54 + 0.25 * 0.06)  # gap side is up
