@@ -18,7 +18,8 @@ residual ||H x − θ x|| is checked against the same limit as for the other str
 K only steers the search. Measured: with K the block iteration needs the same number of
 iterations as with the exact (H − σ)⁻¹ (4a: 20 and 20).
 
-Algorithm (one side; σ just inside the gap next to the band edge, as for shift-invert):
+Algorithm (one side; σ starts at the bulk band edge of that side and moves next to the
+states once they are located, see ``retarget_toward``):
   V orthonormal search space (local rows x m), W = H V, A = Vᴴ W, G = Wᴴ W.
   Harmonic Rayleigh–Ritz around σ (Morgan, Lin. Alg. Appl. 154, 289 (1991)):
       (A − σ) y = μ (G − σ(A + Aᴴ) + σ²) y,   μ ≈ 1/(λ − σ),
@@ -26,9 +27,10 @@ Algorithm (one side; σ just inside the gap next to the band edge, as for shift-
   interior target. The candidates are sorted by the same one-sided key as the SLEPc path
   (wanted side of the gap centre first, nearest to it first), the leading ``block``
   harmonic vectors are orthonormalised and Rayleigh quotients θ taken inside them.
-  Residuals R = H X − X θ; the unconverged ones are expanded with T = K⁻¹ R, orthogonalised
-  twice (block Gram–Schmidt + SVQB) against the deflation space and V. At ``max_dim`` the
-  space restarts from the leading ``keep`` harmonic vectors (thick restart).
+  Residuals R = H X − X θ; the unconverged ones are expanded with T = K⁻¹ R, one solve per
+  Kramers pair (K⁻¹ T r = T K⁻¹ r, :func:`kramers_selection`), orthogonalised twice (block
+  Gram–Schmidt + SVQB) against the deflation space and V. At ``max_dim`` the space
+  restarts from the leading ``keep`` harmonic vectors (thick restart).
 
 Completeness: a block started from ``block`` ≥ nev + guard random vectors sees every
 direction of a degenerate level whose multiplicity is below the block size (block Krylov
@@ -37,7 +39,7 @@ completion to find both members of a pair or all four of a cubic Γ8 level. The 
 deflated check solve (``verify``) still runs, with a fresh random block.
 
 Kernels here are plain numpy (no MPI): :func:`spin_orbit_free_rows`, :func:`start_block`,
-:func:`harmonic_ritz`. :class:`BlockOperators` holds the distributed parts with ``comm``
+:func:`kramers_selection`, :func:`harmonic_ritz`, :func:`_better_target`. :class:`BlockOperators` holds the distributed parts with ``comm``
 explicit; :func:`block_davidson` runs one solve on them.
 """
 

@@ -15,8 +15,9 @@ one function :func:`solve_gap_states`, chosen by :class:`EigenSettings`):
 * ``"davidson"`` (default): block Davidson with harmonic Ritz extraction, preconditioned
   by the LDLᵀ factorisation of the spin-orbit-free H₀ − σ (one real 5N block for both
   spins, MUMPS block-low-rank) and expanded with Kramers partners (hpc_nc/davidson.py).
-  The eigenpairs are those of the full H; at 7a it is ~5x faster than shift-invert and
-  needs a third of its memory (benchmarks/RESULTS.md, eigensolver section).
+  The eigenpairs are those of the full H; at 7a it was 7x faster than shift-invert on a
+  pure ZnS dot and 14x on an alloy dot, with under a third of its memory
+  (benchmarks/RESULTS.md, eigensolver section).
 * ``"harmonic"``: factorisation-free Krylov–Schur with harmonic Ritz extraction around a
   target placed just inside the gap next to each band edge, with a larger subspace.
   Memory is a few dozen vectors; cost is many matrix–vector products.
@@ -89,7 +90,8 @@ class EigenSettings:
     strategy: "davidson" (block Davidson, spin-orbit-free LDLᵀ preconditioner), "shift-invert"
         (MUMPS LU) or "harmonic" (factorisation-free).
     tol: SLEPc relative tolerance; the absolute residual check is tol·max(1, ||H||_inf) eV.
-    max_it: SLEPc maximum restarts per solve (0: SLEPc default).
+    max_it: SLEPc maximum restarts per solve (0: SLEPc default); davidson: iterations per
+        solve (0: 300).
     ncv, mpd: subspace sizes (0: chosen per strategy from the number of states asked). For
         davidson ncv is the largest search space (raised to the minimum the block needs).
     extra_states: states asked for beyond the wanted count on each side (look-ahead that
@@ -97,8 +99,9 @@ class EigenSettings:
     edge_margin: fraction of the bulk gap by which the targets sit inside the gap
         (None: 0.02 for the SLEPc strategies, 0.07 eV for ZnS; 0 for davidson, whose
         harmonic extraction does not need the target on the gap side of the states and
-        converged in 10-20 % fewer iterations at the bulk edge than 0.02 inside it). Only speed depends on it: the side of a state
-        is decided by the gap centre, not by the target. Closer targets separate the wanted
+        converged in 10-20 % fewer iterations at the bulk edge than 0.02 inside it; davidson
+        also moves its target to the states once it has located them). Only speed depends
+        on it: the side of a state is decided by the gap centre, not by the target. Closer targets separate the wanted
         θ = 1/(λ − σ) better (0.02 instead of 0.1 cut a shift-invert solve's triangular
         solves by ~1.5x at 4a; benchmarks/RESULTS.md, eigensolver section); a state that
         confinement does not push past the target (alloy/strain) is still found (in
