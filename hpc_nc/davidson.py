@@ -147,7 +147,7 @@ def harmonic_ritz(A: np.ndarray, G: np.ndarray, sigma: float, key, count: int):
     A = 0.5 * (A + A.conj().T)
     G = 0.5 * (G + G.conj().T)
     eye = np.eye(m)
-    SS = G - sigma * (A + A.conj().T) + sigma**2 * eye  # (W - σV)ᴴ(W - σV), Hermitian positive
+    SS = G - 2.0 * sigma * A + sigma**2 * eye  # (W - σV)ᴴ(W - σV), Hermitian positive
     mu, Z = scipy.linalg.eigh(A - sigma * eye, SS)
     with np.errstate(divide="ignore"):
         theta_h = sigma + np.where(mu != 0, 1.0 / np.where(mu != 0, mu, 1.0), np.inf)
@@ -181,6 +181,7 @@ class BlockOperators:
     """
 
     def __init__(self, comm, H, options_prefix: str = "davidson_"):
+        from .hamiltonian import aij_from_local_csr
         from .petsc_build import select_build
 
         self.PETSc, _ = select_build("complex")
@@ -194,26 +195,12 @@ class BlockOperators:
             raise HpcNcError("the davidson strategy needs H's rows owned in whole atoms")
         indptr, indices, values = H.getValuesCSR()
         k_ptr, k_cols, k_vals = spin_orbit_free_rows(indptr, indices, values, self.row_start)
-        self._k_diag = np.zeros(self.n_local // 2)
-        k0 = self.row_start // 2
-        counts = np.diff(k_ptr)
-        rows = np.repeat(np.arange(self.n_local // 2), counts)
-        on_diag = k_cols == rows + k0
-        self._k_diag[rows[on_diag]] = k_vals[on_diag]
-        if not np.all(np.bincount(rows[on_diag], minlength=self.n_local // 2) == 1):
+        # Every row needs its diagonal entry: set_shift shifts it in place.
+        rows = np.repeat(np.arange(self.n_local // 2), np.diff(k_ptr))
+        if not np.array_equal(np.bincount(rows[k_cols == rows + self.row_start // 2],
+                                          minlength=self.n_local // 2), np.ones(self.n_local // 2, int)):
             raise HpcNcError("H has a row without a diagonal entry")
-        n_k_local = self.n_local // 2
-        local = (k_cols >= k0) & (k_cols < k0 + n_k_local)
-        d_nnz = np.bincount(rows[local], minlength=n_k_local)
-        o_nnz = counts - d_nnz
-        K = PETSc.Mat().create(comm=H.getComm())
-        K.setSizes(((n_k_local, self.n_global // 2), (n_k_local, self.n_global // 2)))
-        K.setType(PETSc.Mat.Type.AIJ)
-        ityp = PETSc.IntType
-        K.setPreallocationNNZ((d_nnz.astype(ityp), o_nnz.astype(ityp)))
-        K.setValuesCSR(k_ptr.astype(ityp), k_cols.astype(ityp), k_vals.astype(PETSc.ScalarType))
-        K.assemblyBegin()
-        K.assemblyEnd()
+        K = aij_from_local_csr(PETSc, H.getComm(), k_ptr, k_cols, k_vals, self.n_global // 2)
         # Flag it symmetric (MUMPS then factors LDLᵀ) but not Hermitian: PETSc 3.18 refuses
         # MUMPS Cholesky of a complex matrix flagged Hermitian; K is real, so both hold.
         K.setOption(PETSc.Mat.Option.SYMMETRIC, True)
@@ -246,13 +233,26 @@ class BlockOperators:
         self.pc.setUp()
         self.factor_seconds += time.perf_counter() - t0
 
+    def _dense(self, X: np.ndarray, n_global: int):
+        """A distributed dense Mat on this rank's rows of X (column-major, shares X's memory)."""
+        PETSc = self.PETSc
+        return PETSc.Mat().createDense(((X.shape[0], n_global), (PETSc.DECIDE, X.shape[1])), array=X,
+                                       comm=self.H.getComm())
+
+    def _sum(self, local: np.ndarray) -> np.ndarray:
+        """Elementwise sum over the ranks (identical on every rank)."""
+        from mpi4py import MPI
+
+        local = np.ascontiguousarray(local)
+        out = np.empty_like(local)
+        self.comm.Allreduce(local, out, op=MPI.SUM)
+        return out
+
     def precondition(self, R: np.ndarray) -> np.ndarray:
         """K⁻¹ R for a local block R (n_local, k): one multi-right-hand-side solve."""
-        PETSc = self.PETSc
         B = np.asfortranarray(to_spin_columns(R))
-        n_k, k2 = B.shape
-        Bm = PETSc.Mat().createDense(((n_k, self.n_global // 2), (PETSc.DECIDE, k2)), array=B,
-                                     comm=self.K.getComm())
+        k2 = B.shape[1]
+        Bm = self._dense(B, self.n_global // 2)
         Xm = Bm.duplicate()
         self.pc.getFactorMatrix().matSolve(Bm, Xm)
         X = np.array(Xm.getDenseArray())
@@ -264,10 +264,8 @@ class BlockOperators:
 
     # -- H and inner products
     def hmult(self, X: np.ndarray) -> np.ndarray:
-        PETSc = self.PETSc
         X = np.asfortranarray(X)
-        Xm = PETSc.Mat().createDense(((self.n_local, self.n_global), (PETSc.DECIDE, X.shape[1])), array=X,
-                                     comm=self.H.getComm())
+        Xm = self._dense(X, self.n_global)
         Ym = self.H.matMult(Xm)
         Y = np.array(Ym.getDenseArray())
         Xm.destroy()
@@ -278,23 +276,14 @@ class BlockOperators:
     def gram(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """Xᴴ Y summed over the ranks (identical on every rank). zgemm with a conjugate-
         transpose flag: numpy's X.conj().T @ Y would first copy the conjugate of X."""
-        from mpi4py import MPI
         from scipy.linalg.blas import zgemm
 
         if X.shape[1] == 0 or Y.shape[1] == 0:
             return np.zeros((X.shape[1], Y.shape[1]), dtype=np.complex128)
-        local = np.ascontiguousarray(zgemm(1.0, X, Y, trans_a=2))
-        out = np.empty_like(local)
-        self.comm.Allreduce(local, out, op=MPI.SUM)
-        return out
+        return self._sum(zgemm(1.0, X, Y, trans_a=2))
 
     def column_norms(self, X: np.ndarray) -> np.ndarray:
-        from mpi4py import MPI
-
-        local = np.ascontiguousarray(np.sum(np.abs(X) ** 2, axis=0))
-        out = np.empty_like(local)
-        self.comm.Allreduce(local, out, op=MPI.SUM)
-        return np.sqrt(out)
+        return np.sqrt(self._sum(np.sum(np.abs(X) ** 2, axis=0)))
 
     def agree(self, obj):
         """Rank 0's copy of a small result, so every rank takes the same decisions."""

@@ -244,6 +244,7 @@ class _SideResult:
         self.n_converged = 0
         self.n_kramers_added = 0
         self.rounds = 0
+        self.final_target: float | None = None  # davidson: the target after any move
 
 
 def _make_eps(PETSc, SLEPc, H, settings: EigenSettings, target: float, nev: int):
@@ -444,15 +445,19 @@ def _kept_states(res: _SideResult, n: int, key, deg_tol: float):
     return np.array(values[:n]), kept, np.array(resid[:n]), split
 
 
+def _gather_rows(comm, local: np.ndarray) -> np.ndarray:
+    """Full copy on every rank of an array distributed by rows (rank order = ownership order)."""
+    return np.concatenate(comm.allgather(np.ascontiguousarray(local)), axis=0)
+
+
 def _gather(comm, vec) -> np.ndarray:
-    """Full copy of a distributed Vec on every rank (rank order = ownership order)."""
-    local = np.array(vec.getArray(readonly=True), dtype=np.complex128)
-    parts = comm.allgather(local)
-    return np.concatenate(parts)
+    """Full copy of a distributed Vec on every rank."""
+    return _gather_rows(comm, np.array(vec.getArray(readonly=True), dtype=np.complex128))
 
 
 def _slepc_sides(PETSc, SLEPc, H, n_electrons, n_holes, targets, boundary, settings, h_scale):
-    """Both sides with SLEPc Krylov–Schur: (results, verified, error or None, res_limit)."""
+    """Both sides with SLEPc Krylov–Schur: (results, verified, error or None, res_limit, extra
+    diagnostics)."""
     results, verified, solvers = {}, {}, {}
     res_limit = settings.tol * h_scale
     error = None
@@ -478,13 +483,7 @@ def _slepc_sides(PETSc, SLEPc, H, n_electrons, n_holes, targets, boundary, setti
     finally:
         for eps in solvers.values():
             eps.destroy()
-    return results, verified, error, res_limit
-
-
-def _gather_columns(comm, local: np.ndarray) -> list[np.ndarray]:
-    """Full copies (on every rank) of the columns of a local row block."""
-    full = np.concatenate(comm.allgather(np.ascontiguousarray(local)), axis=0)
-    return [full[:, j].copy() for j in range(full.shape[1])]
+    return results, verified, error, res_limit, {}
 
 
 def _davidson_side(ops, n, side, boundary, target, settings, res_limit):
@@ -502,7 +501,7 @@ def _davidson_side(ops, n, side, boundary, target, settings, res_limit):
 
     key = _one_sided_key(side, boundary)
     deg = settings.degeneracy_tol
-    h_scale = res_limit / settings.tol
+    loose = max(settings.check_tol / settings.tol, 1.0) * res_limit  # the check's first pass
     options = dict(guard=settings.guard, max_dim=settings.ncv, max_it=settings.max_it or 300)
     ops.set_shift(target)
     res = _SideResult()
@@ -529,7 +528,6 @@ def _davidson_side(ops, n, side, boundary, target, settings, res_limit):
                 return all(key(v) > key(last_kept) and abs(v - last_kept) > deg + m
                            for v, m in zip(values, margins))
 
-            loose = max(settings.check_tol * h_scale, res_limit)
             t_new, X_new, r_new, its = block_davidson(ops, settings.check_states, target, key, loose,
                                                       deflation=X, seed=seed, **options)
             res.iterations.append(its)
@@ -550,17 +548,18 @@ def _davidson_side(ops, n, side, boundary, target, settings, res_limit):
     res.final_target = float(target)
     res.values = [float(v) for v in theta]
     res.residuals = [float(r) for r in resid]
-    res.vectors = _gather_columns(ops.comm, X)
+    full = _gather_rows(ops.comm, X)
+    res.vectors = [full[:, j].copy() for j in range(full.shape[1])]
     res.n_converged = len(theta)
     return res, verified
 
 
 def _davidson_sides(comm, PETSc, H, n_electrons, n_holes, targets, boundary, settings, res_limit):
-    """Both sides with the block Davidson solver: (results, verified, error or None)."""
+    """Both sides with the block Davidson solver: as :func:`_slepc_sides`."""
     from .davidson import BlockOperators
     from .petsc_build import blas_threads
 
-    results, verified = {}, {}
+    results, verified, extra = {}, {}, {}
     error = None
     ops = None
     try:
@@ -575,16 +574,14 @@ def _davidson_sides(comm, PETSc, H, n_electrons, n_holes, targets, boundary, set
             extra = {"preconditioner_factor_seconds": float(ops.factor_seconds),
                      "preconditioner_solves": int(ops.n_solves),
                      "preconditioner_rhs": int(ops.n_rhs), "h_block_products": int(ops.n_mults),
-                     "final_targets": {s: getattr(r, "final_target", None) for s, r in results.items()}}
-            for r in results.values():
-                r.extra = extra
+                     "final_targets": {s: r.final_target for s, r in results.items()}}
     except (ConvergenceError, PETSc.Error) as exc:
         error = f"{exc}".strip().splitlines()[0] if isinstance(exc, ConvergenceError) else \
             f"PETSc/MUMPS failed in the davidson eigensolve: error code {getattr(exc, 'ierr', '?')}"
     finally:
         if ops is not None:
             ops.destroy()
-    return results, verified, error
+    return results, verified, error, res_limit, extra
 
 
 def solve_gap_states(comm, H, n_electrons: int, n_holes: int, vbm_estimate: float, cbm_estimate: float,
@@ -620,11 +617,11 @@ def solve_gap_states(comm, H, n_electrons: int, n_holes: int, vbm_estimate: floa
     res_limit = settings.tol * h_scale
     t0 = time.perf_counter()
     if settings.strategy == "davidson":
-        results, verified, error = _davidson_sides(comm, PETSc, H, n_electrons, n_holes, targets, boundary,
-                                                   settings, res_limit)
+        results, verified, error, res_limit, extra = _davidson_sides(
+            comm, PETSc, H, n_electrons, n_holes, targets, boundary, settings, res_limit)
     else:
-        results, verified, error, res_limit = _slepc_sides(PETSc, SLEPc, H, n_electrons, n_holes, targets,
-                                                           boundary, settings, h_scale)
+        results, verified, error, res_limit, extra = _slepc_sides(
+            PETSc, SLEPc, H, n_electrons, n_holes, targets, boundary, settings, h_scale)
     seconds = time.perf_counter() - t0
     out = {}
     try:
@@ -673,9 +670,8 @@ def solve_gap_states(comm, H, n_electrons: int, n_holes: int, vbm_estimate: floa
                     "gap_centre": float(boundary)},
         "residual_limit": float(res_limit),
         "tol": settings.tol,
+        **extra,
     }
-    for r in results.values():
-        diagnostics.update(getattr(r, "extra", {}))
     return GapStates(
         electron_energies=e_val,
         hole_energies=h_val,
