@@ -1,4 +1,4 @@
-"""Benchmark of the distributed Coulomb sum (hpc_nc.coulomb) and of the exciton entry point.
+"""Benchmark of the distributed Coulomb sum (hpc_nc.physics.coulomb) and of the exciton entry point.
 
 Runs, in one process (per rank):
 1. baseline vs new at a size where the dense reference fits: dense V (N x N) then V @ rho
@@ -22,10 +22,10 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from hpc_nc import exciton as ex
-from hpc_nc import observables as obs
-from hpc_nc.coulomb import coulomb_matrix_dense, coulomb_potential
-from hpc_nc.geometry import build_nanocrystal
+from hpc_nc.physics import exciton as ex
+from hpc_nc.physics import observables as obs
+from hpc_nc.physics.coulomb import coulomb_matrix_dense, coulomb_potential
+from hpc_nc.physics.geometry import build_nanocrystal
 
 
 def _median_time(fn, repeats, comm):

@@ -1,7 +1,7 @@
 """Benchmark: band-edge eigenstates of pure ZnS dots, the strategies vs SciPy ARPACK.
 
 For each radius (lattice constants) the complex Hamiltonian is assembled once
-(hpc_nc.hamiltonian.assemble_hamiltonian, NSTR model, pure ZnS) and every solver variant
+(hpc_nc.solvers.hamiltonian.assemble_hamiltonian, NSTR model, pure ZnS) and every solver variant
 computes the same n_e electron + n_h hole states in one process: the block Davidson
 strategy (spin-orbit-free LDLᵀ preconditioner; "[N rhs]" = right-hand sides of its
 triangular solves), SLEPc shift-invert (MUMPS LU; ordering and block-low-rank variants),
@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from hpc_nc.petsc_build import select_build  # noqa: E402
+from hpc_nc.parallel.petsc_build import select_build  # noqa: E402
 
 VARIANTS = {
     # name: (strategy, EigenSettings keyword arguments)
@@ -107,11 +107,11 @@ def main(argv=None):
     PETSc, SLEPc = select_build("complex")
     from mpi4py import MPI
 
-    from hpc_nc import materials
-    from hpc_nc.alloy import realise_alloy
-    from hpc_nc.eigensolver import EigenSettings, solve_gap_states
-    from hpc_nc.geometry import build_nanocrystal
-    from hpc_nc.hamiltonian import assemble_hamiltonian
+    from hpc_nc.physics import materials
+    from hpc_nc.physics.alloy import realise_alloy
+    from hpc_nc.solvers.eigensolver import EigenSettings, solve_gap_states
+    from hpc_nc.physics.geometry import build_nanocrystal
+    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
 
     comm = MPI.COMM_WORLD
     rank = comm.rank

@@ -34,8 +34,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from hpc_nc.farm import run_farm  # noqa: E402
-from hpc_nc.store import FieldSpec, ResultsStore  # noqa: E402
+from hpc_nc.parallel.farm import run_farm  # noqa: E402
+from hpc_nc.io.store import FieldSpec, ResultsStore  # noqa: E402
 
 UNIT_N = 160
 ATOMS_PER_UNIT = 12

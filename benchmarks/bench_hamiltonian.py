@@ -24,17 +24,17 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from hpc_nc.petsc_build import select_build  # noqa: E402
+from hpc_nc.parallel.petsc_build import select_build  # noqa: E402
 
 PETSc, _ = select_build("complex")
 
 from mpi4py import MPI  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-from hpc_nc import hamiltonian as ham  # noqa: E402
-from hpc_nc.alloy import realise_alloy  # noqa: E402
-from hpc_nc.geometry import build_nanocrystal  # noqa: E402
-from hpc_nc.materials import load_materials, with_band_offsets  # noqa: E402
+from hpc_nc.solvers import hamiltonian as ham  # noqa: E402
+from hpc_nc.physics.alloy import realise_alloy  # noqa: E402
+from hpc_nc.physics.geometry import build_nanocrystal  # noqa: E402
+from hpc_nc.physics.materials import load_materials, with_band_offsets  # noqa: E402
 
 
 def timed(fn, repeats):

@@ -1,6 +1,6 @@
 """Benchmark: Keating relaxation with PETSc TAO vs SciPy on Zn(1-x)In(x)S alloy dots.
 
-Same energy and gradient kernel (hpc_nc.vff) for every optimiser; same convergence target,
+Same energy and gradient kernel (hpc_nc.physics.vff) for every optimiser; same convergence target,
 the largest atomic force <= --force-tol eV/Å (SciPy's gtol is on the largest gradient
 component, so it is given force_tol/√3, which guarantees the same atomic criterion; the
 force actually reached is printed). Runs in one process, serially:
@@ -31,16 +31,16 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from hpc_nc.petsc_build import select_build  # noqa: E402
+from hpc_nc.parallel.petsc_build import select_build  # noqa: E402
 
 PETSc, _ = select_build("real")
 
 from mpi4py import MPI  # noqa: E402
 
-from hpc_nc import vff  # noqa: E402
-from hpc_nc.alloy import realise_alloy  # noqa: E402
-from hpc_nc.geometry import build_nanocrystal  # noqa: E402
-from hpc_nc.relax import RelaxSettings, relax_structure  # noqa: E402
+from hpc_nc.physics import vff  # noqa: E402
+from hpc_nc.physics.alloy import realise_alloy  # noqa: E402
+from hpc_nc.physics.geometry import build_nanocrystal  # noqa: E402
+from hpc_nc.solvers.relax import RelaxSettings, relax_structure  # noqa: E402
 
 
 def max_atomic_force(x, terms):

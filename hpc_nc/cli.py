@@ -13,8 +13,8 @@ import json
 import os
 import sys
 
-from . import __version__
-from .errors import HpcNcError
+from hpc_nc import __version__
+from hpc_nc.errors import HpcNcError
 
 
 def _world_rank() -> int:
@@ -56,7 +56,7 @@ def cmd_info(args) -> int:
         info["world_size"] = MPI.COMM_WORLD.Get_size()
     except ImportError as exc:
         info["mpi_library"] = f"mpi4py missing ({exc})"
-    from .petsc_build import describe_builds
+    from hpc_nc.parallel.petsc_build import describe_builds
 
     info["builds"] = describe_builds() if _world_rank() == 0 else []
     try:
@@ -87,7 +87,7 @@ def cmd_info(args) -> int:
 
 
 def _load(args):
-    from .jobs import load_job, parse_job, parse_set_options
+    from hpc_nc.io.jobs import load_job, parse_job, parse_set_options
 
     overrides = parse_set_options(getattr(args, "set", None))
     if not overrides:
@@ -97,7 +97,7 @@ def _load(args):
 
 
 def cmd_validate(args) -> int:
-    from .jobs import summarize
+    from hpc_nc.io.jobs import summarize
 
     job = _load(args)
     s = summarize(job)
@@ -124,7 +124,7 @@ def _world():
 
 
 def _stage_args(args) -> dict:
-    from .sweep import parse_shard
+    from hpc_nc.pipeline.sweep import parse_shard
 
     return dict(shard=parse_shard(getattr(args, "shard", None)), progress=getattr(args, "progress", None))
 
@@ -139,7 +139,7 @@ def _report(summary, what: str, path: str) -> int:
 
 
 def cmd_relax(args) -> int:
-    from .sweep import run_relax
+    from hpc_nc.pipeline.sweep import run_relax
 
     job = _load(args)
     path = args.structures or job.structures_path
@@ -148,7 +148,7 @@ def cmd_relax(args) -> int:
 
 
 def cmd_solve(args) -> int:
-    from .sweep import run_solve
+    from hpc_nc.pipeline.sweep import run_solve
 
     job = _load(args)
     path = args.results or job.results_path
@@ -202,7 +202,7 @@ def cmd_run(args) -> int:
 
 
 def _finish_run(args, job, results) -> int:
-    from .store import read_results
+    from hpc_nc.io.store import read_results
 
     data = read_results(results)
     counts = _status_counts(data)
@@ -210,7 +210,7 @@ def _finish_run(args, job, results) -> int:
     stem = os.path.splitext(os.path.basename(results))[0]
     written = [results, job.structures_path] if any(t.model == "STR" for t in job.tasks) else [results]
     try:
-        from .export import export_csv
+        from hpc_nc.io.export import export_csv
 
         csv = os.path.join(out_dir, f"{stem}.csv")
         export_csv(data, csv)
@@ -219,7 +219,7 @@ def _finish_run(args, job, results) -> int:
         export_csv(data, ens, ensemble=True)
         written.append(ens)
         if not args.no_plots:
-            from .plots import make_plots
+            from hpc_nc.io.plots import make_plots
 
             written += make_plots(data, os.path.join(out_dir, f"{stem}_plots"))
     except Exception as exc:  # noqa: BLE001 - figures must never cost the results
@@ -243,7 +243,7 @@ def _status_counts(data) -> dict:
 def cmd_status(args) -> int:
     import numpy as np
 
-    from .store import read_results
+    from hpc_nc.io.store import read_results
 
     if not os.path.exists(args.results):
         raise HpcNcError(f"{args.results}: no such results file")
@@ -262,7 +262,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from .store import merge_shards
+    from hpc_nc.io.store import merge_shards
 
     counts = merge_shards(args.out, args.shards, overwrite=args.force)
     print(f"merge: {args.out}: {counts}")
@@ -274,12 +274,12 @@ def _delegate(module: str):
     def run(args) -> int:
         import importlib
 
-        return int(importlib.import_module(f"hpc_nc.{module}").run(args) or 0)
+        return int(importlib.import_module(module).run(args) or 0)
     return run
 
 
 def cmd_bulk(args) -> int:
-    from .bulk import main as bulk_main
+    from hpc_nc.physics.bulk import main as bulk_main
 
     return bulk_main(args.rest)
 
@@ -328,17 +328,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     s.set_defaults(func=cmd_merge)
 
-    from . import export, plots, slurm
+    from hpc_nc.io import export
+
+    from hpc_nc.io import plots
+
+    from hpc_nc.pipeline import slurm
 
     s = sub.add_parser("export", help="CSV (per task, ensemble mean/stderr) and extended-XYZ structures")
     export.add_arguments(s)
-    s.set_defaults(func=_delegate("export"))
+    s.set_defaults(func=_delegate("hpc_nc.io.export"))
     s = sub.add_parser("plot", help="the paper's figures (maps, curves, radial densities) from a results file")
     plots.add_arguments(s)
-    s.set_defaults(func=_delegate("plots"))
+    s.set_defaults(func=_delegate("hpc_nc.io.plots"))
     s = sub.add_parser("slurm", help="submit a sweep with the slurm/ templates (--dry-run prints the commands)")
     slurm.add_arguments(s)
-    s.set_defaults(func=_delegate("slurm"))
+    s.set_defaults(func=_delegate("hpc_nc.pipeline.slurm"))
 
     s = sub.add_parser("bulk", help="bulk band summary of ZnS, CdS, InS or CuS (--json, --plot FILE)",
                        add_help=False)

@@ -26,9 +26,9 @@ import hashlib
 import os
 import sys
 
-from .errors import HpcNcError
-from .materials import DATA_DIR, material_from_numbers, parse_material_file
-from .tight_binding import ONSITE_NAMES, VOGL_NAMES
+from hpc_nc.errors import HpcNcError
+from hpc_nc.physics.materials import DATA_DIR, material_from_numbers, parse_material_file
+from hpc_nc.physics.tight_binding import ONSITE_NAMES, VOGL_NAMES
 
 ZNS_LATTICE_CONSTANT = 5.409  # Angstrom, PHYSICS.md §1
 
@@ -66,7 +66,7 @@ def fit_compound(name: str, data_dir: str | None = None) -> dict:
     plus 'esc_raw' (the fitted Esc before the rigid shift), 'shift' and 'gap'."""
     from scipy.optimize import brentq
 
-    from .bulk import band_edges, gamma_gap
+    from hpc_nc.physics.bulk import band_edges, gamma_gap
 
     if name not in FIT_TARGETS:
         raise HpcNcError(f"no fit defined for {name!r} (only {', '.join(FIT_TARGETS)})")
@@ -104,8 +104,8 @@ def _unshifted_vbm(base: dict, vogl: dict) -> float:
     """Spin-orbit VBM (eV) of the parameter set as written, without any rigid shift."""
     import types
 
-    from .bulk import band_edges
-    from .materials import Material
+    from hpc_nc.physics.bulk import band_edges
+    from hpc_nc.physics.materials import Material
 
     m = Material(
         name=base["name"], cation=base["cation"], lattice_constant=base["lattice_constant"],

@@ -18,8 +18,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the checkout, when run as a script
 
-from hpc_nc.farm import run_farm  # noqa: E402
-from hpc_nc.store import FieldSpec, ResultsStore  # noqa: E402
+from hpc_nc.parallel.farm import run_farm  # noqa: E402
+from hpc_nc.io.store import FieldSpec, ResultsStore  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def petsc():
     """(PETSc, SLEPc) of the build selected by HPC_NC_SCALAR."""
-    from hpc_nc.petsc_build import select_build
+    from hpc_nc.parallel.petsc_build import select_build
 
     return select_build(SCALAR)
 

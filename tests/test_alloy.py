@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from hpc_nc.alloy import CUS, INS, ZNS, realise_alloy, uniform_for_sites, virtual_crystal
+from hpc_nc.physics.alloy import CUS, INS, ZNS, realise_alloy, uniform_for_sites, virtual_crystal
 from hpc_nc.errors import HpcNcError
-from hpc_nc.geometry import build_nanocrystal
+from hpc_nc.physics.geometry import build_nanocrystal
 
 
 def test_uniform_numbers_are_uniform_and_independent():

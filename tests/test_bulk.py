@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from hpc_nc import bulk
-from hpc_nc.materials import load_materials
-from hpc_nc.tight_binding import (
+from hpc_nc.physics import bulk
+from hpc_nc.physics.materials import load_materials
+from hpc_nc.physics.tight_binding import (
     harrison_scale,
     passivation_block,
     slater_koster_block,

@@ -6,10 +6,10 @@ import itertools
 import numpy as np
 import pytest
 
-from hpc_nc import exciton as ex
-from hpc_nc import observables as obs
-from hpc_nc.classify import CLASSES, MAX_REASON_CHARS, ClassifySettings, classify_confinement
-from hpc_nc.geometry import build_nanocrystal
+from hpc_nc.physics import exciton as ex
+from hpc_nc.physics import observables as obs
+from hpc_nc.physics.classify import CLASSES, MAX_REASON_CHARS, ClassifySettings, classify_confinement
+from hpc_nc.physics.geometry import build_nanocrystal
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_homogeneous_dot_label_does_not_depend_on_nominal_core_radius():
     """A pure ZnS dot has no band offset: E1 and H1 are distributed alike, and the label
     must not change when only the nominal core/shell boundary moves (docs/VALIDATION.md:
     the same 915-atom dot was quasi-type-II as R=2a,H=1a and type-I as R=1a,H=2a)."""
-    from hpc_nc.classify import classify_confinement
+    from hpc_nc.physics.classify import classify_confinement
 
     common = dict(r_max_e=6.0, r_max_h=6.5, total_radius=16.2, overlap_envelope=0.98,
                   overlap_atomic=0.9, dxx=0.01, j_eh=0.4)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hpc_nc.coulomb import (
+from hpc_nc.physics.coulomb import (
     COULOMB_EV_ANGSTROM,
     coulomb_integrals,
     coulomb_matrix_dense,
@@ -12,7 +12,7 @@ from hpc_nc.coulomb import (
     wigner_seitz_radius,
 )
 from hpc_nc.errors import HpcNcError
-from hpc_nc.geometry import build_nanocrystal
+from hpc_nc.physics.geometry import build_nanocrystal
 
 
 def _random_densities(n_atoms, n_cols, seed, complex_=False):
@@ -24,7 +24,7 @@ def _random_densities(n_atoms, n_cols, seed, complex_=False):
 
 
 def test_onsite_default_is_uniform_sphere_estimate():
-    # 6/5 e^2/(eps r_ws) with r_ws^3 = 3/(4 pi) a^3/8 (hpc_nc.coulomb docstring).
+    # 6/5 e^2/(eps r_ws) with r_ws^3 = 3/(4 pi) a^3/8 (hpc_nc.physics.coulomb docstring).
     r_ws = wigner_seitz_radius(5.409)
     assert r_ws == pytest.approx(1.678, abs=1e-3)
     assert onsite_coulomb_ev(5.2) == pytest.approx(1.2 * 14.399645 / (5.2 * r_ws), rel=1e-14)

@@ -9,21 +9,21 @@ independent construction.
 import numpy as np
 import pytest
 
-from hpc_nc.alloy import realise_alloy
-from hpc_nc.davidson import (from_spin_columns, harmonic_ritz, kramers_selection, spin_orbit_free_rows,
+from hpc_nc.physics.alloy import realise_alloy
+from hpc_nc.solvers.davidson import (from_spin_columns, harmonic_ritz, kramers_selection, spin_orbit_free_rows,
                              start_block, to_spin_columns)
-from hpc_nc.geometry import build_nanocrystal
-from hpc_nc.tight_binding import time_reversal
+from hpc_nc.physics.geometry import build_nanocrystal
+from hpc_nc.physics.tight_binding import time_reversal
 
 
 def _materials():
-    from hpc_nc import materials
+    from hpc_nc.physics import materials
 
     return materials.with_band_offsets(materials.load_materials(), 1.1, 0.34)
 
 
 def _alloy_h(radius=1.5, seed=4):
-    from hpc_nc.hamiltonian import hamiltonian_csr
+    from hpc_nc.solvers.hamiltonian import hamiltonian_csr
 
     nc = build_nanocrystal(radius)
     alloy = realise_alloy(nc, 0.2, 0.3, seed)
@@ -71,7 +71,7 @@ def test_spin_orbit_free_rows_equals_h_built_without_spin_orbit():
 
     import scipy.sparse as sp
 
-    from hpc_nc.hamiltonian import reference_hamiltonian
+    from hpc_nc.solvers.hamiltonian import reference_hamiltonian
 
     nc, csr = _alloy_h()
     alloy = realise_alloy(nc, 0.2, 0.3, 4)
@@ -147,7 +147,7 @@ def test_harmonic_ritz_in_the_full_space_gives_the_exact_states_by_key():
 
 
 def test_blas_threads_restores_the_thread_count():
-    from hpc_nc.petsc_build import _openblas, blas_threads
+    from hpc_nc.parallel.petsc_build import _openblas, blas_threads
 
     lib = _openblas()
     if lib is None:
@@ -164,9 +164,10 @@ def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatc
     """Sabotage the main solve (4 holes + 4 look-ahead asked; drop two of the four states of
     the pure ZnS top hole level, leaving 6 >= 4 states that look complete); the deflated
     check must find the two, merge them and then verify."""
-    from hpc_nc import davidson, eigensolver
-    from hpc_nc.electronic_stage import band_edge_estimates
-    from hpc_nc.hamiltonian import assemble_hamiltonian, reference_hamiltonian
+    from hpc_nc.solvers import davidson
+    from hpc_nc.solvers import eigensolver
+    from hpc_nc.pipeline.electronic_stage import band_edge_estimates
+    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian, reference_hamiltonian
 
     nc = build_nanocrystal(1.5)
     alloy = realise_alloy(nc, 0.0, 0.0, 1)
@@ -199,7 +200,7 @@ def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatc
 
 
 def test_better_target_moves_only_when_far_and_known():
-    from hpc_nc.davidson import _better_target
+    from hpc_nc.solvers.davidson import _better_target
 
     theta = np.array([3.64, 3.64, 3.78, 3.78, 3.79, 3.79, 3.80, 3.80])  # electrons, key order
     # dilute alloy: bulk estimate 2.44 eV, states near 3.64 eV -> move to 3.64 - 0.04 (gap side)

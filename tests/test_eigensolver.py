@@ -12,10 +12,10 @@ import functools
 import numpy as np
 import pytest
 
-from hpc_nc.alloy import COMPOUNDS, realise_alloy, virtual_crystal
-from hpc_nc.eigensolver import STRATEGIES, EigenSettings, time_reversal
+from hpc_nc.physics.alloy import COMPOUNDS, realise_alloy, virtual_crystal
+from hpc_nc.solvers.eigensolver import STRATEGIES, EigenSettings, time_reversal
 from hpc_nc.errors import ConvergenceError, HpcNcError
-from hpc_nc.geometry import build_nanocrystal
+from hpc_nc.physics.geometry import build_nanocrystal
 
 ENERGY_TOL = 1e-8  # eV
 
@@ -60,7 +60,7 @@ def kramers_matrix(n_atoms: int, seed: int = 3):
 
 def petsc_matrix(PETSc, comm, csr):
     """Distribute a scipy CSR matrix as MPIAIJ on comm, rows in whole atoms (10 rows)."""
-    from hpc_nc.hamiltonian import atom_ownership
+    from hpc_nc.solvers.hamiltonian import atom_ownership
 
     a0, a1 = atom_ownership(comm, csr.shape[0] // 10)
     rows = csr[10 * a0 : 10 * a1]
@@ -124,7 +124,7 @@ def test_settings_are_validated():
 # ----------------------------------------------------------------------------- synthetic
 @pytest.mark.mpi
 def test_synthetic_kramers_matrix_matches_dense(petsc, comm, strategy):
-    from hpc_nc.eigensolver import solve_gap_states
+    from hpc_nc.solvers.eigensolver import solve_gap_states
 
     PETSc, _ = petsc
     csr = kramers_matrix(60)
@@ -139,7 +139,7 @@ def test_synthetic_kramers_matrix_matches_dense(petsc, comm, strategy):
 
 @pytest.mark.mpi
 def test_one_side_only_and_odd_counts(petsc, comm):
-    from hpc_nc.eigensolver import solve_gap_states
+    from hpc_nc.solvers.eigensolver import solve_gap_states
 
     PETSc, _ = petsc
     csr = kramers_matrix(40)
@@ -155,7 +155,7 @@ def test_one_side_only_and_odd_counts(petsc, comm):
 
 @pytest.mark.mpi
 def test_too_few_iterations_raise_on_every_rank(petsc, comm, strategy):
-    from hpc_nc.eigensolver import solve_gap_states
+    from hpc_nc.solvers.eigensolver import solve_gap_states
 
     PETSc, _ = petsc
     mat = petsc_matrix(PETSc, comm, kramers_matrix(60))
@@ -172,7 +172,7 @@ def test_too_few_iterations_raise_on_every_rank(petsc, comm, strategy):
 
 @pytest.mark.mpi
 def test_job_options_do_not_override_command_line_and_are_removed(petsc, comm):
-    from hpc_nc.eigensolver import solve_gap_states
+    from hpc_nc.solvers.eigensolver import solve_gap_states
 
     PETSc, _ = petsc
     opts = PETSc.Options()
@@ -200,7 +200,7 @@ def test_job_options_do_not_override_command_line_and_are_removed(petsc, comm):
 # ----------------------------------------------------------------------------- real H
 @functools.lru_cache(maxsize=None)
 def _materials():
-    from hpc_nc import materials
+    from hpc_nc.physics import materials
 
     return materials.with_band_offsets(materials.load_materials(), 1.1, 0.34)
 
@@ -240,7 +240,7 @@ def band_edge_estimates(mats, alloy):
 
 @functools.lru_cache(maxsize=None)
 def _reference(name, n_e, n_h):
-    from hpc_nc.hamiltonian import reference_hamiltonian
+    from hpc_nc.solvers.hamiltonian import reference_hamiltonian
 
     nc, alloy, model, pos = _case(name)
     csr = reference_hamiltonian(nc, alloy, _materials(), model, pos)
@@ -256,8 +256,8 @@ REAL_CASES = ["ZnS-1a", "ZnS-1.5a", "ZnS-2a", "InS/ZnS", "CuS/ZnS", "alloy-NSTR"
 @pytest.mark.mpi
 @pytest.mark.parametrize("name", REAL_CASES)
 def test_band_edge_states_match_dense_reference(petsc, comm, strategy, name):
-    from hpc_nc.eigensolver import solve_gap_states
-    from hpc_nc.hamiltonian import assemble_hamiltonian
+    from hpc_nc.solvers.eigensolver import solve_gap_states
+    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
 
     n_e, n_h = 8, 8
     csr, vbm, cbm, ref_e, ref_h, _ = _reference(name, n_e, n_h)
@@ -272,8 +272,8 @@ def test_band_edge_states_match_dense_reference(petsc, comm, strategy, name):
 @pytest.mark.mpi
 def test_cus_zns_midgap_trap_is_avoided(petsc, comm):
     """One shift at mid-gap, nearest 16 states: all holes (dense proof); we still get electrons."""
-    from hpc_nc.eigensolver import solve_gap_states
-    from hpc_nc.hamiltonian import assemble_hamiltonian
+    from hpc_nc.solvers.eigensolver import solve_gap_states
+    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
 
     csr, vbm, cbm, ref_e, ref_h, w = _reference("CuS/ZnS", 8, 8)
     midgap = 0.5 * (vbm + cbm)
@@ -290,8 +290,8 @@ def test_cus_zns_midgap_trap_is_avoided(petsc, comm):
 @pytest.mark.mpi
 def test_degenerate_level_cut_keeps_whole_kramers_pairs(petsc, comm):
     """The pure ZnS hole ground level is 4-fold (cubic); asking for 2 keeps one T-closed pair."""
-    from hpc_nc.eigensolver import solve_gap_states
-    from hpc_nc.hamiltonian import assemble_hamiltonian
+    from hpc_nc.solvers.eigensolver import solve_gap_states
+    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
 
     csr, vbm, cbm, ref_e, ref_h, _ = _reference("ZnS-1.5a", 8, 8)
     assert abs(ref_h[3] - ref_h[0]) < 1e-9  # 4-fold top valence level
@@ -312,8 +312,8 @@ def test_check_solve_finds_the_hidden_pair_of_a_fourfold_level(petsc, comm):
     deflated check solve (2 states, the default) stands between this and a wrong answer.
     It must find the hidden pair (inside the kept range), merge it and verify again.
     """
-    from hpc_nc import eigensolver as es
-    from hpc_nc.eigensolver import time_reversal
+    from hpc_nc.solvers import eigensolver as es
+    from hpc_nc.solvers.eigensolver import time_reversal
 
     PETSc, SLEPc = petsc
     csr, vbm, cbm, _, ref_h, _ = _reference("ZnS-1.5a", 8, 8)

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from hpc_nc import exciton as ex
-from hpc_nc import observables as obs
-from hpc_nc.coulomb import coulomb_matrix_dense
-from hpc_nc.geometry import build_nanocrystal
+from hpc_nc.physics import exciton as ex
+from hpc_nc.physics import observables as obs
+from hpc_nc.physics.coulomb import coulomb_matrix_dense
+from hpc_nc.physics.geometry import build_nanocrystal
 
 EPS, ONSITE = 5.2, 1.9
 
@@ -205,9 +205,9 @@ def td_dot():
 def _dense_dot(core_a, shell_a, x_in):
     """Dense diagonalisation of hamiltonian.reference_hamiltonian for a 123-atom dot (NSTR,
     VBO InS/ZnS 1.1 eV, CuS/ZnS 0.34 eV; about 6 s each): (nc, eigenvalues, eigenvectors)."""
-    from hpc_nc import hamiltonian as ham
-    from hpc_nc.alloy import realise_alloy
-    from hpc_nc.materials import load_materials, with_band_offsets
+    from hpc_nc.solvers import hamiltonian as ham
+    from hpc_nc.physics.alloy import realise_alloy
+    from hpc_nc.physics.materials import load_materials, with_band_offsets
 
     nc = build_nanocrystal(core_a, shell_a)
     mats = with_band_offsets(load_materials(), 1.1, 0.34)

@@ -8,8 +8,10 @@ import types
 import numpy as np
 import pytest
 
-from hpc_nc import ensemble, export
-from hpc_nc.jobs import parse_job
+from hpc_nc.io import ensemble
+
+from hpc_nc.io import export
+from hpc_nc.io.jobs import parse_job
 
 # -- synthetic results (shared with test_plots.py) -----------------------------------------
 SYNTH_JOB = """
@@ -222,11 +224,11 @@ def test_ensemble_csv(tmp_path):
 
 
 def test_csv_from_a_results_file_written_by_the_store(tmp_path):
-    """Round trip through hpc_nc.store: the reader's dataset names are understood."""
+    """Round trip through hpc_nc.io.store: the reader's dataset names are understood."""
     pytest.importorskip("h5py")
     from mpi4py import MPI
 
-    from hpc_nc import store
+    from hpc_nc.io import store
 
     res = synthetic_results()
     tasks = [types.SimpleNamespace(**t.as_dict()) for t in parse_job(SYNTH_JOB).tasks]
@@ -278,9 +280,9 @@ sweep:
 def test_export_xyz_writes_readable_structures(tmp_path):
     from mpi4py import MPI
 
-    from hpc_nc import store
-    from hpc_nc.alloy import realise_alloy
-    from hpc_nc.geometry import build_nanocrystal
+    from hpc_nc.io import store
+    from hpc_nc.physics.alloy import realise_alloy
+    from hpc_nc.physics.geometry import build_nanocrystal
 
     job = parse_job(XYZ_JOB)
     str_tasks = [t for t in job.tasks if t.model == "STR"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from hpc_nc.farm import FarmError, agree_on_error, run_farm, task_order
+from hpc_nc.parallel.farm import FarmError, agree_on_error, run_farm, task_order
 
 pytestmark = pytest.mark.mpi
 

@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 from hpc_nc import fit
-from hpc_nc.bulk import bulk_summary, gamma_gap
-from hpc_nc.materials import DATA_DIR, load_materials, parse_material_file
+from hpc_nc.physics.bulk import bulk_summary, gamma_gap
+from hpc_nc.physics.materials import DATA_DIR, load_materials, parse_material_file
 
 
 def test_stored_files_reproduce_the_fit():

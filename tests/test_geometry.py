@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hpc_nc.errors import HpcNcError
-from hpc_nc.geometry import build_nanocrystal, count_atoms_in_sphere
+from hpc_nc.physics.geometry import build_nanocrystal, count_atoms_in_sphere
 
 
 def brute_force_count(radius_a, include_boundary=True):

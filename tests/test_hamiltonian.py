@@ -6,10 +6,10 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from hpc_nc import hamiltonian as ham
-from hpc_nc.alloy import realise_alloy, virtual_crystal
-from hpc_nc.geometry import build_nanocrystal
-from hpc_nc.materials import load_materials, with_band_offsets
+from hpc_nc.solvers import hamiltonian as ham
+from hpc_nc.physics.alloy import realise_alloy, virtual_crystal
+from hpc_nc.physics.geometry import build_nanocrystal
+from hpc_nc.physics.materials import load_materials, with_band_offsets
 
 
 

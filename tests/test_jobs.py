@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from hpc_nc.errors import JobFileError
-from hpc_nc.geometry import count_atoms_in_sphere
-from hpc_nc.jobs import estimate_task_memory_bytes, load_job, parse_job, parse_set_options, summarize
+from hpc_nc.physics.geometry import count_atoms_in_sphere
+from hpc_nc.io.jobs import estimate_task_memory_bytes, load_job, parse_job, parse_set_options, summarize
 
 GOOD = textwrap.dedent("""
     name: t
@@ -75,7 +75,8 @@ def test_summary_and_memory_estimate():
 
 
 def test_job_strategies_are_the_eigensolvers():
-    from hpc_nc import eigensolver, jobs
+    from hpc_nc.solvers import eigensolver
+    from hpc_nc.io import jobs
 
     assert set(jobs.STRATEGIES) == set(eigensolver.STRATEGIES)
 

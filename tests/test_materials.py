@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from hpc_nc.errors import HpcNcError
-from hpc_nc.materials import DATA_DIR, load_materials, parameter_hash, with_band_offsets
-from hpc_nc.tight_binding import ONSITE_NAMES, VOGL_NAMES
+from hpc_nc.physics.materials import DATA_DIR, load_materials, parameter_hash, with_band_offsets
+from hpc_nc.physics.tight_binding import ONSITE_NAMES, VOGL_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_with_band_offsets_is_a_rigid_shift(mats):
             expected = old.vogl[n] + (shift if n in ONSITE_NAMES else 0.0)
             assert new.vogl[n] == pytest.approx(expected, abs=1e-12)
     # The band edges of the shifted material agree with a fresh bulk calculation.
-    from hpc_nc.bulk import band_edges
+    from hpc_nc.physics.bulk import band_edges
 
     vbm, cbm = band_edges(moved["InS"])
     assert vbm == pytest.approx(1.6, abs=1e-10) and cbm == pytest.approx(1.6 + 2.45, abs=1e-6)

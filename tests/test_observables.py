@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hpc_nc import observables as obs
-from hpc_nc.geometry import build_nanocrystal
+from hpc_nc.physics import observables as obs
+from hpc_nc.physics.geometry import build_nanocrystal
 
 
 @pytest.fixture(scope="module")

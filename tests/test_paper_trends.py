@@ -19,12 +19,12 @@ import textwrap
 
 import numpy as np
 
-from hpc_nc.jobs import parse_job
+from hpc_nc.io.jobs import parse_job
 
 
 def _solve(comm, text):
     """Solve every task of a job in-process; return (tasks, list of result dicts)."""
-    from hpc_nc.electronic_stage import solve_task
+    from hpc_nc.pipeline.electronic_stage import solve_task
 
     job = parse_job(textwrap.dedent(text), source="test_paper_trends")
     return job.tasks, [solve_task(comm, task, job) for task in job.tasks]

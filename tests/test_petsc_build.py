@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hpc_nc.errors import BuildError
-from hpc_nc.petsc_build import find_builds, select_build
+from hpc_nc.parallel.petsc_build import find_builds, select_build
 
 SCALAR = os.environ.get("HPC_NC_SCALAR", "complex")
 
@@ -32,7 +32,7 @@ def test_selected_build_has_requested_scalar(petsc):
 def test_wrong_build_in_fresh_process_gives_one_line():
     code = ("import os,sys\n"
             "os.environ['PETSC_DIR']=os.environ['HPC_NC_TEST_DIR']\n"
-            "from hpc_nc.petsc_build import select_build\n"
+            "from hpc_nc.parallel.petsc_build import select_build\n"
             "from hpc_nc.errors import BuildError\n"
             "try:\n    select_build('real')\n"
             "except BuildError as e:\n    print('ERR', e); sys.exit(3)\n")

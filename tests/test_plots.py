@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from hpc_nc import plots  # noqa: E402
+from hpc_nc.io import plots  # noqa: E402
 from test_export import synthetic_results  # noqa: E402  (tests/ is on sys.path under pytest)
 
 
@@ -98,7 +98,7 @@ def test_explicit_radial_tasks_and_figure_cap(tmp_path):
 def test_command_line_entry_point(tmp_path, capsys):
     import argparse
 
-    from hpc_nc.ensemble import ResultsError
+    from hpc_nc.io.ensemble import ResultsError
 
     parser = argparse.ArgumentParser()
     plots.add_arguments(parser)

@@ -1,4 +1,4 @@
-"""Distributed Keating relaxation with PETSc TAO (hpc_nc.relax). Real PETSc build only.
+"""Distributed Keating relaxation with PETSc TAO (hpc_nc.solvers.relax). Real PETSc build only.
 
 Every test with an MPI code path is marked ``mpi`` and passes with the same assertions on
 1 and 2 ranks (results are gathered/reduced before comparing).
@@ -7,10 +7,10 @@ Every test with an MPI code path is marked ``mpi`` and passes with the same asse
 import numpy as np
 import pytest
 
-from hpc_nc import vff
-from hpc_nc.alloy import realise_alloy
+from hpc_nc.physics import vff
+from hpc_nc.physics.alloy import realise_alloy
 from hpc_nc.errors import HpcNcError
-from hpc_nc.geometry import build_nanocrystal
+from hpc_nc.physics.geometry import build_nanocrystal
 
 pytestmark = pytest.mark.real_build
 
@@ -22,7 +22,7 @@ def alloy_dot():
 
 
 def _relax(comm, nc, alloy, **kw):
-    from hpc_nc.relax import RelaxSettings, relax_structure
+    from hpc_nc.solvers.relax import RelaxSettings, relax_structure
 
     return relax_structure(comm, nc, alloy, RelaxSettings(**kw))
 
@@ -118,7 +118,7 @@ def test_plain_cg_type_also_works(petsc, comm, alloy_dot):
 
 @pytest.mark.mpi
 def test_distributed_hessian_equals_numpy_hessian(petsc, comm, alloy_dot):
-    from hpc_nc.relax import _fill_hessian, _hessian_matrix, atom_ownership
+    from hpc_nc.solvers.relax import _fill_hessian, _hessian_matrix, atom_ownership
 
     PETSc, _ = petsc
     nc, alloy = alloy_dot
@@ -175,7 +175,7 @@ def test_settings_options_do_not_leak_into_the_next_relaxation(petsc, comm, allo
 
 @pytest.mark.mpi
 def test_strain_diagnostics(petsc, comm):
-    from hpc_nc.relax import RelaxSettings
+    from hpc_nc.solvers.relax import RelaxSettings
 
     nc = build_nanocrystal(1.0, 1.0)
     out = {}
@@ -210,7 +210,7 @@ def test_bad_tao_type_or_option_raises_a_clear_error(petsc, comm, alloy_dot):
 
 
 def test_bad_settings_are_rejected():
-    from hpc_nc.relax import RelaxSettings
+    from hpc_nc.solvers.relax import RelaxSettings
 
     with pytest.raises(HpcNcError, match="force_tol"):
         RelaxSettings(force_tol=0.0)

@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 
 from _farm_worker import expected, make_tasks  # noqa: E402
 
-from hpc_nc.store import DONE, PENDING, read_results  # noqa: E402
+from hpc_nc.io.store import DONE, PENDING, read_results  # noqa: E402
 
 N_TASKS = 14
 SLEEP_S = 0.2

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from hpc_nc import slurm
-from hpc_nc.jobs import load_job
+from hpc_nc.pipeline import slurm
+from hpc_nc.io.jobs import load_job
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "jobs", "demo.yaml")

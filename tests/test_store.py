@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from hpc_nc.errors import StructureMissingError
-from hpc_nc.farm import run_farm
-from hpc_nc.store import (DONE, FAILED, PENDING, FieldSpec, ResultsStore, StoreError, StructureStore,
+from hpc_nc.parallel.farm import run_farm
+from hpc_nc.io.store import (DONE, FAILED, PENDING, FieldSpec, ResultsStore, StoreError, StructureStore,
                           merge_shards, read_provenance, read_results, read_structure, read_units)
 
 pytestmark = pytest.mark.mpi

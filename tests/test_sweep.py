@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from _mpi_env import fresh_mpi_env
 
-from hpc_nc.jobs import parse_job
+from hpc_nc.io.jobs import parse_job
 
 JOB = textwrap.dedent("""
     name: sweeptest
@@ -44,8 +44,8 @@ def shared_dir(comm):
 
 @pytest.mark.mpi
 def test_solve_stage_group_layout_independent_and_resumable(comm, petsc, shared_dir):
-    from hpc_nc.store import read_results
-    from hpc_nc.sweep import run_solve
+    from hpc_nc.io.store import read_results
+    from hpc_nc.pipeline.sweep import run_solve
 
     job = parse_job(JOB, source="test")
     paths = {}
@@ -93,7 +93,7 @@ def _run(cwd, *args):
 
 @pytest.mark.skipif(os.environ.get("OMPI_COMM_WORLD_SIZE") is not None, reason="spawns its own mpirun")
 def test_run_end_to_end_str_on_1_and_2_ranks(tmp_path):
-    from hpc_nc.store import read_results, read_structure
+    from hpc_nc.io.store import read_results, read_structure
 
     out = {}
     for n in (1, 2):

@@ -1,4 +1,4 @@
-"""Keating VFF kernels (hpc_nc.vff): parameters, exact derivatives, symmetries, elasticity.
+"""Keating VFF kernels (hpc_nc.physics.vff): parameters, exact derivatives, symmetries, elasticity.
 
 Pure numpy/SciPy: runs in either PETSc build (no PETSc needed).
 """
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
-from hpc_nc import vff
-from hpc_nc.alloy import COMPOUNDS, realise_alloy, virtual_crystal
+from hpc_nc.physics import vff
+from hpc_nc.physics.alloy import COMPOUNDS, realise_alloy, virtual_crystal
 from hpc_nc.errors import HpcNcError
-from hpc_nc.geometry import build_nanocrystal
+from hpc_nc.physics.geometry import build_nanocrystal
 
 GPA_PER_EV_A3 = 160.21766  # 1 eV/Å³ = 160.21766 GPa
 
@@ -45,7 +45,7 @@ def test_parameter_file_loads_with_hash_and_units(params):
 
 
 def test_force_constants_reproduce_the_cited_elastic_constants():
-    doc = yaml.safe_load(Path(vff.__file__).with_name("data").joinpath("vff.yaml").read_text())
+    doc = yaml.safe_load(Path(vff.__file__).parent.parent.joinpath("data").joinpath("vff.yaml").read_text())
     for name in ("ZnS", "CdS"):
         entry = doc["compounds"][name]
         c = entry["elastic_constants"]
@@ -57,7 +57,7 @@ def test_force_constants_reproduce_the_cited_elastic_constants():
 def test_cds_cubic_constants_are_the_least_squares_inverse_of_wurtzite_data():
     # Zinc-blende -> wurtzite relations (cubic tensor rotated to a [111] axis; Martin,
     # Phys. Rev. B 6, 4546 (1972), internal-strain corrections neglected).
-    doc = yaml.safe_load(Path(vff.__file__).with_name("data").joinpath("vff.yaml").read_text())
+    doc = yaml.safe_load(Path(vff.__file__).parent.parent.joinpath("data").joinpath("vff.yaml").read_text())
     cds = doc["compounds"]["CdS"]
     w = cds["wurtzite_elastic_constants"]
     rows = np.array([[1 / 2, 1 / 2, 1], [1 / 6, 5 / 6, -1 / 3], [1 / 3, 2 / 3, -2 / 3], [1 / 3, 2 / 3, 4 / 3], [1 / 3, -1 / 3, 1 / 3]])
@@ -69,14 +69,14 @@ def test_cds_cubic_constants_are_the_least_squares_inverse_of_wurtzite_data():
 
 def test_lattice_constants_agree_with_tight_binding_materials(params):
     """The VFF's lattice constants must equal those of the TB materials files."""
-    materials = pytest.importorskip("hpc_nc.materials")
+    materials = pytest.importorskip("hpc_nc.physics.materials")
     mats = materials.load_materials()
     for c, name in enumerate(COMPOUNDS):
         assert mats[name].lattice_constant == pytest.approx(params.lattice_constant[c], rel=1e-6), name
 
 
 def test_invalid_parameter_file_is_rejected(tmp_path):
-    doc = yaml.safe_load(Path(vff.__file__).with_name("data").joinpath("vff.yaml").read_text())
+    doc = yaml.safe_load(Path(vff.__file__).parent.parent.joinpath("data").joinpath("vff.yaml").read_text())
     doc["compounds"]["ZnS"]["alpha"] = -1.0
     bad = tmp_path / "vff.yaml"
     bad.write_text(yaml.safe_dump(doc))

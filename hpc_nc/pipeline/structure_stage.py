@@ -8,9 +8,9 @@ solver settings) reuses it. Results go to the structures file (hpc_nc/store.py).
 from __future__ import annotations
 
 
-from .alloy import realise_alloy
-from .errors import ConvergenceError
-from .geometry import build_nanocrystal
+from hpc_nc.physics.alloy import realise_alloy
+from hpc_nc.errors import ConvergenceError
+from hpc_nc.physics.geometry import build_nanocrystal
 
 
 def structure_tasks(tasks) -> list:
@@ -23,7 +23,7 @@ def structure_tasks(tasks) -> list:
 
 
 def relax_settings(job):
-    from .relax import RelaxSettings
+    from hpc_nc.solvers.relax import RelaxSettings
 
     r = job.relax
     return RelaxSettings(tao_type=r["tao_type"], force_tol=float(r["force_tol"]), max_it=int(r["max_it"]),
@@ -37,7 +37,7 @@ def relax_task(comm, task, job) -> dict:
     farm records the structure as failed with TAO's reason instead of storing an
     unrelaxed dot that the electronic stage would silently use.
     """
-    from .relax import relax_structure
+    from hpc_nc.solvers.relax import relax_structure
 
     nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
     alloy = realise_alloy(nc, task.x_cu, task.x_in, task.seed)
@@ -66,8 +66,8 @@ def relax_task(comm, task, job) -> dict:
 
 def structure_fields() -> list:
     """FieldSpecs of the structures file beyond the positions (fixed grids from relax.py)."""
-    from .relax import DEFAULT_BOND_LENGTH_EDGES, DEFAULT_RADIAL_EDGES
-    from .store import PER_ATOM, FieldSpec
+    from hpc_nc.solvers.relax import DEFAULT_BOND_LENGTH_EDGES, DEFAULT_RADIAL_EDGES
+    from hpc_nc.io.store import PER_ATOM, FieldSpec
 
     nb = len(DEFAULT_BOND_LENGTH_EDGES) - 1
     nr = len(DEFAULT_RADIAL_EDGES) - 1

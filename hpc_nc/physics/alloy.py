@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import HpcNcError
-from .geometry import Nanocrystal
+from hpc_nc.errors import HpcNcError
+from hpc_nc.physics.geometry import Nanocrystal
 
 COMPOUNDS = ("ZnS", "InS", "CuS")  # weight columns; index = compound code
 ZNS, INS, CUS = 0, 1, 2

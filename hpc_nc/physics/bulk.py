@@ -1,7 +1,7 @@
 """Bulk zinc-blende sp3s*+SO band structure (20x20 k-space Hamiltonian). PHYSICS.md §3.
 
 Built from the same Slater-Koster, spin-orbit and on-site blocks as the nanocrystal
-Hamiltonian (:mod:`hpc_nc.tight_binding`), so the bulk checks (Gamma closed forms, gaps,
+Hamiltonian (:mod:`hpc_nc.physics.tight_binding`), so the bulk checks (Gamma closed forms, gaps,
 spin-orbit splitting) also check the blocks used in the dots.
 
 Basis order: anion spin-orbitals 0..9 then cation 10..19 (each 5*spin + orb). Bloch sums use
@@ -18,8 +18,8 @@ import sys
 
 import numpy as np
 
-from .errors import HpcNcError
-from .tight_binding import (
+from hpc_nc.errors import HpcNcError
+from hpc_nc.physics.tight_binding import (
     N_SPIN_ORB,
     onsite_block,
     slater_koster_block,
@@ -86,7 +86,7 @@ def gamma_gap(material, spin_orbit: bool = True) -> float:
 
 def _material(compound: str, materials=None):
     if materials is None:
-        from .materials import load_materials
+        from hpc_nc.physics.materials import load_materials
 
         materials = load_materials()
     if compound not in materials:
@@ -165,7 +165,7 @@ def main(argv=None) -> int:
     p.add_argument("--vbo-ins", type=float, default=None, help="InS/ZnS valence band offset, eV")
     p.add_argument("--vbo-cus", type=float, default=None, help="CuS/ZnS valence band offset, eV")
     args = p.parse_args(argv)
-    from .materials import load_materials, with_band_offsets
+    from hpc_nc.physics.materials import load_materials, with_band_offsets
 
     mats = load_materials()
     if args.vbo_ins is not None or args.vbo_cus is not None:

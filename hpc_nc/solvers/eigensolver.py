@@ -69,8 +69,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .tight_binding import time_reversal  # noqa: F401 (also this module's API)
-from .errors import ConvergenceError, HpcNcError
+from hpc_nc.physics.tight_binding import time_reversal  # noqa: F401 (also this module's API)
+from hpc_nc.errors import ConvergenceError, HpcNcError
 
 STRATEGIES = ("davidson", "shift-invert", "harmonic")
 
@@ -293,8 +293,8 @@ def _set_dimensions(PETSc, eps, settings: EigenSettings, nev: int) -> None:
 
 def _cluster_bounds(values, tol: float) -> list[tuple[int, int]]:
     """Index ranges [i, j) of consecutive (sorted) values closer than tol: the degenerate
-    levels, by the same rule the observables use (hpc_nc.observables.degenerate_levels)."""
-    from .observables import degenerate_levels
+    levels, by the same rule the observables use (hpc_nc.physics.observables.degenerate_levels)."""
+    from hpc_nc.physics.observables import degenerate_levels
 
     return degenerate_levels(values, tol)
 
@@ -497,7 +497,7 @@ def _davidson_side(ops, n, side, boundary, target, settings, res_limit):
     missed, or too close to tell) the check is repeated at ``tol`` and its states are merged,
     and the check runs again (at most ``max_rounds`` rounds in all).
     """
-    from .davidson import block_davidson
+    from hpc_nc.solvers.davidson import block_davidson
 
     key = _one_sided_key(side, boundary)
     deg = settings.degeneracy_tol
@@ -556,8 +556,8 @@ def _davidson_side(ops, n, side, boundary, target, settings, res_limit):
 
 def _davidson_sides(comm, PETSc, H, n_electrons, n_holes, targets, boundary, settings, res_limit):
     """Both sides with the block Davidson solver: as :func:`_slepc_sides`."""
-    from .davidson import BlockOperators
-    from .petsc_build import blas_threads
+    from hpc_nc.solvers.davidson import BlockOperators
+    from hpc_nc.parallel.petsc_build import blas_threads
 
     results, verified, extra = {}, {}, {}
     error = None
@@ -595,7 +595,7 @@ def solve_gap_states(comm, H, n_electrons: int, n_holes: int, vbm_estimate: floa
     centre must lie in the dot's gap). Counts are even (Kramers pairs kept together).
     All PETSc objects created here are destroyed before returning.
     """
-    from .petsc_build import select_build
+    from hpc_nc.parallel.petsc_build import select_build
 
     PETSc, SLEPc = select_build("complex")
     settings = settings or EigenSettings()

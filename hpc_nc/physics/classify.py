@@ -11,7 +11,7 @@ thresholds. The thresholds are OUR choices (the paper gives no numbers); they ar
 (:class:`ClassifySettings`) so a sweep can be re-classified without recomputing anything.
 
 Metrics (all for the levels E1 and H1, averaged over all states of the degenerate level;
-see hpc_nc.observables and hpc_nc.exciton "Basis invariance"):
+see hpc_nc.physics.observables and hpc_nc.physics.exciton "Basis invariance"):
 * w_e, w_h: core weights (probability on core atoms).
 * location of a carrier: "core" if w >= localised_weight (default 0.6), "shell" if
   w <= 1 - localised_weight, otherwise "delocalised" (spread over core and shell, e.g. the

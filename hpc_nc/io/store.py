@@ -60,8 +60,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import __version__
-from .errors import HpcNcError, StructureMissingError
+from hpc_nc import __version__
+from hpc_nc.errors import HpcNcError, StructureMissingError
 
 # Debian's h5py loads its MPI build only if this is set before the first import of h5py.
 os.environ.setdefault("H5PY_ALWAYS_USE_MPI", "1")
@@ -460,7 +460,7 @@ class ResultsStore(_RowStore):
         self._fail_row(int(index), message)
 
     def record(self, task, result, error, seconds: float = float("nan")) -> None:
-        """``on_done`` for :func:`hpc_nc.farm.run_farm`: write the result or the failure."""
+        """``on_done`` for :func:`hpc_nc.parallel.farm.run_farm`: write the result or the failure."""
         if error is None:
             self.write_task(task.index, result, seconds=seconds)
         else:

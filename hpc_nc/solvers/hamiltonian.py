@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .alloy import COMPOUNDS
-from .errors import BuildError, HpcNcError
-from .tight_binding import (
+from hpc_nc.physics.alloy import COMPOUNDS
+from hpc_nc.errors import BuildError, HpcNcError
+from hpc_nc.physics.tight_binding import (
     N_SPIN_ORB,
     harrison_scale,
     onsite_block,
@@ -316,8 +316,8 @@ def _mpi_comm(comm):
 
 
 def atom_ownership(comm, n_atoms: int) -> tuple[int, int]:
-    """(atom_start, atom_stop) of this rank: :func:`hpc_nc.geometry.atom_block`. Not collective."""
-    from .geometry import atom_block
+    """(atom_start, atom_stop) of this rank: :func:`hpc_nc.physics.geometry.atom_block`. Not collective."""
+    from hpc_nc.physics.geometry import atom_block
 
     return atom_block(n_atoms, *_size_rank(comm))
 
@@ -366,7 +366,7 @@ def assemble_hamiltonian(
     ``petsc_build.select_build("complex")`` first. comm: mpi4py or petsc4py communicator.
     Every rank must pass the same arguments; an error on any rank is raised on all ranks.
     """
-    from .petsc_build import loaded_scalar_type
+    from hpc_nc.parallel.petsc_build import loaded_scalar_type
 
     if loaded_scalar_type() != "complex":
         raise BuildError("assemble_hamiltonian needs the complex PETSc build: call select_build('complex') first")

@@ -1,7 +1,7 @@
 """The paper's figures from a results file (matplotlib, Agg; serial).
 
 :func:`make_plots` draws whichever of these the data supports, on realisation means
-(:mod:`hpc_nc.ensemble`; error bars are standard errors over realisations):
+(:mod:`hpc_nc.io.ensemble`; error bars are standard errors over realisations):
 
 - ``map_RH_<slice>.png``: single-particle gap and optical activity over core radius R and
   shell thickness H at fixed composition, VBOs and model (paper Figs. 5-6, 9-10). Needs at
@@ -29,8 +29,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .ensemble import DONE, GROUP_KEYS, aggregate, as_table
-from .geometry import ZNS_LATTICE_CONSTANT
+from hpc_nc.io.ensemble import DONE, GROUP_KEYS, aggregate, as_table
+from hpc_nc.physics.geometry import ZNS_LATTICE_CONSTANT
 
 LABELS = {
     "x_cu": "x_Cu", "x_in": "x_In", "core_radius_a": "core radius R (a)",
@@ -284,7 +284,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """``hpc-nc plot``: serial (run it on one process). Prints the files written."""
-    from .ensemble import ResultsError
+    from hpc_nc.io.ensemble import ResultsError
 
     tasks = None
     if args.tasks:

@@ -3,7 +3,7 @@
 Runs in the real PETSc build (TAO has no solvers in complex builds). Positions live in a
 PETSc Vec with 3 rows per atom; atoms are owned in contiguous, even blocks (the same split
 as the electronic stage's ``atom_ownership``). Every rank evaluates the Keating energy and
-gradient of its own atoms with the numpy kernels of :mod:`hpc_nc.vff`, after a VecScatter
+gradient of its own atoms with the numpy kernels of :mod:`hpc_nc.physics.vff`, after a VecScatter
 gathers the ghost positions it needs (neighbours up to two bonds away). The Hessian (for
 ``nls``) is a distributed MPIAIJ matrix preallocated exactly from the bond graph.
 
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .alloy import COMPOUNDS
-from .geometry import atom_block
-from .errors import HpcNcError
-from .vff import (
+from hpc_nc.physics.alloy import COMPOUNDS
+from hpc_nc.physics.geometry import atom_block
+from hpc_nc.errors import HpcNcError
+from hpc_nc.physics.vff import (
     VffParameters,
     block_terms,
     bond_length_histogram,
@@ -112,7 +112,7 @@ class RelaxedStructure:
 
 
 def atom_ownership(comm, n_atoms: int) -> tuple[int, int]:
-    """(atom_start, atom_stop) of this rank: :func:`hpc_nc.geometry.atom_block` (the same
+    """(atom_start, atom_stop) of this rank: :func:`hpc_nc.physics.geometry.atom_block` (the same
     split as the Hamiltonian's). Not collective."""
     return atom_block(n_atoms, comm.Get_size(), comm.Get_rank())
 
@@ -151,7 +151,7 @@ def relax_structure(comm, nc, alloy, settings: RelaxSettings | None = None,
     RelaxedStructure on every rank; non-convergence is reported in it (converged=False,
     reason), not raised. Raises HpcNcError (on all ranks) for unusable input.
     """
-    from .petsc_build import select_build
+    from hpc_nc.parallel.petsc_build import select_build
 
     PETSc, _ = select_build("real")
     settings = settings or RelaxSettings()

@@ -12,8 +12,8 @@ import os
 import platform
 import sys
 
-from . import __version__
-from .errors import HpcNcError
+from hpc_nc import __version__
+from hpc_nc.errors import HpcNcError
 
 
 def select_shard(tasks, shard: tuple[int, int] | None):
@@ -38,7 +38,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def provenance(comm, job, stage: str) -> dict:
     """File attributes: what produced the file (taken from rank 0)."""
-    from .materials import parameter_hash
+    from hpc_nc.physics.materials import parameter_hash
 
     prov = {
         "hpc_nc_version": __version__,
@@ -67,7 +67,7 @@ def provenance(comm, job, stage: str) -> dict:
     except ImportError:
         pass
     if stage == "relax":
-        from .vff import load_vff
+        from hpc_nc.physics.vff import load_vff
 
         prov["vff_sha256"] = getattr(load_vff(), "content_hash", "")
         prov["relax_settings"] = job.relax
@@ -80,10 +80,10 @@ def provenance(comm, job, stage: str) -> dict:
 
 def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
     """Collective: relax every STR structure of the job (or of one shard) not yet relaxed."""
-    from .farm import run_farm
-    from .petsc_build import select_build
-    from .store import StructureStore
-    from .structure_stage import relax_task, structure_fields, structure_tasks
+    from hpc_nc.parallel.farm import run_farm
+    from hpc_nc.parallel.petsc_build import select_build
+    from hpc_nc.io.store import StructureStore
+    from hpc_nc.pipeline.structure_stage import relax_task, structure_fields, structure_tasks
 
     select_build("real")
     path = structures_path or job.structures_path
@@ -118,10 +118,10 @@ def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
 
 def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None, progress=None):
     """Collective: the electronic stage for every task of the job (or shard) not yet done."""
-    from .electronic_stage import result_fields, solve_task
-    from .farm import run_farm
-    from .petsc_build import select_build
-    from .store import ResultsStore, read_structure
+    from hpc_nc.pipeline.electronic_stage import result_fields, solve_task
+    from hpc_nc.parallel.farm import run_farm
+    from hpc_nc.parallel.petsc_build import select_build
+    from hpc_nc.io.store import ResultsStore, read_structure
 
     select_build("complex")
     path = results_path or job.results_path

@@ -57,8 +57,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import HpcNcError
-from . import tight_binding
+from hpc_nc.errors import HpcNcError
+from hpc_nc.physics import tight_binding
 
 ORBITALS_PER_ATOM = 10  # 5 orbitals x 2 spins (shared contract)
 DEFAULT_ENVELOPE_WIDTH = 5.409 / 4.0  # Angstrom: a(ZnS)/4, PHYSICS.md §1
@@ -77,7 +77,7 @@ def _as_atoms(vectors: np.ndarray) -> np.ndarray:
 
 def time_reversal(vectors: np.ndarray) -> np.ndarray:
     """Kramers partners T psi of (10N, n) state vectors (a 1-D vector gives (10N, 1)), with
-    the layout checked; the operator is :func:`hpc_nc.tight_binding.time_reversal`."""
+    the layout checked; the operator is :func:`hpc_nc.physics.tight_binding.time_reversal`."""
     v = _as_atoms(vectors)
     return tight_binding.time_reversal(v.reshape(-1, v.shape[2]))
 

@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .errors import HpcNcError
+from hpc_nc.errors import HpcNcError
 
 # Slots of the int64 counters in rank 0's window memory: next position in the task order,
 # tasks done, tasks failed, atoms of the finished tasks (the ETA's measure of work).

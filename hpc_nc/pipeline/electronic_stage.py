@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from .alloy import COMPOUNDS, realise_alloy, virtual_crystal
-from .geometry import build_nanocrystal
+from hpc_nc.physics.alloy import COMPOUNDS, realise_alloy, virtual_crystal
+from hpc_nc.physics.geometry import build_nanocrystal
 
 
 def build_alloy(nc, task):
@@ -32,7 +32,7 @@ def band_edge_estimates(mats, alloy) -> tuple[float, float]:
 
 
 def eigen_settings(job):
-    from .eigensolver import EigenSettings
+    from hpc_nc.solvers.eigensolver import EigenSettings
 
     s = job.solver
     return EigenSettings(strategy=s["strategy"], tol=float(s["tol"]), max_it=int(s["max_it"]), ncv=int(s["ncv"]),
@@ -40,7 +40,7 @@ def eigen_settings(job):
 
 
 def analysis_settings(job):
-    from .exciton import AnalysisSettings
+    from hpc_nc.physics.exciton import AnalysisSettings
 
     c = job.coulomb
     kwargs = dict(epsilon=float(c["epsilon"]), temperature_k=float(c["temperature_k"]),
@@ -56,10 +56,10 @@ def solve_task(comm, task, job, positions=None) -> dict:
     positions: relaxed (N, 3) Å for STR (from the structures file), None otherwise.
     Returns the task's row of the results file (numpy values, units in store schema).
     """
-    from .eigensolver import solve_gap_states
-    from .hamiltonian import assemble_hamiltonian
-    from .materials import load_materials, with_band_offsets
-    from .exciton import analyse_states
+    from hpc_nc.solvers.eigensolver import solve_gap_states
+    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
+    from hpc_nc.physics.materials import load_materials, with_band_offsets
+    from hpc_nc.physics.exciton import analyse_states
 
     t0 = time.perf_counter()
     nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
@@ -117,15 +117,15 @@ _COMPLEX = {"ci_direct", "ci_exchange"}
 
 def result_fields(job) -> list:
     """FieldSpecs of the results file for this job (shapes follow from the job alone)."""
-    from .exciton import RESULT_UNITS, result_shapes
-    from .store import FieldSpec
+    from hpc_nc.physics.exciton import RESULT_UNITS, result_shapes
+    from hpc_nc.io.store import FieldSpec
 
     settings = analysis_settings(job)
     shapes = result_shapes(job.n_electrons, job.n_holes, settings)
     fields = []
     for name, units in RESULT_UNITS.items():
         dtype = f"S{_STRING_BYTES[name]}" if name in _STRING_BYTES else ("c16" if name in _COMPLEX else "f8")
-        fields.append(FieldSpec(name, shapes[name], dtype, units or "1", f"see hpc_nc.exciton ({name})"))
+        fields.append(FieldSpec(name, shapes[name], dtype, units or "1", f"see hpc_nc.physics.exciton ({name})"))
     n_states = job.n_electrons + job.n_holes
     for name, (shape, dtype, units, doc) in _SOLVER_FIELDS.items():
         shape = tuple(n_states if s == "n_states" else s for s in shape)

@@ -32,7 +32,7 @@ confinement                 text               type-I, quasi-type-II, type-II or
 ==========================  =================  ==============================================
 
 Ensemble CSV (``ensemble=True``): one row per sweep point (tasks equal except for the
-realisation, see :mod:`hpc_nc.ensemble`): x_cu, x_in, core_radius_a, shell_thickness_a,
+realisation, see :mod:`hpc_nc.io.ensemble`): x_cu, x_in, core_radius_a, shell_thickness_a,
 vbo_ins, vbo_cus, model, n_atoms, n_tasks, n_realizations (done realisations), then
 ``<c>_mean`` and ``<c>_sem`` for every numeric column c above from E1 to overlap_envelope
 (standard error s/sqrt(n) with the sample standard deviation, NaN when n < 2), then
@@ -57,7 +57,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .ensemble import DONE, STATUS_NAMES, GROUP_KEYS, ResultsError, aggregate, as_table
+from hpc_nc.io.ensemble import DONE, STATUS_NAMES, GROUP_KEYS, ResultsError, aggregate, as_table
 
 TASK_COLUMNS = ("task", "key", "x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus",
                 "model", "realization", "seed", "n_atoms", "status", "message")
@@ -66,7 +66,7 @@ LEADING_FIELDS = ("E1", "H1", "gap")
 TRAILING_FIELDS = ("exciton_energy", "dipole_sq", "J_ee", "J_hh", "J_eh", "dXX", "core_weight_e",
                    "core_weight_h", "r_max_e", "r_max_h", "separation", "overlap_atomic", "overlap_envelope")
 LEVELS = (("e", "electron_energies"), ("h", "hole_energies"))
-SPECIES = {0: "Zn", 1: "In", 2: "Cu"}  # hpc_nc.alloy.COMPOUNDS order
+SPECIES = {0: "Zn", 1: "In", 2: "Cu"}  # hpc_nc.physics.alloy.COMPOUNDS order
 VIRTUAL_CATION = "X"
 
 
@@ -124,7 +124,7 @@ def export_csv(results: Any, path: str, *, ensemble: bool = False, log: Callable
                ) -> list[str]:
     """Write the per-task table (or, with ``ensemble``, the per-point table) as CSV.
 
-    ``results``: a results file path or dict (see :func:`hpc_nc.ensemble.as_table`).
+    ``results``: a results file path or dict (see :func:`hpc_nc.io.ensemble.as_table`).
     Returns the column names written (module docstring lists them). Serial.
     """
     log = log or _stderr
@@ -171,14 +171,14 @@ def export_csv(results: Any, path: str, *, ensemble: bool = False, log: Callable
 
 # -- extended XYZ ------------------------------------------------------------------------
 def _read_structure(structures_path: str, key: str) -> dict:
-    from . import store
+    from hpc_nc.io import store
 
     return store.read_structure(structures_path, key)
 
 
 def _tasks_from(results_or_job: Any) -> list:
     """Task objects from a JobSpec, a job file, a results file or a results dict."""
-    from .jobs import JobSpec, Task, load_job
+    from hpc_nc.io.jobs import JobSpec, Task, load_job
 
     if isinstance(results_or_job, JobSpec):
         return list(results_or_job.tasks)
@@ -231,9 +231,9 @@ def export_xyz(structures_path: str | None, results_or_job: Any, out_dir: str, *
     note. VCA and NSTR structures are rebuilt on the ideal lattice from the task parameters.
     Returns the files written.
     """
-    from .alloy import realise_alloy
-    from .errors import HpcNcError
-    from .geometry import build_nanocrystal
+    from hpc_nc.physics.alloy import realise_alloy
+    from hpc_nc.errors import HpcNcError
+    from hpc_nc.physics.geometry import build_nanocrystal
 
     log = log or _stderr
     tasks = _tasks_from(results_or_job)

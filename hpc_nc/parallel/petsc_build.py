@@ -19,7 +19,7 @@ import glob
 import os
 import sys
 
-from .errors import BuildError
+from hpc_nc.errors import BuildError
 
 SCALAR_TYPES = ("real", "complex")
 
@@ -143,7 +143,7 @@ def describe_builds() -> list[dict]:
 
     probe = (
         "import json,sys\n"
-        "from hpc_nc.petsc_build import select_build\n"
+        "from hpc_nc.parallel.petsc_build import select_build\n"
         "s=sys.argv[1]\n"
         "out={'scalar':s}\n"
         "try:\n"

@@ -22,10 +22,10 @@ from typing import Mapping
 
 import numpy as np
 
-from .errors import HpcNcError
-from .tight_binding import ONSITE_NAMES, VOGL_NAMES, onsite_vectors, two_centre_integrals
+from hpc_nc.errors import HpcNcError
+from hpc_nc.physics.tight_binding import ONSITE_NAMES, VOGL_NAMES, onsite_vectors, two_centre_integrals
 
-DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "materials")
+DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "materials")
 MATERIAL_FILES = ("ZnS", "CdS", "InS", "CuS")
 SPIN_ORBIT_NAMES = ("delta_anion", "delta_cation")
 
@@ -169,7 +169,7 @@ def parse_material_file(path: str) -> dict:
 
 def material_from_numbers(numbers: dict) -> Material:
     """Build a Material and shift it so its spin-orbit VBM equals its valence_band_offset."""
-    from .bulk import band_edges
+    from hpc_nc.physics.bulk import band_edges
 
     raw = Material(
         name=numbers["name"],

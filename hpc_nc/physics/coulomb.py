@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import HpcNcError
+from hpc_nc.errors import HpcNcError
 
 COULOMB_EV_ANGSTROM = 14.399645  # e^2/(4 pi eps0), CODATA 2018
 ZNS_EPSILON_INF = 5.2  # ZnS high-frequency dielectric constant (PHYSICS.md §5)

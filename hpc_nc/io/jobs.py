@@ -50,11 +50,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .errors import JobFileError
-from .geometry import count_atoms_in_sphere
+from hpc_nc.errors import JobFileError
+from hpc_nc.physics.geometry import count_atoms_in_sphere
 
 MODELS = ("VCA", "NSTR", "STR")
-STRATEGIES = ("davidson", "shift-invert", "harmonic")  # = hpc_nc.eigensolver.STRATEGIES (tested)
+STRATEGIES = ("davidson", "shift-invert", "harmonic")  # = hpc_nc.solvers.eigensolver.STRATEGIES (tested)
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "states": {"electrons": 4, "holes": 8},

@@ -12,7 +12,7 @@ Three ways to run a job file (see slurm/README.md for the variables of each scri
 :func:`submit_commands` returns the command lines (a later line refers to an earlier job
 id as ``$ARRAY_ID``/``$RELAX_ID``, so the dry-run output can be pasted into a shell);
 :func:`submit` runs them through ``sbatch`` and returns the job ids. :func:`shard_tasks`
-is the shard rule of ``hpc-nc relax/solve --shard K/N`` (:func:`hpc_nc.sweep.select_shard`).
+is the shard rule of ``hpc-nc relax/solve --shard K/N`` (:func:`hpc_nc.pipeline.sweep.select_shard`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 from typing import Sequence
 
-from .errors import HpcNcError
+from hpc_nc.errors import HpcNcError
 
 SCRIPTS = ("sweep.sbatch", "relax_solve.sbatch", "array.sbatch")
 
@@ -49,7 +49,7 @@ def shard_tasks(tasks: Sequence, k: int, n: int) -> list:
     """The tasks of shard k of n: ``index % n == k``, the rule of ``hpc-nc relax/solve --shard``
     (round robin, so every shard gets a mix of small and large dots when the job lists sizes
     in order)."""
-    from .sweep import select_shard
+    from hpc_nc.pipeline.sweep import select_shard
 
     if not (n >= 1 and 0 <= k < n):
         raise SlurmError(f"shard {k}/{n}: expected 0 <= K < N")
@@ -66,7 +66,7 @@ def shard_results_path(results_path: str, k: int, n: int) -> str:
 def find_slurm_dir(slurm_dir: str | None = None) -> str:
     """Directory of the sbatch templates: the given one, ./slurm, or the source checkout's."""
     candidates = [slurm_dir] if slurm_dir else [
-        "slurm", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "slurm")]
+        "slurm", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "slurm")]
     for d in candidates:
         if all(os.path.isfile(os.path.join(d, s)) for s in SCRIPTS):
             return d
@@ -77,7 +77,7 @@ def find_slurm_dir(slurm_dir: str | None = None) -> str:
 def plan(job_path: str, *, array: int | None = None, two_step: bool = False, sbatch_args: Sequence[str] = (),
          slurm_dir: str | None = None) -> list[Step]:
     """The sbatch calls for ``job_path`` (validated first; module docstring)."""
-    from .jobs import load_job
+    from hpc_nc.io.jobs import load_job
 
     job = load_job(job_path)
     d = find_slurm_dir(slurm_dir)
@@ -127,7 +127,7 @@ def submit_commands(job_path: str, *, array: int | None = None, two_step: bool =
 
 def describe_shards(job_path: str, n: int) -> list[str]:
     """One line per shard: its task count and results file (for the dry run)."""
-    from .jobs import load_job
+    from hpc_nc.io.jobs import load_job
 
     job = load_job(job_path)
     return [f"shard {k}/{n}: {len(shard_tasks(job.tasks, k, n))} tasks -> {shard_results_path(job.results_path, k, n)}"
@@ -158,7 +158,7 @@ def submit(steps: Sequence[Step]) -> list[str]:
 
 # -- command line ---------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``hpc-nc slurm`` (also used by ``python -m hpc_nc.slurm``)."""
+    """Options of ``hpc-nc slurm`` (also used by ``python -m hpc_nc.pipeline.slurm``)."""
     parser.add_argument("job", help="job file")
     parser.add_argument("--array", type=int, metavar="N", help="job array of N shards and a merge job")
     parser.add_argument("--two-step", action="store_true", help="relax and solve as two dependent jobs")

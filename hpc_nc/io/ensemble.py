@@ -16,7 +16,7 @@ point :func:`aggregate` returns, over the realisations that are *done* (status 1
 
 Failed and pending tasks never enter a mean. :func:`as_table` turns either a results dict
 in the flat form of the contract (``x_cu``, ``E1``, ...) or the dataset-path form returned
-by :func:`hpc_nc.store.read_results` (``tasks/x_cu``, ``results/E1``, ...) or a results
+by :func:`hpc_nc.io.store.read_results` (``tasks/x_cu``, ``results/E1``, ...) or a results
 file path into the flat form used by export and plots; per-state core weights and envelopes
 of the electronic stage become the E1/H1 level's (see ``_level_columns``).
 """
@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import HpcNcError
+from hpc_nc.errors import HpcNcError
 
 GROUP_KEYS = ("x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model")
 CONFINEMENT_CLASSES = ("type-I", "quasi-type-II", "type-II", "mixed")
@@ -67,14 +67,14 @@ def _strings(a: np.ndarray) -> np.ndarray:
 def as_table(results: Any) -> dict:
     """Flat results dict: task columns and result fields by bare name, strings as ``str``.
 
-    ``results``: a path to a results file (read with :func:`hpc_nc.store.read_results` and
-    :func:`hpc_nc.store.read_units`) or a dict in either naming. ``units`` (dict) is kept,
+    ``results``: a path to a results file (read with :func:`hpc_nc.io.store.read_results` and
+    :func:`hpc_nc.io.store.read_units`) or a dict in either naming. ``units`` (dict) is kept,
     filled in from ``DEFAULT_UNITS`` for known fields. Raises :class:`ResultsError` when the
     task parameter columns are missing.
     """
     units: dict[str, str] = {}
     if isinstance(results, (str, os.PathLike)):
-        from . import store
+        from hpc_nc.io import store
 
         path = os.fspath(results)
         if not os.path.exists(path):

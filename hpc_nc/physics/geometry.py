@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import HpcNcError
+from hpc_nc.errors import HpcNcError
 
 ZNS_LATTICE_CONSTANT = 5.409  # Angstrom, PHYSICS.md §1
 

@@ -16,14 +16,14 @@ tests/test_exciton.py against a brute-force second-quantised calculation):
     J[(e h), (e' h')] = sum_ij rho_ee'(i) V_ij rho_h'h(j)   direct (e-h attraction)
     K[(e h), (e' h')] = sum_ij rho_eh(i)  V_ij rho_h'e'(j)  exchange (repulsion)
 
-with rho_ab(i) = sum_alpha conj(psi_a(i, alpha)) psi_b(i, alpha) and V from hpc_nc.coulomb.
+with rho_ab(i) = sum_alpha conj(psi_a(i, alpha)) psi_b(i, alpha) and V from hpc_nc.physics.coulomb.
 Note the order h'h in the direct term (the hole density enters transposed: conj on the
 primed hole), and that both J and K are Hermitian 8x8 matrices. In PHYSICS.md's notation
 J_{eh,h'e'} is this J and K_{eh,e'h'} this K.
 
 Optics. The recombination amplitude of exciton X = sum c_eh |e h> is
 <ground| r |X> = sum_eh c_eh <h|r|e> = sum_eh c_eh conj(d_eh), d_eh = <e|r|h>
-(hpc_nc.observables). Oscillator strength f_X = |sum c_eh conj(d_eh)|^2 summed over x, y, z
+(hpc_nc.physics.observables). Oscillator strength f_X = |sum c_eh conj(d_eh)|^2 summed over x, y, z
 (Angstrom^2, orientation-averaged up to the constant 1/3). Emission (Fermi's golden rule):
 I(E) = sum_X p_X f_X g(E - E_X), p_X Boltzmann populations exp(-(E_X - E_0)/kT)/Z at
 temperature T (default 300 K, room-temperature photoluminescence as in the paper's
@@ -74,10 +74,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import observables as obs
-from .classify import ClassifySettings, classify_confinement
-from .coulomb import DEFAULT_BLOCK_ELEMENTS, ZNS_EPSILON_INF, coulomb_potential, onsite_coulomb_ev
-from .errors import HpcNcError
+from hpc_nc.physics import observables as obs
+from hpc_nc.physics.classify import ClassifySettings, classify_confinement
+from hpc_nc.physics.coulomb import DEFAULT_BLOCK_ELEMENTS, ZNS_EPSILON_INF, coulomb_potential, onsite_coulomb_ev
+from hpc_nc.errors import HpcNcError
 
 N_ELECTRON_BASIS = 2
 N_HOLE_BASIS = 4
@@ -90,7 +90,7 @@ class AnalysisSettings:
     """Settings of the exciton/observable stage (must be identical on all ranks).
 
     epsilon: dielectric constant (ZnS eps_inf 5.2). onsite_ev: on-site Coulomb integral in eV,
-    None = 6/5 e^2/(epsilon r_ws) (hpc_nc.coulomb). temperature_k: emission temperature, K.
+    None = 6/5 e^2/(epsilon r_ws) (hpc_nc.physics.coulomb). temperature_k: emission temperature, K.
     broadening_ev: Gaussian standard deviation of the spectrum lines, eV. spectrum_*: fixed
     emission energy grid, eV. n_radial_bins, radial_margin (Angstrom beyond the dot radius)
     and envelope_width (Angstrom) define the radial grid and the envelope smoothing.
@@ -341,7 +341,7 @@ RESULT_DESCRIPTIONS: dict[str, str] = {
     "spectrum": "golden-rule emission spectrum at temperature_k with Gaussian broadening",
     "epsilon": "dielectric constant used",
     "onsite_ev": "on-site Coulomb integral used",
-    "confinement": "type-I | quasi-type-II | type-II | mixed (hpc_nc.classify)",
+    "confinement": "type-I | quasi-type-II | type-II | mixed (hpc_nc.physics.classify)",
     "confinement_reason": "one-line reason for the class",
 }
 

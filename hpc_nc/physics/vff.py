@@ -1,6 +1,6 @@
 """Keating valence force field: parameters, energy, gradient, Hessian (PHYSICS.md §4).
 
-Plain numpy/SciPy kernels without MPI; the distributed TAO driver is :mod:`hpc_nc.relax`.
+Plain numpy/SciPy kernels without MPI; the distributed TAO driver is :mod:`hpc_nc.solvers.relax`.
 
 Energy (eV), positions in Å:
 
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .alloy import COMPOUNDS
-from .errors import HpcNcError
+from hpc_nc.physics.alloy import COMPOUNDS
+from hpc_nc.errors import HpcNcError
 
 N_PER_M_TO_EV_PER_A2 = 0.0624151  # 1 N/m = 1 J/m² = 6.24151e18 eV / 1e20 Å² (PHYSICS.md)
 

@@ -49,9 +49,9 @@ import time
 
 import numpy as np
 
-from .alloy import uniform_for_sites
-from .errors import ConvergenceError, HpcNcError
-from .tight_binding import time_reversal
+from hpc_nc.physics.alloy import uniform_for_sites
+from hpc_nc.errors import ConvergenceError, HpcNcError
+from hpc_nc.physics.tight_binding import time_reversal
 
 N_SPIN_ORB = 10
 N_ORB = 5
@@ -181,8 +181,8 @@ class BlockOperators:
     """
 
     def __init__(self, comm, H, options_prefix: str = "davidson_"):
-        from .hamiltonian import aij_from_local_csr
-        from .petsc_build import select_build
+        from hpc_nc.solvers.hamiltonian import aij_from_local_csr
+        from hpc_nc.parallel.petsc_build import select_build
 
         self.PETSc, _ = select_build("complex")
         PETSc = self.PETSc

@@ -1,0 +1,1 @@
+"""io layer of hpc_nc (see README, Layout)."""

@@ -1,0 +1,1 @@
+"""parallel layer of hpc_nc (see README, Layout)."""

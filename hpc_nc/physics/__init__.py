@@ -1,0 +1,1 @@
+"""physics layer of hpc_nc (see README, Layout)."""

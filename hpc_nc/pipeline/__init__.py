@@ -1,0 +1,1 @@
+"""pipeline layer of hpc_nc (see README, Layout)."""

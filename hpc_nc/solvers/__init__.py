@@ -1,0 +1,1 @@
+"""solvers layer of hpc_nc (see README, Layout)."""
