@@ -279,10 +279,29 @@ def _delegate(module: str):
 
 
 def cmd_bulk(args) -> int:
-    from hpc_nc.physics.bulk import main as bulk_main
+    """``hpc-nc bulk COMPOUND [--json] [--plot FILE]``: the bulk band summary."""
+    import json
 
-    return bulk_main(args.rest)
+    from hpc_nc.io.paths import check_output_path
+    from hpc_nc.physics.bulk import bulk_summary, format_summary, plot_bands
+    from hpc_nc.physics.materials import load_materials, with_band_offsets
 
+    mats = load_materials()
+    names = {name.lower(): name for name in mats}
+    compound = names.get(args.compound.lower())
+    if compound is None:
+        raise HpcNcError(f"unknown compound {args.compound!r}; choose one of {', '.join(sorted(mats))}")
+    if args.vbo_ins is not None or args.vbo_cus is not None:
+        mats = with_band_offsets(
+            mats,
+            mats["InS"].valence_band_offset if args.vbo_ins is None else args.vbo_ins,
+            mats["CuS"].valence_band_offset if args.vbo_cus is None else args.vbo_cus,
+        )
+    s = bulk_summary(compound, mats)
+    print(json.dumps(s, indent=1) if args.json else format_summary(s))
+    if args.plot:
+        plot_bands(compound, check_output_path(args.plot), mats)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,9 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     slurm.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.pipeline.slurm"))
 
-    s = sub.add_parser("bulk", help="bulk band summary of ZnS, CdS, InS or CuS (--json, --plot FILE)",
-                       add_help=False)
-    s.add_argument("rest", nargs=argparse.REMAINDER)
+    s = sub.add_parser("bulk", help="bulk band summary of ZnS, CdS, InS or CuS (--json, --plot FILE)")
+    s.add_argument("compound", help="ZnS, CdS, InS or CuS (any case)")
+    s.add_argument("--json", action="store_true", help="print JSON (keys gap, vbm, cbm, delta_so, ...)")
+    s.add_argument("--plot", metavar="FILE", help="write the L-Γ-X band structure to FILE (PNG)")
+    s.add_argument("--vbo-ins", type=float, default=None, help="InS/ZnS valence band offset, eV")
+    s.add_argument("--vbo-cus", type=float, default=None, help="CuS/ZnS valence band offset, eV")
     s.set_defaults(func=cmd_bulk)
     return p
 

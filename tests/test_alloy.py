@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from hpc_nc.physics.alloy import CUS, INS, ZNS, realise_alloy, uniform_for_sites, virtual_crystal
+from hpc_nc.parallel.rng import uniform_for_sites
+from hpc_nc.physics.alloy import CUS, INS, ZNS, realise_alloy, virtual_crystal
 from hpc_nc.errors import HpcNcError
 from hpc_nc.physics.geometry import build_nanocrystal
 

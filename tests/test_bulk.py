@@ -1,6 +1,8 @@
 """Bulk sp3s*+SO band structure: closed forms, published gaps, spin-orbit, symmetries."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -110,13 +112,30 @@ def test_harrison_scaling():
     assert harrison_scale(2.2, 2.0, 2.0) == pytest.approx((2.0 / 2.2) ** 2)
 
 
-def test_cli_json_and_plot(tmp_path, capsys):
+def _hpc_nc(*argv):
+    return subprocess.run([sys.executable, "-m", "hpc_nc", *argv], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_json_and_plot(tmp_path):
     png = tmp_path / "zns.png"
-    assert bulk.main(["ZnS", "--json", "--plot", str(png)]) == 0
-    out = json.loads(capsys.readouterr().out)
+    # options before the compound, any case (issue 14: `bulk --json ZnS` was refused)
+    r = _hpc_nc("bulk", "--json", "--plot", str(png), "zns")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
     for key in ("gap", "vbm", "cbm", "delta_so"):
         assert key in out
     assert out["gap"] == pytest.approx(3.675, abs=2e-3)
     assert png.stat().st_size > 1000
-    assert bulk.main(["CuS"]) == 0
-    assert "Δ0" in capsys.readouterr().out
+    r = _hpc_nc("bulk", "CuS")
+    assert r.returncode == 0 and "Δ0" in r.stdout
+
+
+def test_cli_help_and_errors():
+    r = _hpc_nc("bulk", "--help")
+    assert r.returncode == 0 and "--json" in r.stdout
+    r = _hpc_nc("bulk")  # one line, not a usage wall
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "hpc-nc: error:" in r.stderr
+    r = _hpc_nc("bulk", "GaAs")
+    assert r.returncode == 2 and "unknown compound 'GaAs'" in r.stderr
+    r = _hpc_nc("bulk", "ZnS", "--plot", "/dev/null")
+    assert r.returncode == 2 and "not a regular file" in r.stderr

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from hpc_nc.parallel.farm import FarmError, agree_on_error, run_farm, task_order
+from hpc_nc.parallel.collective import agree_on_error
+from hpc_nc.parallel.farm import FarmError, run_farm, task_order
 
 pytestmark = pytest.mark.mpi
 

@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from hpc_nc.errors import HpcNcError
+from hpc_nc.parallel.collective import agree_on_error
 
 # Slots of the int64 counters in rank 0's window memory: next position in the task order,
 # tasks done, tasks failed, atoms of the finished tasks (the ETA's measure of work).
@@ -80,15 +81,6 @@ def one_line(exc: BaseException) -> str:
     """``Type: message`` on one line, at most 200 characters (what the results file keeps)."""
     text = " ".join(str(exc).split()) or "(no message)"
     return f"{type(exc).__name__}: {text}"[:200]
-
-
-def agree_on_error(comm, error: str | None) -> str | None:
-    """Collective: the first non-None error message over the ranks of ``comm``, or None.
-
-    Every rank gets the same answer, so all ranks of a group take the same branch afterwards.
-    """
-    messages = comm.allgather(error)
-    return next((m for m in messages if m is not None), None)
 
 
 def task_order(tasks: Sequence, skip: Iterable[int] = ()) -> list:

@@ -12,9 +12,6 @@ CLI: ``hpc-nc bulk ZnS [--json] [--plot FILE]`` -> :func:`main`.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 
 import numpy as np
 
@@ -154,32 +151,3 @@ def format_summary(s: dict) -> str:
     for key, label in (("gamma", "Γ"), ("x", "X"), ("l", "L")):
         lines.append(f"  {label}: " + " ".join(f"{v:.3f}" for v in s[key][::2]) + "  (each Kramers pair once)")
     return "\n".join(lines)
-
-
-def main(argv=None) -> int:
-    """``hpc-nc bulk COMPOUND [--json] [--plot FILE]``: print the bulk band summary."""
-    p = argparse.ArgumentParser(prog="hpc-nc bulk", description="bulk sp3s*+SO band summary")
-    p.add_argument("compound", help="ZnS, CdS, InS or CuS")
-    p.add_argument("--json", action="store_true", help="print JSON (keys gap, vbm, cbm, delta_so, ...)")
-    p.add_argument("--plot", metavar="FILE", help="write the L-Γ-X band structure to FILE")
-    p.add_argument("--vbo-ins", type=float, default=None, help="InS/ZnS valence band offset, eV")
-    p.add_argument("--vbo-cus", type=float, default=None, help="CuS/ZnS valence band offset, eV")
-    args = p.parse_args(argv)
-    from hpc_nc.physics.materials import load_materials, with_band_offsets
-
-    mats = load_materials()
-    if args.vbo_ins is not None or args.vbo_cus is not None:
-        mats = with_band_offsets(
-            mats,
-            mats["InS"].valence_band_offset if args.vbo_ins is None else args.vbo_ins,
-            mats["CuS"].valence_band_offset if args.vbo_cus is None else args.vbo_cus,
-        )
-    s = bulk_summary(args.compound, mats)
-    print(json.dumps(s, indent=1) if args.json else format_summary(s))
-    if args.plot:
-        plot_bands(args.compound, args.plot, mats)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -48,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from hpc_nc.errors import HpcNcError
+from hpc_nc.parallel.collective import agree_on_error
 
 COULOMB_EV_ANGSTROM = 14.399645  # e^2/(4 pi eps0), CODATA 2018
 ZNS_EPSILON_INF = 5.2  # ZnS high-frequency dielectric constant (PHYSICS.md §5)
@@ -149,21 +150,20 @@ def coulomb_potential(
     n_blocks = len(edges) - 1
     my_blocks = range(n_blocks * rank // size, n_blocks * (rank + 1) // size)
     phi = np.zeros_like(real_cols)
-    error = ""
+    error = None
     try:
         for b in my_blocks:
             phi[edges[b] : edges[b + 1]] = coulomb_rows(positions, edges[b], edges[b + 1], real_cols, epsilon, onsite)
     except Exception as exc:  # noqa: BLE001 -- agreed below, so no rank is left waiting
         error = f"rank {rank}: {exc}"
     if comm is not None and size > 1:
-        errors = [e for e in comm.allgather(error) if e]
-        if errors:
-            raise HpcNcError(f"Coulomb integrals failed: {errors[0]}")
+        error = agree_on_error(comm, error)
+    if error:
+        raise HpcNcError(f"Coulomb integrals failed: {error}")
+    if comm is not None and size > 1:
         from mpi4py import MPI
 
         comm.Allreduce(MPI.IN_PLACE, phi, op=MPI.SUM)
-    elif error:
-        raise HpcNcError(f"Coulomb integrals failed: {error}")
     if is_complex:
         m = dens.shape[1]
         phi = phi[:, :m] + 1j * phi[:, m:]

@@ -23,6 +23,7 @@ from typing import Mapping
 import numpy as np
 
 from hpc_nc.errors import HpcNcError
+from hpc_nc.physics.bulk import band_edges
 from hpc_nc.physics.tight_binding import ONSITE_NAMES, VOGL_NAMES, onsite_vectors, two_centre_integrals
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "materials")
@@ -169,8 +170,6 @@ def parse_material_file(path: str) -> dict:
 
 def material_from_numbers(numbers: dict) -> Material:
     """Build a Material and shift it so its spin-orbit VBM equals its valence_band_offset."""
-    from hpc_nc.physics.bulk import band_edges
-
     raw = Material(
         name=numbers["name"],
         cation=numbers["cation"],

@@ -49,7 +49,7 @@ import time
 
 import numpy as np
 
-from hpc_nc.physics.alloy import uniform_for_sites
+from hpc_nc.parallel.rng import uniform_for_sites
 from hpc_nc.errors import ConvergenceError, HpcNcError
 from hpc_nc.physics.tight_binding import time_reversal
 
@@ -181,7 +181,7 @@ class BlockOperators:
     """
 
     def __init__(self, comm, H, options_prefix: str = "davidson_"):
-        from hpc_nc.solvers.hamiltonian import aij_from_local_csr
+        from hpc_nc.parallel.petsc_matrix import aij_from_local_csr
         from hpc_nc.parallel.petsc_build import select_build
 
         self.PETSc, _ = select_build("complex")

@@ -71,6 +71,7 @@ import numpy as np
 
 from hpc_nc.physics.tight_binding import time_reversal  # noqa: F401 (also this module's API)
 from hpc_nc.errors import ConvergenceError, HpcNcError
+from hpc_nc.parallel.collective import agree_on_error
 
 STRATEGIES = ("davidson", "shift-invert", "harmonic")
 
@@ -644,9 +645,9 @@ def solve_gap_states(comm, H, n_electrons: int, n_holes: int, vbm_estimate: floa
                 if hasattr(v, "destroy"):
                     v.destroy()
     # Every rank raises the same message (SLEPc results are replicated, but be sure).
-    errors = [e for e in comm.allgather(error) if e]
-    if errors:
-        raise ConvergenceError(errors[0])
+    error = agree_on_error(comm, error)
+    if error:
+        raise ConvergenceError(error)
     dim = H.getSize()[0]
 
     def part(side, n):
