@@ -1,4 +1,4 @@
-"""Block Davidson kernels (hpc_nc/davidson.py) and its completeness check.
+"""Block Davidson kernels (hpc_nc/solvers/davidson.py) and its completeness check.
 
 The end-to-end answers of the davidson strategy (energies equal to dense eigh to 1e-8 eV on
 real dots and a synthetic Kramers matrix, on 1 and 2 ranks) are in test_eigensolver.py,

@@ -1,4 +1,4 @@
-"""SLEPc band-edge eigenstates (hpc_nc/eigensolver.py) against dense numpy references.
+"""SLEPc band-edge eigenstates (hpc_nc/solvers/eigensolver.py) against dense numpy references.
 
 Every test that touches PETSc is marked ``mpi`` and runs unchanged under ``mpirun -n 2``:
 the references (dense eigh of the same matrix) do not depend on the rank count, so equal

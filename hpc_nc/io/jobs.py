@@ -24,7 +24,7 @@ optional unless marked; unknown keys are errors so that typos never pass silentl
         - {x_cu: 0, x_in: 1, core_radius_a: 1, shell_thickness_a: 1, model: NSTR}
     states: {electrons: 4, holes: 8}   # spin-orbital states (even: Kramers pairs)
     solver:   {strategy: davidson, tol: 1.0e-9, max_it: 500, ncv: 0, eps_options: {}}
-              # strategy: davidson (default), shift-invert or harmonic (hpc_nc/eigensolver.py);
+              # strategy: davidson (default), shift-invert or harmonic (hpc_nc/solvers/eigensolver.py);
               # eps_options: PETSc options, e.g. {davidson_mat_mumps_cntl_7: 1.0e-4}
     relax:    {tao_type: bncg, force_tol: 1.0e-4, max_it: 5000, tao_options: {}}
     physics:  {passivation_ev: 20.0, harrison_eta: 2.0}

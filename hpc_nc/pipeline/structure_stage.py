@@ -2,7 +2,7 @@
 
 One task of this stage is one relaxed structure: every STR task of a job that shares a
 ``structure_key`` (same geometry, composition and alloy seed; different band offsets or
-solver settings) reuses it. Results go to the structures file (hpc_nc/store.py).
+solver settings) reuses it. Results go to the structures file (hpc_nc/io/store.py).
 """
 
 from __future__ import annotations

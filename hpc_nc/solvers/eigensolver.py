@@ -14,7 +14,7 @@ one function :func:`solve_gap_states`, chosen by :class:`EigenSettings`):
   separated and it needed about twice the restarts in the benchmark.
 * ``"davidson"`` (default): block Davidson with harmonic Ritz extraction, preconditioned
   by the LDLᵀ factorisation of the spin-orbit-free H₀ − σ (one real 5N block for both
-  spins, MUMPS block-low-rank) and expanded with Kramers partners (hpc_nc/davidson.py).
+  spins, MUMPS block-low-rank) and expanded with Kramers partners (hpc_nc/solvers/davidson.py).
   The eigenpairs are those of the full H; at 7a it was 7x faster than shift-invert on a
   pure ZnS dot and 14x on an alloy dot, with under a third of its memory
   (benchmarks/RESULTS.md, eigensolver section).
