@@ -29,9 +29,9 @@ SIZE_JOB = """
 name: cost-size
 output: {{results: /tmp/cost_size.h5, structures: /tmp/cost_size_structures.h5}}
 sweep:
-  compositions: [[0.0, 0.0]]
+  compositions: [[0.0, {x_in}]]
   geometries: [[{core}, {shell}]]
-  model: [NSTR]
+  model: [{model}]
 states: {{electrons: {ne}, holes: {nh}}}
 solver: {{strategy: {strategy}}}
 """
@@ -49,12 +49,12 @@ def worker(args) -> None:
     from hpc_nc.io.jobs import load_job, parse_job, parse_set_options
     from hpc_nc.parallel.petsc_build import select_build
 
-    select_build("complex")
+    select_build("real" if args.stage == "relax" else "complex")
     from petsc4py import PETSc  # noqa: F401  (imports counted in the baseline)
 
     from hpc_nc.io.store import read_structure
-    from hpc_nc.physics.exciton import analyse_states  # noqa: F401
     from hpc_nc.pipeline.electronic_stage import solve_task
+    from hpc_nc.pipeline.structure_stage import relax_task
 
     comm = MPI.COMM_WORLD
     overrides = parse_set_options(args.set or [])
@@ -62,14 +62,22 @@ def worker(args) -> None:
         job = parse_job(load_job(args.job).job_text, source=args.job, overrides=overrides)
     else:
         core, shell = args.size[0]
-        job = parse_job(SIZE_JOB.format(core=core, shell=shell, ne=args.electrons, nh=args.holes,
+        relax = args.stage == "relax"  # relax: an In-rich core, so that there is strain
+        job = parse_job(SIZE_JOB.format(core=core, shell=shell, model="STR" if relax else "NSTR",
+                                        x_in=0.5 if relax else 0.0, ne=args.electrons, nh=args.holes,
                                         strategy=args.strategy), overrides=overrides)
     task = job.tasks[args.task]
-    positions = read_structure(job.structures_path, task.structure_key)["positions"] if task.model == "STR" else None
+    positions = None
+    if task.model == "STR" and args.stage == "solve":
+        positions = read_structure(job.structures_path, task.structure_key)["positions"]
     baseline = _rss_bytes()
     comm.Barrier()
     t0, c0 = time.perf_counter(), time.process_time()
-    row = solve_task(comm, task, job, positions)
+    if args.stage == "relax":
+        relax_task(comm, task, job)
+        row = {"build_seconds": 0.0, "solve_seconds": time.perf_counter() - t0, "analysis_seconds": 0.0}
+    else:
+        row = solve_task(comm, task, job, positions)
     cpu = time.process_time() - c0
     comm.Barrier()
     wall = time.perf_counter() - t0
@@ -80,7 +88,7 @@ def worker(args) -> None:
     if comm.rank == 0:
         print("RESULT " + json.dumps({
             "task": args.task, "n_atoms": int(task.n_atoms), "n_states": job.n_electrons + job.n_holes,
-            "strategy": job.solver["strategy"], "ranks": comm.size, "model": task.model,
+            "strategy": "relax" if args.stage == "relax" else job.solver["strategy"], "ranks": comm.size, "model": task.model,
             "x_cu": task.x_cu, "x_in": task.x_in, "core_a": task.core_radius_a, "shell_a": task.shell_thickness_a,
             "cpu_s": sum(cpus), "wall_s": wall, "peak_bytes": peaks, "baseline_bytes": bases,
             "import_bytes": base0, "build_s": float(row["build_seconds"]), "solve_s": float(row["solve_seconds"]),
@@ -109,6 +117,8 @@ def main():
     ap.add_argument("--electrons", type=int, default=8)
     ap.add_argument("--holes", type=int, default=8)
     ap.add_argument("--strategy", default="davidson")
+    ap.add_argument("--stage", choices=["solve", "relax"], default="solve",
+                    help="relax: time the VFF relaxation of an STR task (real build) instead")
     ap.add_argument("--set", action="append", metavar="KEY=VALUE")
     ap.add_argument("--ranks", type=int, nargs="+", default=[1])
     ap.add_argument("--repeats", type=int, default=1)
@@ -119,7 +129,7 @@ def main():
             args.size = [args.size[0]]
         worker(args)
         return
-    from hpc_nc.pipeline.cost import predict_task
+    from hpc_nc.pipeline.cost import predict_relax, predict_task
 
     runs = []
     extra = sum((["--set", s] for s in (args.set or [])), [])
@@ -128,17 +138,18 @@ def main():
 
         n = len(load_job(args.job).tasks)
         idx = [int(i) for i in args.tasks.split(",")] if args.tasks else list(range(n))
-        runs = [["--job", args.job, "--task", str(i), *extra] for i in idx]
+        runs = [["--job", args.job, "--task", str(i), "--stage", args.stage, *extra] for i in idx]
     for core, shell in args.size or []:
         runs.append(["--size", str(core), str(shell), "--electrons", str(args.electrons), "--holes", str(args.holes),
-                     "--strategy", args.strategy, *extra])
+                     "--strategy", args.strategy, "--stage", args.stage, *extra])
     print(f"{'atoms':>7} {'states':>6} {'strategy':>10} {'ranks':>5} | {'cpu s':>8} {'pred':>8} {'ratio':>6} | "
           f"{'peak MiB':>9} {'pred':>8} {'ratio':>6} | wall s  build/solve/analysis s")
     for tail in runs:
         for r in args.ranks:
             for _ in range(args.repeats):
                 m = run_one(tail, r)
-                pred = predict_task(m["n_atoms"], m["n_states"], m["strategy"], r)
+                pred = (predict_relax(m["n_atoms"], r) if args.stage == "relax"
+                        else predict_task(m["n_atoms"], m["n_states"], m["strategy"], r))
                 peak = max(m["peak_bytes"])
                 print(f"{m['n_atoms']:7d} {m['n_states']:6d} {m['strategy']:>10} {r:5d} | {m['cpu_s']:8.2f} "
                       f"{pred.cpu_s:8.2f} {pred.cpu_s / m['cpu_s']:6.2f} | {peak / 2**20:9.0f} "

@@ -110,7 +110,7 @@ def predict_relax(n_atoms: int, ranks: int = 1) -> TaskCost:
     f = m["relax"]
     x = n_atoms / N_REF
     cpu = (f["c0_s"] + f["a_s"] * x ** f["p"]) * ranks ** f["beta"]
-    peak = m["m0_bytes"] + f["b_bytes"] * x ** f["q"] / ranks ** f["gamma"]
+    peak = f.get("m0_bytes", m["m0_bytes"]) + f["b_bytes"] * x ** f["q"] / ranks ** f["gamma"]
     return TaskCost(float(cpu), int(peak))
 
 
