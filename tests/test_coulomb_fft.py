@@ -95,3 +95,40 @@ def test_bad_pair_potential_is_an_error():
     nc = build_nanocrystal(1.0)
     with pytest.raises(HpcNcError, match="finite values"):
         coulomb_potential_fft(None, nc.positions, np.ones(nc.n_atoms), lambda r: np.inf * r, 1.0, nc.lattice_constant)
+
+
+def test_auto_method_choice(monkeypatch):
+    from hpc_nc.physics import coulomb_fft as cf
+
+    nc = build_nanocrystal(2.0)
+    a = nc.lattice_constant
+    assert cf.chosen_method("auto", nc.positions, a) == "direct"  # below the crossover
+    monkeypatch.setattr(cf, "AUTO_FFT_MIN_ATOMS", 100)
+    assert cf.chosen_method("auto", nc.positions, a) == "fft"
+    relaxed = nc.positions + 0.01 * np.random.default_rng(0).normal(size=nc.positions.shape)
+    assert cf.chosen_method("auto", relaxed, a) == "direct"  # exact sum for off-lattice atoms
+    assert cf.chosen_method("fft", relaxed, a) == "fft"  # explicit: the FFT path refuses it itself
+    with pytest.raises(HpcNcError, match="unknown Coulomb method"):
+        cf.chosen_method("fast", nc.positions, a)
+
+
+@pytest.mark.mpi
+def test_ci_coulomb_terms_equal_for_both_methods(comm):
+    """exciton.coulomb_terms: every CI integral and J the same by direct sum and by FFT."""
+    from hpc_nc.physics import observables as obs
+    from hpc_nc.physics.exciton import coulomb_terms
+
+    nc = build_nanocrystal(2.0)
+    rng = np.random.default_rng(5)
+
+    def states(k):
+        x = rng.normal(size=(10 * nc.n_atoms, k)) + 1j * rng.normal(size=(10 * nc.n_atoms, k))
+        x /= np.linalg.norm(x, axis=0)
+        return np.concatenate([x, obs.time_reversal(x)], axis=1)  # Kramers pairs
+
+    ev, hv = states(1), states(2)
+    ref = coulomb_terms(comm, nc.positions, ev, hv, method="direct")
+    new = coulomb_terms(comm, nc.positions, ev, hv, method="fft")
+    for name in ("direct", "exchange"):
+        assert _rel(getattr(new, name), getattr(ref, name)) < 1e-6
+    assert new.j_ee == pytest.approx(ref.j_ee, rel=1e-6)

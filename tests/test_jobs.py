@@ -83,7 +83,17 @@ def test_job_strategies_are_the_eigensolvers():
     assert set(jobs.STRATEGIES) == set(eigensolver.STRATEGIES)
 
 
+def test_job_coulomb_methods_are_the_kernels():
+    from hpc_nc.io import jobs
+    from hpc_nc.physics import coulomb_fft
+
+    assert jobs.COULOMB_METHODS == coulomb_fft.COULOMB_METHODS
+    assert parse_job(GOOD).coulomb["method"] == "auto"  # the default
+
+
 BAD = {
+    "unknown coulomb method": ("name: x\nsweep: {x_in: [1], core_radius_a: [1]}\ncoulomb: {method: fast}\n",
+                               "coulomb.method"),
     "unknown top key": ("name: x\nsweeps: {}\n", "sweeps"),
     "unknown sweep key": ("name: x\nsweep: {x_cu: [0], x_in: [1], core_radius: [1]}\n", "sweep.core_radius"),
     "impossible composition": ("name: x\nsweep: {x_cu: [0.6], x_in: [0.5], core_radius_a: [1]}\n", "exceeds 1"),

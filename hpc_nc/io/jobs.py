@@ -29,7 +29,9 @@ optional unless marked; unknown keys are errors so that typos never pass silentl
     relax:    {tao_type: bncg, force_tol: 1.0e-4, max_it: 5000, tao_options: {}}
     physics:  {passivation_ev: 20.0, harrison_eta: 2.0}
     coulomb:  {epsilon: 5.2, onsite_ev: null, temperature_k: 300, broadening_ev: 0.01,
-               n_radial_bins: 200}
+               n_radial_bins: 200, method: auto}
+              # method: direct (exact sum), fft (convolution, ideal-lattice dots only) or auto
+              # (fft from hpc_nc.physics.coulomb_fft.AUTO_FFT_MIN_ATOMS atoms on the lattice)
     parallel: {ranks_per_task: 1}
 
 Tasks are the Cartesian product compositions x geometries x VBOs x models x realisations,
@@ -54,6 +56,7 @@ from hpc_nc.errors import JobFileError
 from hpc_nc.physics.geometry import count_atoms_in_sphere
 
 MODELS = ("VCA", "NSTR", "STR")
+COULOMB_METHODS = ("auto", "direct", "fft")  # = hpc_nc.physics.coulomb_fft.COULOMB_METHODS (tested)
 STRATEGIES = ("davidson", "shift-invert", "harmonic")  # = hpc_nc.solvers.eigensolver.STRATEGIES (tested)
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -61,7 +64,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "solver": {"strategy": "davidson", "tol": 1e-9, "max_it": 500, "ncv": 0, "eps_options": {}},
     "relax": {"tao_type": "bncg", "force_tol": 1e-4, "max_it": 5000, "tao_options": {}},
     "physics": {"passivation_ev": 20.0, "harrison_eta": 2.0},
-    "coulomb": {"epsilon": 5.2, "onsite_ev": None, "temperature_k": 300.0, "broadening_ev": 0.01,
+    "coulomb": {"method": "auto", "epsilon": 5.2, "onsite_ev": None, "temperature_k": 300.0, "broadening_ev": 0.01,
                 "n_radial_bins": 200},
     "parallel": {"ranks_per_task": 1},
 }
@@ -270,6 +273,8 @@ def parse_job(text: str, source: str = "<job>", overrides: dict | None = None) -
     _number(where, "coulomb.temperature_k", coulomb["temperature_k"], minimum=0)
     _number(where, "coulomb.broadening_ev", coulomb["broadening_ev"], minimum=0, exclusive=True)
     _integer(where, "coulomb.n_radial_bins", coulomb["n_radial_bins"], 10)
+    if coulomb["method"] not in COULOMB_METHODS:
+        _fail(where, "coulomb.method", f"unknown method {coulomb['method']!r} (use one of {', '.join(COULOMB_METHODS)})")
     parallel = _section(where, raw, "parallel")
     ranks_per_task = _integer(where, "parallel.ranks_per_task", parallel["ranks_per_task"], 1)
 

@@ -205,3 +205,54 @@ def coulomb_potential_fft(
         half = dens.shape[1]
         phi = phi[:, :half] + 1j * phi[:, half:]
     return phi[:, 0] if single else phi
+
+
+# -- choice between the direct sum and the convolution ------------------------------------------
+
+COULOMB_METHODS = ("auto", "direct", "fft")
+# Smallest dot for which ``auto`` takes the FFT path: the measured crossover of CPU time for
+# the CI's 26 complex densities (benchmarks/RESULTS.md, "Coulomb integrals: direct sum against
+# FFT"); the direct sum is exact for relaxed positions too, and cheaper below this size.
+AUTO_FFT_MIN_ATOMS = 20000
+
+
+def uniform_pair_potential(epsilon: float) -> Callable[[np.ndarray], np.ndarray]:
+    """v(r) = e^2 / (epsilon r) in eV for r in Angstrom (the ``uniform`` screening)."""
+    from hpc_nc.physics.coulomb import COULOMB_EV_ANGSTROM
+
+    scale = COULOMB_EV_ANGSTROM / float(epsilon)
+    return lambda r: scale / np.asarray(r, dtype=float)
+
+
+def chosen_method(method: str, positions: np.ndarray, lattice_constant: float) -> str:
+    """'direct' or 'fft' for a requested method; ``auto``: fft for dots of at least
+    AUTO_FFT_MIN_ATOMS atoms whose atoms sit on the ideal lattice, direct otherwise
+    (relaxed STR positions always take the exact direct sum). Depends only on its inputs,
+    so all ranks agree."""
+    if method not in COULOMB_METHODS:
+        raise HpcNcError(f"unknown Coulomb method {method!r} (use one of {', '.join(COULOMB_METHODS)})")
+    if method != "auto":
+        return method
+    if len(positions) < AUTO_FFT_MIN_ATOMS:
+        return "direct"
+    try:
+        lattice_grid(positions, lattice_constant)
+    except HpcNcError:
+        return "direct"
+    return "fft"
+
+
+def coulomb_potential_by_method(comm, positions, densities, epsilon, onsite_ev, max_block_elements,
+                                method: str = "direct", lattice_constant: float | None = None) -> np.ndarray:
+    """Collective: Phi = V densities by the direct sum or the FFT convolution (same V).
+
+    Arguments as hpc_nc.physics.coulomb.coulomb_potential, plus method (COULOMB_METHODS) and
+    the lattice constant of the ideal sites (Angstrom; default ZnS).
+    """
+    from hpc_nc.physics.coulomb import ZNS_LATTICE_CONSTANT, coulomb_potential, onsite_coulomb_ev
+
+    a = ZNS_LATTICE_CONSTANT if lattice_constant is None else float(lattice_constant)
+    if chosen_method(method, positions, a) == "direct":
+        return coulomb_potential(comm, positions, densities, epsilon, onsite_ev, max_block_elements)
+    onsite = onsite_coulomb_ev(epsilon) if onsite_ev is None else float(onsite_ev)
+    return coulomb_potential_fft(comm, positions, densities, uniform_pair_potential(epsilon), onsite, a)
