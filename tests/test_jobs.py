@@ -58,7 +58,7 @@ def test_defaults_and_overrides():
                                                        "solver.strategy=harmonic"]))
     assert {t.model for t in job.tasks} == {"NSTR"}
     assert job.n_electrons == 2 and job.n_holes == 8
-    assert job.solver["strategy"] == "harmonic"
+    assert job.solver.strategy == "harmonic"
     assert job.results_path == "results/t.h5"
 
 
@@ -71,14 +71,20 @@ def test_summary_and_memory_estimate():
     assert estimate_task_memory_bytes(11543, 16, "harmonic") < 0.5e9
     # davidson: within the measured 1.6 GB peak of a whole 7a process (1 rank), above its parts
     assert 0.8e9 < estimate_task_memory_bytes(11543, 16, "davidson") < 1.6e9
-    assert parse_job(GOOD).solver["strategy"] == "davidson"  # the default
+    assert parse_job(GOOD).solver.strategy == "davidson"  # the default
 
 
-def test_job_strategies_are_the_eigensolvers():
-    from hpc_nc.solvers import eigensolver
+def test_choices_have_one_home():
+    """Strategies and models are the solvers' own tuples, looked up, never copied."""
+    from dataclasses import fields
+
+    from hpc_nc import settings
     from hpc_nc.io import jobs
+    from hpc_nc.solvers import eigensolver, hamiltonian
 
-    assert set(jobs.STRATEGIES) == set(eigensolver.STRATEGIES)
+    strategy = {f.name: f for f in fields(settings.SolverSection)}["strategy"]
+    assert settings.resolve_choices(strategy.metadata["bound"].choices) is eigensolver.STRATEGIES
+    assert jobs.MODELS is hamiltonian.MODELS
 
 
 BAD = {
