@@ -116,9 +116,6 @@ class HamiltonianSection:
                                  Bound("float", 0.0, maximum=10.0, why_max="Harrison exponents are about 2-4"))
 
 
-#: Names of the screening models when hpc_nc.physics.coulomb does not define SCREENING_MODELS.
-_SCREENING_FALLBACK = ("thomas-fermi-resta", "uniform", "none")
-
 
 @dataclass(frozen=True)
 class AnalysisSection:
@@ -139,6 +136,9 @@ class AnalysisSection:
                                 Bound("int", 10, maximum=MAX_RADIAL_BINS, why_max="bins"))
     screening: str = _field("thomas-fermi-resta", "screening model of the Coulomb integrals",
                             Bound("str", choices="hpc_nc.physics.coulomb:SCREENING_MODELS"))
+    method: str = _field("auto", "Coulomb sum: direct (exact), fft (ideal-lattice dots only) or auto (fft from "
+                         "hpc_nc.physics.coulomb_fft.AUTO_FFT_MIN_ATOMS atoms on the lattice)",
+                         Bound("str", choices="hpc_nc.physics.coulomb_fft:COULOMB_METHODS"))
 
 
 @dataclass(frozen=True)
@@ -193,12 +193,7 @@ def resolve_choices(choices) -> tuple[str, ...]:
     if choices is None or isinstance(choices, tuple):
         return choices
     module, attr = choices.split(":")
-    try:
-        return tuple(getattr(importlib.import_module(module), attr))
-    except AttributeError:
-        if attr == "SCREENING_MODELS":
-            return _SCREENING_FALLBACK
-        raise
+    return getattr(importlib.import_module(module), attr)
 
 
 def check_number(where: str, key: str, value, *, minimum=None, exclusive=False, maximum=None, why_max="",

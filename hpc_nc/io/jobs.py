@@ -32,7 +32,10 @@ settings sections and their defaults, units and bounds are the dataclasses of
     relax:       {tao_type: 'bncg', force_tol: 0.0001, max_it: 5000, tao_options: {}}
     hamiltonian: {passivation_ev: 20.0, harrison_eta: 2.0}        # old name: physics
     analysis:    {epsilon: 5.2, onsite_ev: None, temperature_k: 300.0, broadening_ev: 0.01,
-                  n_radial_bins: 200, screening: 'thomas-fermi-resta'}   # old name: coulomb
+                  n_radial_bins: 200, screening: 'thomas-fermi-resta', method: 'auto'}
+                 # old name: coulomb. screening: hpc_nc.physics.coulomb.SCREENING_MODELS;
+                 # method: direct (exact sum), fft (convolution, ideal-lattice dots only) or auto
+                 # (fft from hpc_nc.physics.coulomb_fft.AUTO_FFT_MIN_ATOMS atoms on the lattice)
     parallel:    {ranks_per_task: 1}
 
 Tasks are the Cartesian product compositions x geometries x VBOs x models x realisations,
@@ -592,26 +595,15 @@ def parse_set_options(items: list[str]) -> dict:
 
 # -- resource estimate -------------------------------------------------------------------------
 
-def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str) -> int:
-    """Rough peak memory of the electronic stage for one task (bytes).
+def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str, ranks: int = 1) -> int:
+    """Predicted peak resident memory (bytes, per rank) of one electronic-stage task.
 
-    Hamiltonian: about 193 stored complex entries per atom (measured: on-site incl. spin-orbit and
-    passivation + 4 bonds, see benchmarks/results_hamiltonian.md) at 16 B value + 4 B index;
-    SLEPc: Krylov basis of max(2 n_states, n_states + 32) vectors of 10 N complex entries;
-    shift-invert adds the sparse LU factor, which measured 4.9 GB for a 7a dot (11,543
-    atoms) with MUMPS on one rank (DESIGN.md) and grows about as n^(4/3) in 3-D.
-    davidson: search space V and (Hamiltonian) V of 100 columns each, plus the LDLᵀ factor of the 5N
-    spin-orbit-free block (29 M entries = 0.46 GB at 7a before block-low-rank compression;
-    the whole 7a solve peaked at 1.6 GB on one rank, benchmarks/RESULTS.md).
+    The whole process, imports included, from the cost model's fits to measured runs
+    (hpc_nc/pipeline/cost.py, coefficients in hpc_nc/data/cost_model.yaml).
     """
-    rows = 10 * n_atoms
-    matrix = 200 * n_atoms * 20
-    growth = (n_atoms / 11543) ** (4.0 / 3.0)
-    if strategy == "davidson":
-        return int(matrix + rows * 16 * 100 * 2 + 0.46e9 * growth)
-    basis = rows * 16 * max(2 * n_states, n_states + 32) * 2
-    lu = int(4.9e9 * growth) if strategy == "shift-invert" else 0
-    return int(matrix + basis + lu)
+    from hpc_nc.pipeline.cost import predict_task
+
+    return int(predict_task(n_atoms, n_states, strategy, ranks).peak_bytes)
 
 
 def summarize(job: JobSpec) -> dict:

@@ -45,9 +45,9 @@ def analysis_settings(analysis: AnalysisSection):
     """The exciton/observable stage's settings from the job's analysis section."""
     from hpc_nc.physics.exciton import AnalysisSettings
 
-    return AnalysisSettings(epsilon=analysis.epsilon, onsite_ev=analysis.onsite_ev,
-                            temperature_k=analysis.temperature_k, broadening_ev=analysis.broadening_ev,
-                            n_radial_bins=analysis.n_radial_bins)
+    return AnalysisSettings(epsilon=analysis.epsilon, onsite_ev=analysis.onsite_ev, screening=analysis.screening,
+                            coulomb_method=analysis.method, temperature_k=analysis.temperature_k,
+                            broadening_ev=analysis.broadening_ev, n_radial_bins=analysis.n_radial_bins)
 
 
 def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.ndarray | None = None) -> dict:

@@ -164,7 +164,7 @@ def _check_resources_collective(comm, job, results_path: str, structures_path: s
     if comm.rank == 0:
         try:
             check_resources(job, results_path, structures_path)
-        except JobFileError as exc:
+        except HpcNcError as exc:
             error = str(exc)
     error = comm.bcast(error, root=0)
     if error:
@@ -232,9 +232,9 @@ def physical_memory_bytes() -> int:
 def check_resources(job, results_path: str, structures_path: str) -> None:
     """Refuse a job whose largest task cannot fit in memory, or whose files cannot fit on disk.
 
-    Memory: the electronic-stage estimate of the largest task (hpc_nc.io.jobs.
-    estimate_task_memory_bytes) against this machine's physical memory times ranks_per_task
-    (the task's ranks may sit on as many nodes). Disk: the estimated sizes of the files still
+    Memory: the electronic-stage estimate per rank of the largest task (hpc_nc.io.jobs.
+    estimate_task_memory_bytes, on ranks_per_task ranks) against this machine's physical
+    memory (a rank can use at most a whole node). Disk: the estimated sizes of the files still
     to be written against the free space of their directories. Raises JobFileError (one line).
     """
     from hpc_nc.errors import JobFileError
@@ -242,13 +242,13 @@ def check_resources(job, results_path: str, structures_path: str) -> None:
 
     n_states = job.n_electrons + job.n_holes
     biggest = max(job.tasks, key=lambda t: t.n_atoms)
-    need = estimate_task_memory_bytes(biggest.n_atoms, n_states, job.solver.strategy)
-    have = physical_memory_bytes() * job.ranks_per_task
+    need = estimate_task_memory_bytes(biggest.n_atoms, n_states, job.solver.strategy, job.ranks_per_task)
+    have = physical_memory_bytes()
     if have and need > have:
         raise JobFileError(
             f"{job.source}: task {biggest.index} ({biggest.key}, {biggest.n_atoms:,} atoms) needs about "
-            f"{need / 2**30:,.1f} GiB, more than {job.ranks_per_task} rank(s) x {have / job.ranks_per_task / 2**30:.1f}"
-            " GiB of this machine's memory (use smaller dots, or more ranks_per_task on bigger nodes)")
+            f"{need / 2**30:,.1f} GiB per rank on {job.ranks_per_task} rank(s), more than this machine's "
+            f"{have / 2**30:.1f} GiB of memory (use smaller dots, or more ranks_per_task)")
     results_bytes, structures_bytes = output_size_estimates(job)
     wants = [(results_path, results_bytes)]
     if any(t.model == "STR" for t in job.tasks):
