@@ -55,6 +55,7 @@ def worker(args) -> None:
     from hpc_nc.io.store import read_structure
     from hpc_nc.pipeline.electronic_stage import solve_task
     from hpc_nc.pipeline.structure_stage import relax_task
+    from hpc_nc.settings import ElectronicSettings
 
     comm = MPI.COMM_WORLD
     overrides = parse_set_options(args.set or [])
@@ -74,10 +75,10 @@ def worker(args) -> None:
     comm.Barrier()
     t0, c0 = time.perf_counter(), time.process_time()
     if args.stage == "relax":
-        relax_task(comm, task, job)
+        relax_task(comm, task, job.relax)
         row = {"build_seconds": 0.0, "solve_seconds": time.perf_counter() - t0, "analysis_seconds": 0.0}
     else:
-        row = solve_task(comm, task, job, positions)
+        row = solve_task(comm, task, ElectronicSettings.from_job(job), positions)
     cpu = time.process_time() - c0
     comm.Barrier()
     wall = time.perf_counter() - t0

@@ -104,16 +104,34 @@ def _load(args):
     from hpc_nc.io.jobs import load_job, parse_job, parse_set_options
 
     overrides = parse_set_options(getattr(args, "set", None))
-    if not overrides:
-        return load_job(args.job)
     job = load_job(args.job)  # file errors first, then the overridden version
-    return parse_job(job.job_text, source=args.job, overrides=overrides)
+    if overrides:
+        job = parse_job(job.job_text, source=job.source, overrides=overrides)
+    if _world_rank() == 0:
+        for w in job.warnings:  # deprecated keys: one line each, once
+            print(f"hpc-nc: warning: {w}", file=sys.stderr)
+    return job
+
+
+def _check_resources(args, job, results: str | None = None, structures: str | None = None) -> None:
+    """Refuse, before anything runs, a job that cannot fit in memory or on the disk."""
+    from hpc_nc.io.jobs import check_output_path
+    from hpc_nc.pipeline.sweep import check_resources
+
+    results = results or getattr(args, "results", None) or job.results_path
+    structures = structures or getattr(args, "structures", None) or job.structures_path
+    check_output_path("--results", "path", results)
+    check_output_path("--structures", "path", structures)
+    if os.path.normpath(results) == os.path.normpath(structures):
+        raise HpcNcError(f"the results and the structures file are the same file ({results})")
+    check_resources(job, results, structures)
 
 
 def cmd_validate(args) -> int:
     from hpc_nc.io.jobs import summarize
 
     job = _load(args)
+    _check_resources(args, job)
     s = summarize(job)
     if _world_rank() != 0:
         return 0
@@ -252,9 +270,12 @@ def cmd_run(args) -> int:
     import shutil
     import signal
 
+    if args.np is not None and args.np < 1:
+        raise HpcNcError(f"-n {args.np}: the number of MPI ranks must be at least 1")
     job = _load(args)
     results = args.results or job.results_path
     structures = args.structures or job.structures_path
+    _check_resources(args, job, results, structures)
     has_str = any(t.model == "STR" for t in job.tasks)
     passthrough = [args.job] + sum((["--set", s] for s in (args.set or [])), [])
     if args.shard:
@@ -269,8 +290,6 @@ def cmd_run(args) -> int:
                              "`hpc-nc solve JOB` (see `hpc-nc slurm --dry-run`), or start `hpc-nc run` "
                              "without mpirun")
         return cmd_solve(args)
-    if args.np is not None and args.np < 1:
-        raise HpcNcError(f"-n {args.np}: the number of MPI ranks must be at least 1")
     n = args.np or os.cpu_count() or 1
     mpirun = shutil.which("mpirun")
     if mpirun is None and n > 1:
@@ -443,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
         return s
 
     stage_parser("relax", "structure stage: VFF-relax every STR structure (real PETSc, TAO)", cmd_relax)
-    stage_parser("solve", "electronic stage: H, gap states, excitons for every task (complex PETSc)", cmd_solve)
+    stage_parser("solve", "electronic stage: Hamiltonian, gap states, excitons for every task (complex PETSc)", cmd_solve)
     s = stage_parser("run", "both stages on this machine (launches mpirun -n N), then CSV and figures", cmd_run)
     s.add_argument("-n", "--np", type=int, default=None, help="MPI ranks (default: number of cores)")
     s.add_argument("--no-plots", action="store_true")

@@ -110,7 +110,7 @@ def predict_job(job, model: CostModel = CostModel(), n_ranks: int = NODE_RANKS) 
 
     tasks, relax = job_task_seconds(job, model)
     n_states = job.n_electrons + job.n_holes
-    mem = max(estimate_task_memory_bytes(t.n_atoms, n_states, job.solver["strategy"]) for t in job.tasks)
+    mem = max(estimate_task_memory_bytes(t.n_atoms, n_states, job.solver.strategy) for t in job.tasks)
     return {"job": job.name, "n_tasks": len(job.tasks), "cpu_seconds": float(tasks.sum() + relax),
             "relax_seconds": relax, "max_task_seconds": float(tasks.max()),
             "node_wall_seconds": makespan(tasks, n_ranks) + relax / n_ranks, "n_ranks": n_ranks,

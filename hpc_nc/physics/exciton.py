@@ -79,6 +79,7 @@ from hpc_nc.physics.classify import ClassifySettings, classify_confinement, enve
 from hpc_nc.physics.coulomb import DEFAULT_BLOCK_ELEMENTS, DEFAULT_SCREENING, ZNS_EPSILON_INF, onsite_coulomb_ev
 from hpc_nc.physics.coulomb_fft import coulomb_potential_by_method
 from hpc_nc.errors import HpcNcError
+from hpc_nc.settings import DEFAULT_ANALYSIS
 
 N_ELECTRON_BASIS = 2
 N_HOLE_BASIS = 4
@@ -107,16 +108,16 @@ class AnalysisSettings:
     degenerate levels are never split; module docstring "Basis invariance").
     """
 
-    epsilon: float = ZNS_EPSILON_INF
-    onsite_ev: float | None = None
-    screening: str = DEFAULT_SCREENING
-    coulomb_method: str = "direct"  # direct, fft or auto (hpc_nc.physics.coulomb_fft)
-    temperature_k: float = 300.0
-    broadening_ev: float = 0.02
+    epsilon: float = DEFAULT_ANALYSIS.epsilon
+    onsite_ev: float | None = DEFAULT_ANALYSIS.onsite_ev
+    screening: str = DEFAULT_ANALYSIS.screening
+    coulomb_method: str = DEFAULT_ANALYSIS.method  # direct, fft or auto (hpc_nc.physics.coulomb_fft)
+    temperature_k: float = DEFAULT_ANALYSIS.temperature_k
+    broadening_ev: float = DEFAULT_ANALYSIS.broadening_ev
     spectrum_min_ev: float = 1.5
     spectrum_max_ev: float = 5.0
     n_spectrum: int = 701
-    n_radial_bins: int = 400
+    n_radial_bins: int = DEFAULT_ANALYSIS.n_radial_bins
     radial_margin: float = 3.0
     envelope_width: float = obs.DEFAULT_ENVELOPE_WIDTH
     degeneracy_tol_ev: float = 1e-6
