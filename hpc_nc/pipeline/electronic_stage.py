@@ -56,12 +56,14 @@ def solve_task(comm, task, job, positions=None) -> dict:
     positions: relaxed (N, 3) Å for STR (from the structures file), None otherwise.
     Returns the task's row of the results file (numpy values, units in store schema).
     """
+    from hpc_nc.parallel import heartbeat
     from hpc_nc.solvers.eigensolver import solve_gap_states
     from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
     from hpc_nc.physics.materials import load_materials, with_band_offsets
     from hpc_nc.physics.exciton import analyse_states
 
     t0 = time.perf_counter()
+    heartbeat.status("building the dot and its Hamiltonian")
     nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
     alloy = build_alloy(nc, task)
     if task.model == "STR" and positions is None:
@@ -78,6 +80,7 @@ def solve_task(comm, task, job, positions=None) -> dict:
         H.destroy()
     t_solve = time.perf_counter() - t0 - t_build
     atom_positions = nc.positions if positions is None else positions
+    heartbeat.status("observables, Coulomb integrals and excitons")
     result = analyse_states(comm, atom_positions, nc.in_core, nc.core_radius, nc.total_radius,
                             states.electron_energies, states.hole_energies, states.electron_vectors,
                             states.hole_vectors, analysis_settings(job),
