@@ -104,12 +104,14 @@ def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.nda
     positions: relaxed (N, 3) Å for STR (from the structures file), None otherwise.
     Returns the task's row of the results file (numpy values, units in store schema).
     """
+    from hpc_nc.parallel import heartbeat
     from hpc_nc.solvers.eigensolver import solve_gap_states
     from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
     from hpc_nc.physics.materials import load_materials, with_band_offsets
     from hpc_nc.physics.exciton import analyse_states
 
     t0 = time.perf_counter()
+    heartbeat.status("building the dot and its Hamiltonian")
     nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
     alloy = build_alloy(nc, task)
     if task.model == "STR" and positions is None:
@@ -131,6 +133,7 @@ def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.nda
     homogeneous = is_homogeneous(task)
     reference = None if homogeneous else homogeneous_reference(comm, task, settings)
     t_ref = time.perf_counter() - t_ref
+    heartbeat.status("observables, Coulomb integrals and excitons")
     result = analyse_states(comm, atom_positions, nc.in_core, nc.core_radius, nc.total_radius,
                             states.electron_energies, states.hole_energies, states.electron_vectors,
                             states.hole_vectors, analysis_settings(settings.analysis),
