@@ -445,7 +445,7 @@ def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str, ranks
 
 def summarize(job: JobSpec) -> dict:
     n_atoms = np.array([t.n_atoms for t in job.tasks])
-    mem = [estimate_task_memory_bytes(t.n_atoms, job.n_electrons + job.n_holes, job.solver["strategy"])
+    mem = [estimate_task_memory_bytes(t.n_atoms, job.n_electrons + job.n_holes, job.solver["strategy"], job.ranks_per_task)
            for t in job.tasks]
     models = sorted({t.model for t in job.tasks})
     return {
