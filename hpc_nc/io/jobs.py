@@ -28,8 +28,9 @@ optional unless marked; unknown keys are errors so that typos never pass silentl
               # eps_options: PETSc options, e.g. {davidson_mat_mumps_cntl_7: 1.0e-4}
     relax:    {tao_type: bncg, force_tol: 1.0e-4, max_it: 5000, tao_options: {}}
     physics:  {passivation_ev: 20.0, harrison_eta: 2.0}
-    coulomb:  {epsilon: 5.2, onsite_ev: null, temperature_k: 300, broadening_ev: 0.01,
-               n_radial_bins: 200, method: auto}
+    coulomb:  {epsilon: 5.2, screening: thomas-fermi-resta, onsite_ev: null, temperature_k: 300,
+               broadening_ev: 0.01, n_radial_bins: 200, method: auto}
+              # screening: thomas-fermi-resta (default), uniform or none (hpc_nc/physics/coulomb.py)
               # method: direct (exact sum), fft (convolution, ideal-lattice dots only) or auto
               # (fft from hpc_nc.physics.coulomb_fft.AUTO_FFT_MIN_ATOMS atoms on the lattice)
     parallel: {ranks_per_task: 1}
@@ -53,6 +54,7 @@ import numpy as np
 import yaml
 
 from hpc_nc.errors import JobFileError
+from hpc_nc.physics.coulomb import SCREENING_MODELS
 from hpc_nc.physics.geometry import count_atoms_in_sphere
 
 MODELS = ("VCA", "NSTR", "STR")
@@ -64,7 +66,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "solver": {"strategy": "davidson", "tol": 1e-9, "max_it": 500, "ncv": 0, "eps_options": {}},
     "relax": {"tao_type": "bncg", "force_tol": 1e-4, "max_it": 5000, "tao_options": {}},
     "physics": {"passivation_ev": 20.0, "harrison_eta": 2.0},
-    "coulomb": {"method": "auto", "epsilon": 5.2, "onsite_ev": None, "temperature_k": 300.0, "broadening_ev": 0.01,
+    "coulomb": {"method": "auto", "epsilon": 5.2, "screening": "thomas-fermi-resta", "onsite_ev": None, "temperature_k": 300.0, "broadening_ev": 0.01,
                 "n_radial_bins": 200},
     "parallel": {"ranks_per_task": 1},
 }
@@ -268,6 +270,10 @@ def parse_job(text: str, source: str = "<job>", overrides: dict | None = None) -
     _number(where, "physics.harrison_eta", physics["harrison_eta"], minimum=0)
     coulomb = _section(where, raw, "coulomb")
     _number(where, "coulomb.epsilon", coulomb["epsilon"], minimum=0, exclusive=True)
+    if coulomb["screening"] not in SCREENING_MODELS:
+        _fail(where, "coulomb.screening", f"unknown model {coulomb['screening']!r} ({', '.join(SCREENING_MODELS)})")
+    if coulomb["screening"] == "thomas-fermi-resta" and coulomb["epsilon"] < 1:
+        _fail(where, "coulomb.epsilon", "must be >= 1 for thomas-fermi-resta screening")
     if coulomb["onsite_ev"] is not None:
         _number(where, "coulomb.onsite_ev", coulomb["onsite_ev"], minimum=0)
     _number(where, "coulomb.temperature_k", coulomb["temperature_k"], minimum=0)

@@ -217,11 +217,21 @@ AUTO_FFT_MIN_ATOMS = 20000
 
 
 def uniform_pair_potential(epsilon: float) -> Callable[[np.ndarray], np.ndarray]:
-    """v(r) = e^2 / (epsilon r) in eV for r in Angstrom (the ``uniform`` screening)."""
+    """v(r) = e^2/(epsilon r) in eV for r in Angstrom (the "uniform" screening model)."""
+    from hpc_nc.physics.coulomb import screening_model
+
+    return screened_pair_potential(screening_model("uniform", epsilon))
+
+
+def screened_pair_potential(model) -> Callable[[np.ndarray], np.ndarray]:
+    """v(r) = e^2/(epsilon(r) r) in eV for r > 0 in Angstrom, for a hpc_nc.physics.coulomb.Screening."""
     from hpc_nc.physics.coulomb import COULOMB_EV_ANGSTROM
 
-    scale = COULOMB_EV_ANGSTROM / float(epsilon)
-    return lambda r: scale / np.asarray(r, dtype=float)
+    def v(r: np.ndarray) -> np.ndarray:
+        r = np.asarray(r, dtype=float)
+        return COULOMB_EV_ANGSTROM / (model.epsilon_of_r(r) * r)
+
+    return v
 
 
 def chosen_method(method: str, positions: np.ndarray, lattice_constant: float) -> str:
@@ -243,16 +253,19 @@ def chosen_method(method: str, positions: np.ndarray, lattice_constant: float) -
 
 
 def coulomb_potential_by_method(comm, positions, densities, epsilon, onsite_ev, max_block_elements,
-                                method: str = "direct", lattice_constant: float | None = None) -> np.ndarray:
+                                method: str = "direct", lattice_constant: float | None = None,
+                                screening: str | None = None) -> np.ndarray:
     """Collective: Phi = V densities by the direct sum or the FFT convolution (same V).
 
-    Arguments as hpc_nc.physics.coulomb.coulomb_potential, plus method (COULOMB_METHODS) and
-    the lattice constant of the ideal sites (Angstrom; default ZnS).
+    Arguments as hpc_nc.physics.coulomb.coulomb_potential (screening: one of its
+    SCREENING_MODELS, default DEFAULT_SCREENING), plus method (COULOMB_METHODS) and the
+    lattice constant of the ideal sites (Angstrom; default ZnS).
     """
-    from hpc_nc.physics.coulomb import ZNS_LATTICE_CONSTANT, coulomb_potential, onsite_coulomb_ev
+    from hpc_nc.physics.coulomb import DEFAULT_SCREENING, ZNS_LATTICE_CONSTANT, coulomb_potential, screening_model
 
+    screening = DEFAULT_SCREENING if screening is None else screening
     a = ZNS_LATTICE_CONSTANT if lattice_constant is None else float(lattice_constant)
     if chosen_method(method, positions, a) == "direct":
-        return coulomb_potential(comm, positions, densities, epsilon, onsite_ev, max_block_elements)
-    onsite = onsite_coulomb_ev(epsilon) if onsite_ev is None else float(onsite_ev)
-    return coulomb_potential_fft(comm, positions, densities, uniform_pair_potential(epsilon), onsite, a)
+        return coulomb_potential(comm, positions, densities, epsilon, onsite_ev, max_block_elements, screening)
+    model = screening_model(screening, epsilon, onsite_ev)
+    return coulomb_potential_fft(comm, positions, densities, screened_pair_potential(model), model.onsite_ev, a)
