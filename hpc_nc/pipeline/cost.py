@@ -5,7 +5,7 @@ machine they were measured on and the benchmark that produced them (benchmarks/b
 measures, benchmarks/fit_cost.py fits and writes the file). Nothing here runs a solver.
 
 Model of one electronic-stage task (build H + gap states + analysis; docs/design.md,
-"resources") with N atoms, S states, strategy s, on r ranks of one group:
+"Resources and cost model") with N atoms, S states, strategy s, on r ranks of one group:
 
     cpu_1(N)      = c0_s + a_s (N / 1e4)^p_s                     CPU seconds on one rank
     cpu_r(N)      = cpu_1(N) r^beta_s                            summed over the r ranks
