@@ -89,7 +89,7 @@ def worker(args) -> None:
     if comm.rank == 0:
         print("RESULT " + json.dumps({
             "task": args.task, "n_atoms": int(task.n_atoms), "n_states": job.n_electrons + job.n_holes,
-            "strategy": "relax" if args.stage == "relax" else job.solver["strategy"], "ranks": comm.size, "model": task.model,
+            "strategy": "relax" if args.stage == "relax" else job.solver.strategy, "ranks": comm.size, "model": task.model,
             "x_cu": task.x_cu, "x_in": task.x_in, "core_a": task.core_radius_a, "shell_a": task.shell_thickness_a,
             "cpu_s": sum(cpus), "wall_s": wall, "peak_bytes": peaks, "baseline_bytes": bases,
             "import_bytes": base0, "build_s": float(row["build_seconds"]), "solve_s": float(row["solve_seconds"]),
