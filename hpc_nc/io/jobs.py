@@ -28,8 +28,11 @@ optional unless marked; unknown keys are errors so that typos never pass silentl
               # eps_options: PETSc options, e.g. {davidson_mat_mumps_cntl_7: 1.0e-4}
     relax:    {tao_type: bncg, force_tol: 1.0e-4, max_it: 5000, tao_options: {}}
     physics:  {passivation_ev: 20.0, harrison_eta: 2.0}
-    coulomb:  {epsilon: 5.2, onsite_ev: null, temperature_k: 300, broadening_ev: 0.01,
-               n_radial_bins: 200}
+    coulomb:  {epsilon: 5.2, screening: thomas-fermi-resta, onsite_ev: null, temperature_k: 300,
+               broadening_ev: 0.01, n_radial_bins: 200, method: auto}
+              # screening: thomas-fermi-resta (default), uniform or none (hpc_nc/physics/coulomb.py)
+              # method: direct (exact sum), fft (convolution, ideal-lattice dots only) or auto
+              # (fft from hpc_nc.physics.coulomb_fft.AUTO_FFT_MIN_ATOMS atoms on the lattice)
     parallel: {ranks_per_task: 1}
 
 Tasks are the Cartesian product compositions x geometries x VBOs x models x realisations,
@@ -51,9 +54,11 @@ import numpy as np
 import yaml
 
 from hpc_nc.errors import JobFileError
+from hpc_nc.physics.coulomb import SCREENING_MODELS
 from hpc_nc.physics.geometry import count_atoms_in_sphere
 
 MODELS = ("VCA", "NSTR", "STR")
+COULOMB_METHODS = ("auto", "direct", "fft")  # = hpc_nc.physics.coulomb_fft.COULOMB_METHODS (tested)
 STRATEGIES = ("davidson", "shift-invert", "harmonic")  # = hpc_nc.solvers.eigensolver.STRATEGIES (tested)
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -61,7 +66,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "solver": {"strategy": "davidson", "tol": 1e-9, "max_it": 500, "ncv": 0, "eps_options": {}},
     "relax": {"tao_type": "bncg", "force_tol": 1e-4, "max_it": 5000, "tao_options": {}},
     "physics": {"passivation_ev": 20.0, "harrison_eta": 2.0},
-    "coulomb": {"epsilon": 5.2, "onsite_ev": None, "temperature_k": 300.0, "broadening_ev": 0.01,
+    "coulomb": {"method": "auto", "epsilon": 5.2, "screening": "thomas-fermi-resta", "onsite_ev": None, "temperature_k": 300.0, "broadening_ev": 0.01,
                 "n_radial_bins": 200},
     "parallel": {"ranks_per_task": 1},
 }
@@ -265,11 +270,17 @@ def parse_job(text: str, source: str = "<job>", overrides: dict | None = None) -
     _number(where, "physics.harrison_eta", physics["harrison_eta"], minimum=0)
     coulomb = _section(where, raw, "coulomb")
     _number(where, "coulomb.epsilon", coulomb["epsilon"], minimum=0, exclusive=True)
+    if coulomb["screening"] not in SCREENING_MODELS:
+        _fail(where, "coulomb.screening", f"unknown model {coulomb['screening']!r} ({', '.join(SCREENING_MODELS)})")
+    if coulomb["screening"] == "thomas-fermi-resta" and coulomb["epsilon"] < 1:
+        _fail(where, "coulomb.epsilon", "must be >= 1 for thomas-fermi-resta screening")
     if coulomb["onsite_ev"] is not None:
         _number(where, "coulomb.onsite_ev", coulomb["onsite_ev"], minimum=0)
     _number(where, "coulomb.temperature_k", coulomb["temperature_k"], minimum=0)
     _number(where, "coulomb.broadening_ev", coulomb["broadening_ev"], minimum=0, exclusive=True)
     _integer(where, "coulomb.n_radial_bins", coulomb["n_radial_bins"], 10)
+    if coulomb["method"] not in COULOMB_METHODS:
+        _fail(where, "coulomb.method", f"unknown method {coulomb['method']!r} (use one of {', '.join(COULOMB_METHODS)})")
     parallel = _section(where, raw, "parallel")
     ranks_per_task = _integer(where, "parallel.ranks_per_task", parallel["ranks_per_task"], 1)
 
@@ -427,26 +438,15 @@ def parse_set_options(items: list[str]) -> dict:
 
 # -- resource estimate -------------------------------------------------------------------------
 
-def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str) -> int:
-    """Rough peak memory of the electronic stage for one task (bytes).
+def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str, ranks: int = 1) -> int:
+    """Predicted peak resident memory (bytes, per rank) of one electronic-stage task.
 
-    H: about 193 stored complex entries per atom (measured: on-site incl. spin-orbit and
-    passivation + 4 bonds, see benchmarks/results_hamiltonian.md) at 16 B value + 4 B index;
-    SLEPc: Krylov basis of max(2 n_states, n_states + 32) vectors of 10 N complex entries;
-    shift-invert adds the sparse LU factor, which measured 4.9 GB for a 7a dot (11,543
-    atoms) with MUMPS on one rank (DESIGN.md) and grows about as n^(4/3) in 3-D.
-    davidson: search space V and H V of 100 columns each, plus the LDLᵀ factor of the 5N
-    spin-orbit-free block (29 M entries = 0.46 GB at 7a before block-low-rank compression;
-    the whole 7a solve peaked at 1.6 GB on one rank, benchmarks/RESULTS.md).
+    The whole process, imports included, from the cost model's fits to measured runs
+    (hpc_nc/pipeline/cost.py, coefficients in hpc_nc/data/cost_model.yaml).
     """
-    rows = 10 * n_atoms
-    matrix = 200 * n_atoms * 20
-    growth = (n_atoms / 11543) ** (4.0 / 3.0)
-    if strategy == "davidson":
-        return int(matrix + rows * 16 * 100 * 2 + 0.46e9 * growth)
-    basis = rows * 16 * max(2 * n_states, n_states + 32) * 2
-    lu = int(4.9e9 * growth) if strategy == "shift-invert" else 0
-    return int(matrix + basis + lu)
+    from hpc_nc.pipeline.cost import predict_task
+
+    return int(predict_task(n_atoms, n_states, strategy, ranks).peak_bytes)
 
 
 def summarize(job: JobSpec) -> dict:

@@ -43,7 +43,8 @@ def analysis_settings(job):
     from hpc_nc.physics.exciton import AnalysisSettings
 
     c = job.coulomb
-    kwargs = dict(epsilon=float(c["epsilon"]), temperature_k=float(c["temperature_k"]),
+    kwargs = dict(epsilon=float(c["epsilon"]), screening=str(c["screening"]), coulomb_method=str(c["method"]),
+                  temperature_k=float(c["temperature_k"]),
                   broadening_ev=float(c["broadening_ev"]), n_radial_bins=int(c["n_radial_bins"]))
     if c["onsite_ev"] is not None:
         kwargs["onsite_ev"] = float(c["onsite_ev"])
