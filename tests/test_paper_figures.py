@@ -281,8 +281,10 @@ def test_cost_model_fit_and_farm_makespan():
     m = cost.fit_cost_model(n, 12.0 * (n / cost.N7) ** 1.3)
     assert m.solve_s == pytest.approx(12.0) and m.solve_exp == pytest.approx(1.3)
     assert float(m.task_seconds(cost.N7)) == pytest.approx(12.0)
+    measured = cost.predict_job(load_job(_job(4)), model=m)  # 4 tasks of 7193 atoms, no relax term
+    assert measured["cpu_seconds"] == pytest.approx(4 * 12.0 * (7193 / cost.N7) ** 1.3)
     m1 = cost.fit_cost_model([2149, 2149], [3.0, 5.0])  # one size: default exponent, mean in log
-    assert m1.solve_exp == cost.CostModel().solve_exp
+    assert m1.solve_exp == cost.DEFAULT_EXPONENT
     assert float(m1.task_seconds(2149)) == pytest.approx(np.sqrt(15.0))
     with pytest.raises(ValueError):
         cost.fit_cost_model([100], [np.nan])
@@ -293,7 +295,9 @@ def test_cost_model_fit_and_farm_makespan():
     assert max(t.sum() / 64, t.max()) <= w <= t.sum() / 64 + t.max()
     p = cost.predict_job(load_job(_job(6)))
     assert p["n_tasks"] == 80 and p["cpu_seconds"] > p["relax_seconds"] > 0
-    assert p["max_task_seconds"] == pytest.approx(float(cost.CostModel().task_seconds(24447, True)))
+    from hpc_nc.pipeline.cost import predict_task
+
+    assert p["max_task_seconds"] == pytest.approx(predict_task(24447, 12, "davidson", 1).cpu_s)
 
 
 def test_run_measured_records_child_cpu_time(tmp_path):

@@ -149,11 +149,11 @@ def cmd_report(args) -> int:
 
 def cmd_predict(args) -> int:
     from hpc_nc.io.jobs import load_job
-    from hpc_nc.paper.cost import CostModel, predict_job
+    from hpc_nc.paper.cost import BENCHMARK_SOURCE, predict_job
 
     figs = [FIGURES[n] for n in _parse_figs(args.fig)] + [EXTENDED]
     total_cpu, total_tasks = 0.0, 0
-    print(f"model: {CostModel().source}")
+    print(f"model: {BENCHMARK_SOURCE}")
     print(f"{'job':28s} {'tasks':>6s} {'CPU h':>8s} {'max task s':>10s} {'64-core wall min':>16s} {'GiB/rank':>9s}")
     for fig in figs:
         p = predict_job(load_job(fig.job), n_ranks=args.ranks)

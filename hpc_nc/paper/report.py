@@ -17,7 +17,7 @@ import numpy as np
 
 from hpc_nc.paper import EXTENDED, FIGURES, figure_dir_name
 from hpc_nc.paper.claims import CLAIMS, NOT, NOT_RUN, NOTES, PARTLY, REPRODUCED, evaluate_all
-from hpc_nc.paper.cost import (CostModel, NODE_RANKS, fit_cost_model, makespan, predict_job, read_record,
+from hpc_nc.paper.cost import (BENCHMARK_SOURCE, NODE_RANKS, PowerLawCost, fit_cost_model, makespan, predict_job, read_record,
                                summarize_record)
 from hpc_nc.paper.data import FigureData, load_figure_data
 
@@ -97,7 +97,7 @@ def label_spread(data: FigureData) -> dict | None:
 
 
 # -- cost record ------------------------------------------------------------------------------------
-def _measured_model(datasets: dict) -> CostModel | None:
+def _measured_model(datasets: dict) -> PowerLawCost | None:
     n, s = [], []
     for d in datasets.values():
         if d is None or not d.costs or "wall_seconds" not in d.costs:
@@ -126,7 +126,7 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
         rec = summarize_record(read_record(fig_dir))
         d = datasets.get(n)
         done = d.n_done if d is not None else 0
-        model = measured_model or CostModel()
+        model = measured_model
         from hpc_nc.paper.cost import job_task_seconds
 
         ts, relax = job_task_seconds(job, model)
@@ -154,7 +154,7 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
             tot["node_tasks"] += list(ts)
             tot["node_relax"] += relax
     tot["node_wall"] = makespan(tot["node_tasks"], NODE_RANKS) + tot["node_relax"] / NODE_RANKS
-    tot["model"] = (measured_model or CostModel()).source
+    tot["model"] = measured_model.source if measured_model else BENCHMARK_SOURCE
     rows.append(["**total 2-12**", tot["tasks"], tot["done"], _fmt_hours(tot["cpu"]) if tot["cpu"] else "—",
                  _fmt_hours(tot["wall"]) if tot["wall"] else "—", f"{tot['peak']:.0f}" if tot["peak"] else "—", "",
                  "", _fmt_hours(tot["pred_cpu"]), f"{tot['node_wall'] / 60:.3g}", ""])
@@ -171,8 +171,7 @@ def cost_section(datasets: dict, out_root: str, repo_root: str = ".") -> list[st
         "Measured: CPU time (user + system of every rank) and wall time summed over the `make paper` sessions "
         "that computed tasks (docs/reproduction/figN/cost.json), peak resident memory of the largest single "
         "process (one rank), the median wall time of one task on its rank (costs.csv). Predicted: "
-        "hpc_nc/paper/cost.py; the CPU column uses the benchmark-calibrated model "
-        f"(benchmarks/RESULTS.md); the 64-core column simulates the task farm (greedy, tasks in order) "
+        f"hpc_nc/paper/cost.py; the CPU column uses {BENCHMARK_SOURCE}; the 64-core column simulates the task farm (greedy, tasks in order) "
         f"with per-task times from: {tot['model']}. Memory per rank: the job's estimate "
         "(hpc_nc.io.jobs.estimate_task_memory_bytes), times 64 for the node.",
         "",
