@@ -523,7 +523,8 @@ def _gap_vs_r(ds, n, systems):
     for comp, name in systems:
         r, h, g, _, _ = _rh(d, "gap", comp)
         rhos = [spearman(r[h == hh], g[h == hh]) for hh in np.unique(h)]
-        drop = float(np.mean([g[(h == hh) & (r == r.min())][0] - g[(h == hh) & (r == r.max())][0] for hh in np.unique(h)]))
+        drop = float(np.mean([g[(h == hh) & (r == r.min())][0] - g[(h == hh) & (r == r.max())][0]
+                              for hh in np.unique(h)]))
         ok &= max(rhos) <= -0.8 and drop > 0
         drops.append(drop)
         parts.append(f"{name}: gap falls {drop:.2f} eV from R = {r.min():g}a to {r.max():g}a")

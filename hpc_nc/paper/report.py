@@ -17,8 +17,8 @@ import numpy as np
 
 from hpc_nc.paper import EXTENDED, FIGURES, figure_dir_name
 from hpc_nc.paper.claims import CLAIMS, NOT, NOT_RUN, NOTES, PARTLY, REPRODUCED, evaluate_all
-from hpc_nc.paper.cost import (BENCHMARK_SOURCE, NODE_RANKS, PowerLawCost, fit_cost_model, makespan, predict_job, read_record,
-                               summarize_record)
+from hpc_nc.paper.cost import (BENCHMARK_SOURCE, NODE_RANKS, PowerLawCost, fit_cost_model, makespan, predict_job,
+                               read_record, summarize_record)
 from hpc_nc.paper.data import FigureData, load_figure_data
 
 GROUP_COLUMNS = ("x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model")
@@ -153,6 +153,7 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
             tot["pred_cpu"] += pred["cpu_seconds"]
             tot["node_tasks"] += list(ts)
             tot["node_relax"] += relax
+            tot["max_mem"] = max(tot.get("max_mem", 0), pred["memory_per_rank_bytes"])
     tot["node_wall"] = makespan(tot["node_tasks"], NODE_RANKS) + tot["node_relax"] / NODE_RANKS
     tot["model"] = measured_model.source if measured_model else BENCHMARK_SOURCE
     rows.append(["**total 2-12**", tot["tasks"], tot["done"], _fmt_hours(tot["cpu"]) if tot["cpu"] else "—",
@@ -171,9 +172,16 @@ def cost_section(datasets: dict, out_root: str, repo_root: str = ".") -> list[st
         "Measured: CPU time (user + system of every rank) and wall time summed over the `make paper` sessions "
         "that computed tasks (docs/reproduction/figN/cost.json), peak resident memory of the largest single "
         "process (one rank), the median wall time of one task on its rank (costs.csv). Predicted: "
-        f"hpc_nc/paper/cost.py; the CPU column uses {BENCHMARK_SOURCE}; the 64-core column simulates the task farm (greedy, tasks in order) "
+        f"hpc_nc/paper/cost.py; the CPU column uses {BENCHMARK_SOURCE}; the 64-core column simulates the "
+        "task farm (greedy, tasks in order) "
         f"with per-task times from: {tot['model']}. Memory per rank: the job's estimate "
-        "(hpc_nc.io.jobs.estimate_task_memory_bytes), times 64 for the node.",
+        "(hpc_nc.io.jobs.estimate_task_memory_bytes). Per-task wall times measured on a shared, loaded machine "
+        "include waiting for a core, so the measured 64-core prediction is an upper bound.",
+        "",
+        f"64-core node, Figs. 2-12: {tot['node_wall'] / 3600:.3g} h wall if every rank runs one task; the "
+        f"largest tasks need {tot['max_mem'] / 2**30:.2f} GiB per rank, i.e. up to "
+        f"{NODE_RANKS * tot['max_mem'] / 2**30:.0f} GiB if 64 of them run at once (otherwise fewer ranks "
+        "per node for those jobs).",
         "",
     ]
     lines += _table(COST_HEADER, rows)
