@@ -54,7 +54,7 @@ demo: setup
 # Resumable: finished tasks are kept (results/paper/*.h5); a figure whose committed CSVs are
 # complete is only re-plotted. Writes docs/reproduction/ and the cost block of benchmarks/RESULTS.md.
 paper: setup
-	$(PY) -m hpc_nc.paper run --np $(NP) $(if $(FIG),--fig $(FIG)) $(if $(EXTENDED),--extended)
+	$(PY) -m hpc_nc.paper run --np $(NP) $(if $(FIG),--fig $(FIG)) $(if $(EXTENDED),--extended) $(if $(PLOT_ONLY),--plot-only)
 
 bench: setup
 	$(PY) benchmarks/run_all.py

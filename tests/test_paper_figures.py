@@ -271,6 +271,9 @@ def test_report_on_synthetic_data(synthetic_dirs, tmp_path):
     assert "| 0.0528 |" in rows["4"] and "| 812 |" in rows["4"]  # 190 CPU s = 0.0528 h, peak per rank
     assert "**total 2-12**" in rows and "1025" in rows["**total 2-12**"]
     assert "One realisation versus the ensemble" in text and re.search(r"^\| 12 \| 105 \| 560 \|", text, re.M)
+    # Fig. 4's pure InS dots are Fig. 6 map points: the synthetic values agree exactly
+    assert re.search(r"^\| 4 / 6 \| 4 \| 0\.00e\+00 \| 0\.00e\+00 \|", text, re.M)
+    assert re.search(r"^\| 9 / 10 \| 9 \|", text, re.M)
     md = results_md.read_text()
     assert md.count(report.COST_BEGIN) == 1 and "earlier text" in md and "64-core node wall min" in md
 

@@ -96,6 +96,36 @@ def label_spread(data: FigureData) -> dict | None:
             "points_split": split / len(multi)}
 
 
+# -- consistency: the same task in two jobs --------------------------------------------------------
+SAME_TASKS = ((4, 6), (5, 6), (9, 10))  # Figs. 4, 5, 9 are points of the maps (same task keys)
+
+
+def consistency_rows(datasets: dict) -> list[list]:
+    """For each pair of figures sharing tasks: common done tasks and the largest |difference|
+    of E1, H1 (eV) and |d|² (Å²); the same task computed twice must agree (same structure and
+    seed), up to the solver tolerance."""
+    rows = []
+    for a, b in SAME_TASKS:
+        da, db = datasets.get(a), datasets.get(b)
+        if da is None or db is None or "key" not in da.tasks or "key" not in db.tasks:
+            continue
+        ia = {k: i for i, k in enumerate(da.tasks["key"]) if da.tasks["status"][i] == "done"}
+        ib = {k: i for i, k in enumerate(db.tasks["key"]) if db.tasks["status"][i] == "done"}
+        common = sorted(set(ia) & set(ib))
+        if not common:
+            continue
+        diffs = []
+        for f in ("E1", "H1", "dipole_sq"):
+            if f in da.tasks and f in db.tasks:
+                va = np.asarray(da.tasks[f], dtype=float)[[ia[k] for k in common]]
+                vb = np.asarray(db.tasks[f], dtype=float)[[ib[k] for k in common]]
+                diffs.append(f"{np.nanmax(np.abs(va - vb)):.2e}")
+            else:
+                diffs.append("—")
+        rows.append([f"{a} / {b}", len(common), *diffs])
+    return rows
+
+
 # -- cost record ------------------------------------------------------------------------------------
 def _measured_model(datasets: dict) -> PowerLawCost | None:
     n, s = [], []
@@ -266,6 +296,12 @@ def write_report(out_root: str = "docs/reproduction", repo_root: str = ".", *, r
                 reason = o.detail
             rows.append([c.id, f"“{c.quote}”", c.quantity, c.rule, o.value, f"**{o.verdict}**", reason])
         L += _table(["#", "paper", "quantity", "rule", "ours", "verdict", "reason / evidence"], rows) + [""]
+    L += ["## Consistency: the same task in two figures", "",
+          "Figs. 4, 5 and 9 are points of the Fig. 6 / 10 maps (same geometry, composition, alloy seeds): "
+          "each common task is computed twice, in two jobs, and must agree to the solver tolerance.", ""]
+    rows = consistency_rows(ds)
+    L += (_table(["Figs.", "common tasks", "max |ΔE1| eV", "max |ΔH1| eV", "max |Δ|d|²| Å²"], rows)
+          if rows else ["(no pair of figures computed yet)"]) + [""]
     L += ["## Cost record", ""] + cost_section(ds, out_root, repo_root) + [""]
     L += ["## Beyond the paper", "", "### One realisation versus the ensemble", "",
           "The paper shows one alloy realisation per point. For every alloyed figure: the share of single "
