@@ -349,3 +349,37 @@ def test_predict_command(capsys):
     assert driver.main(["predict", "--fig", "4"]) == 0
     out = capsys.readouterr().out
     assert "jobs/paper/fig4.yaml" in out and "fig6_10_extended" in out
+
+
+def test_driver_runs_a_tiny_real_job_then_only_replots(tmp_path, monkeypatch):
+    """End to end on a 281-atom InS/ZnS dot (two VBOs, STR): hpc-nc run, the measured session,
+    CSVs, the Fig. 3 layout; a second pass finds every task done and computes nothing."""
+    monkeypatch.chdir(tmp_path)
+    job = tmp_path / "tiny.yaml"
+    job.write_text("name: tiny\nsweep: {x_cu: [0.0], x_in: [1.0], core_radius_a: [1.0], shell_thickness_a: [1.0],\n"
+                   "        vbo_ins: [0.6, 1.1], model: [STR]}\ncoulomb: {n_radial_bins: 60}\n")
+    fig = PaperFigure(3, str(job), "tiny", radial=True)
+    logs = []
+    info = driver.process_figure(fig, np_ranks=1, out_root="out", plot_only=False, log=logs.append)
+    assert info["ran"] and info["returncode"] == 0, logs
+    rec = cost.read_record("out/fig3")
+    (s,) = rec["sessions"]
+    assert s["tasks_done_before"] == 0 and s["tasks_done_after"] == 2 and s["np"] == 1
+    assert s["cpu_seconds"] > 0.5 and s["peak_rss_mib"] > 50
+    data = load_figure_data("out/fig3")
+    assert data.n_done == 2 and set(data.radial["task"]) == {0.0, 1.0}
+    assert np.all(data.costs["wall_seconds"] > 0)
+    env = data.radial_of(0)
+    dr = env["r_A"][1] - env["r_A"][0]
+    assert float(np.sum(env["env_e"]) * dr) == pytest.approx(1.0, abs=1e-6)  # normalised envelopes
+    assert float(np.nansum(env["rho_h"]) * dr) == pytest.approx(1.0, abs=1e-6)
+    plt_fig = FIGURE_FUNCTIONS[3](data, "out/f.png")
+    assert len([ax for ax in _axes(plt_fig) if ax.get_xlabel()]) == 2
+    assert "R = 0.5 nm (1a)" in plt_fig._suptitle.get_text()
+
+    def no_run(cmd, env=None):
+        raise AssertionError("finished: nothing to run")
+
+    monkeypatch.setattr(cost, "run_measured", no_run)
+    info = driver.process_figure(fig, np_ranks=1, out_root="out", plot_only=False, log=logs.append)
+    assert info["ran"] is False

@@ -97,6 +97,9 @@ def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only:
                        job_sha256=job.job_hash)
         cost.record_session(fig_dir, session)
         info["ran"] = True
+        info["returncode"] = session["returncode"]
+        if session["returncode"] not in (0, 1):  # 1: some tasks failed (recorded, shown in the report)
+            log(f"paper: {name}: hpc-nc run exited with status {session['returncode']}; see its message above")
         log(f"paper: {name}: {done_after}/{total} done, {failed_after} failed, {session['wall_seconds']:.0f} s wall, "
             f"{session['cpu_seconds']:.0f} s CPU, peak {session['peak_rss_mib']:.0f} MiB per process")
     if os.path.exists(results):
@@ -122,10 +125,14 @@ def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only:
 
 def cmd_run(args) -> int:
     figs = [FIGURES[n] for n in _parse_figs(args.fig)] + ([EXTENDED] if args.extended else [])
+    worst = 0
     for fig in figs:
-        process_figure(fig, np_ranks=args.np, out_root=args.out, plot_only=args.plot_only)
+        info = process_figure(fig, np_ranks=args.np, out_root=args.out, plot_only=args.plot_only)
+        worst = max(worst, int(info.get("returncode", 0)))
     _extended_figure(args.out)
-    return cmd_report(args)
+    cmd_report(args)
+    # 0: all done; 1: some tasks failed (recorded; rerun to retry); 2: a run stopped on an error
+    return min(worst, 2)
 
 
 def _extended_figure(out_root: str) -> None:

@@ -46,6 +46,8 @@ READINGS = """\
   7a = 3.8 nm); so "12c" is read as a typo for 12a. b/e: R + H = 7a with a ratio the paper does not give;
   we take R = 3a, H = 4a (the mirror of c/f). Compositions 0-50 % in 10 % steps; x axis Cu, y axis In
   ("upper left" = high In, low Cu, as the text uses it).
+- **Core/shell shading** in the radial panels is drawn at the nominal radii R and R + H; in strained
+  InS-rich cores the relaxed core extends ~0.1-0.2 nm further (docs/VALIDATION.md, finding 2).
 - **Realisations**: the paper shows one alloy realisation per point; we run 3 (10 for the 16-cation core of
   Fig. 12a/d) and show mean ± standard error; labels are the majority over realisations.
 - **Colour scales**: the paper's colour maps are not specified; size maps use viridis (gap) / magma (|d|²)
