@@ -89,7 +89,7 @@ def job_task_seconds(job, model: PowerLawCost | None = None) -> tuple[np.ndarray
     from hpc_nc.pipeline.cost import predict_relax, predict_task
 
     n_states = job.n_electrons + job.n_holes
-    strategy = job.solver["strategy"]
+    strategy = job.solver.strategy
     cache: dict[int, float] = {}
     for k in set(int(v) for v in n):
         cache[k] = predict_task(k, n_states, strategy, job.ranks_per_task).cpu_s
