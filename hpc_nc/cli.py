@@ -213,8 +213,29 @@ def cmd_solve(args) -> int:
     return _report(summary, "solve", path)
 
 
+def _inherited_singleton() -> bool:
+    """True when the environment was inherited from a process that initialised MPI as an
+    OpenMPI singleton (e.g. a Python script that imported mpi4py, then ran hpc-nc): OpenMPI
+    puts PMIX_RANK etc. into the C environment, which children inherit, although no launcher
+    started this process."""
+    return os.environ.get("OMPI_MCA_ess") == "singleton" and "OMPI_COMM_WORLD_SIZE" not in os.environ
+
+
 def _inside_mpi_job() -> bool:
+    if _inherited_singleton():
+        return False
     return any(v in os.environ for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"))
+
+
+def _launcher_env() -> dict:
+    """os.environ for a child mpirun, without a singleton parent's PMIx/OpenMPI wiring (which
+    would make the child's ranks try to join the parent's PMIx server)."""
+    env = dict(os.environ)
+    if _inherited_singleton():
+        for key in list(env):
+            if key.startswith(("PMIX_", "OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix", "OMPI_APP_CTX")):
+                del env[key]
+    return env
 
 
 def _set_parent_death_signal(sig: int | None = None) -> None:
@@ -315,7 +336,7 @@ def cmd_run(args) -> int:
     mpirun = shutil.which("mpirun")
     if mpirun is None and n > 1:
         raise HpcNcError("mpirun not found: install openmpi-bin or run with -n 1")
-    env = dict(os.environ)
+    env = _launcher_env()
     env.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
     if os.geteuid() == 0:
         env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")

@@ -53,3 +53,23 @@ def test_info_lists_both_builds():
     assert builds["complex"]["scalar_type"] == "complex128"
     assert builds["complex"]["mumps"]
     assert info["h5py_mpi"] is True
+
+
+def test_environment_inherited_from_an_mpi_singleton_is_not_a_launcher(monkeypatch):
+    """A script that imported mpi4py (an OpenMPI singleton) and then started `hpc-nc run`
+    passes PMIX_RANK & co. to it: that is not mpirun/srun, and the child mpirun must not
+    inherit the parent's PMIx wiring. Under a real launcher the check still fires."""
+    from hpc_nc import cli
+
+    for key in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "OMPI_MCA_ess", "PMIX_NAMESPACE"):
+        monkeypatch.delenv(key, raising=False)
+    assert not cli._inside_mpi_job()
+    monkeypatch.setenv("PMIX_RANK", "0")
+    assert cli._inside_mpi_job()  # srun --mpi=pmix
+    monkeypatch.setenv("OMPI_MCA_ess", "singleton")
+    monkeypatch.setenv("PMIX_NAMESPACE", "123")
+    assert not cli._inside_mpi_job()
+    env = cli._launcher_env()
+    assert "PMIX_RANK" not in env and "PMIX_NAMESPACE" not in env and "OMPI_MCA_ess" not in env
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")  # mpirun sets this; a singleton does not
+    assert cli._inside_mpi_job()

@@ -357,7 +357,7 @@ def test_driver_runs_a_tiny_real_job_then_only_replots(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     job = tmp_path / "tiny.yaml"
     job.write_text("name: tiny\nsweep: {x_cu: [0.0], x_in: [1.0], core_radius_a: [1.0], shell_thickness_a: [1.0],\n"
-                   "        vbo_ins: [0.6, 1.1], model: [STR]}\ncoulomb: {n_radial_bins: 60}\n")
+                   "        vbo_ins: [0.6, 1.1], model: [STR]}\nanalysis: {n_radial_bins: 60}\n")
     fig = PaperFigure(3, str(job), "tiny", radial=True)
     logs = []
     info = driver.process_figure(fig, np_ranks=1, out_root="out", plot_only=False, log=logs.append)
