@@ -76,14 +76,10 @@ import numpy as np
 
 from hpc_nc.physics import observables as obs
 from hpc_nc.physics.classify import ClassifySettings, classify_confinement, envelope_core_share
-from hpc_nc.physics.coulomb import (
-    DEFAULT_BLOCK_ELEMENTS,
-    DEFAULT_SCREENING,
-    ZNS_EPSILON_INF,
-    coulomb_potential,
-    onsite_coulomb_ev,
-)
+from hpc_nc.physics.coulomb import DEFAULT_BLOCK_ELEMENTS, DEFAULT_SCREENING, ZNS_EPSILON_INF, onsite_coulomb_ev
+from hpc_nc.physics.coulomb_fft import coulomb_potential_by_method
 from hpc_nc.errors import HpcNcError
+from hpc_nc.settings import DEFAULT_ANALYSIS
 
 N_ELECTRON_BASIS = 2
 N_HOLE_BASIS = 4
@@ -112,15 +108,16 @@ class AnalysisSettings:
     degenerate levels are never split; module docstring "Basis invariance").
     """
 
-    epsilon: float = ZNS_EPSILON_INF
-    onsite_ev: float | None = None
-    screening: str = DEFAULT_SCREENING
-    temperature_k: float = 300.0
-    broadening_ev: float = 0.02
+    epsilon: float = DEFAULT_ANALYSIS.epsilon
+    onsite_ev: float | None = DEFAULT_ANALYSIS.onsite_ev
+    screening: str = DEFAULT_ANALYSIS.screening
+    coulomb_method: str = DEFAULT_ANALYSIS.method  # direct, fft or auto (hpc_nc.physics.coulomb_fft)
+    temperature_k: float = DEFAULT_ANALYSIS.temperature_k
+    broadening_ev: float = DEFAULT_ANALYSIS.broadening_ev
     spectrum_min_ev: float = 1.5
     spectrum_max_ev: float = 5.0
     n_spectrum: int = 701
-    n_radial_bins: int = 400
+    n_radial_bins: int = DEFAULT_ANALYSIS.n_radial_bins
     radial_margin: float = 3.0
     envelope_width: float = obs.DEFAULT_ENVELOPE_WIDTH
     degeneracy_tol_ev: float = 1e-6
@@ -174,6 +171,7 @@ def coulomb_terms(
     n_e1: int = 2,
     n_h1: int = 2,
     screening: str = DEFAULT_SCREENING,
+    method: str = "direct",
 ) -> CoulombTerms:
     """Collective: all Coulomb integrals of the CI and of Delta_XX with one pass over V.
 
@@ -181,6 +179,7 @@ def coulomb_terms(
     level integrals J use the mean densities of electron states 0 .. n_e1-1 (the E1 level)
     and hole states 0 .. n_h1-1 (the H1 level); the defaults 2, 2 are Kramers pairs.
     screening: the model of V (hpc_nc.physics.coulomb.SCREENING_MODELS) for J and K alike.
+    method: "direct" sum, "fft" convolution or "auto" (hpc_nc.physics.coulomb_fft); same V.
     """
     ev = np.asarray(electron_vectors)
     hv = np.asarray(hole_vectors)
@@ -197,7 +196,8 @@ def coulomb_terms(
     rho_eh = obs.pair_densities(ev, hv)  # (N, 2, 4)
     levels = np.stack([rho_e1, rho_h1], axis=1).astype(complex)
     columns = np.concatenate([rho_hh.reshape(n_atoms, -1), np.conj(rho_eh).reshape(n_atoms, -1), levels], axis=1)
-    phi = coulomb_potential(comm, positions, columns, epsilon, onsite_ev, max_block_elements, screening)
+    phi = coulomb_potential_by_method(comm, positions, columns, epsilon, onsite_ev, max_block_elements, method,
+                                      screening=screening)
     phi_hh = phi[:, :16].reshape(n_atoms, 4, 4)  # V rho_ab for hole pairs (a, b)
     phi_x = phi[:, 16:24].reshape(n_atoms, 2, 4)  # V rho_he = V conj(rho_eh)
     phi_e1 = phi[:, 24].real
@@ -465,7 +465,7 @@ def analyse_states(
 
     dipoles = obs.transition_dipoles(pos, ev, hv)
     terms = coulomb_terms(comm, pos, ev, hv, settings.epsilon, settings.onsite, settings.max_block_elements, g_e1, g_h1,
-                          screening=settings.screening)
+                          screening=settings.screening, method=settings.coulomb_method)
     ham = ci_hamiltonian(e_lvl, h_lvl, terms)
     ex = solve_excitons(ham, dipoles)
     # within a degenerate exciton level the CI eigenvectors are arbitrary: use level means
