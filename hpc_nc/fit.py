@@ -186,7 +186,7 @@ def render_yaml(name: str, fit: dict, data_dir: str | None = None) -> str:
         else:
             src = cd_src
         lines += [f"    {n}:", f"      value: {fit['vogl'][n]:.{STORE_DECIMALS}f}", f"      source: \"{src}\""]
-    so_src = "Cd/S atomic spin-orbit splitting kept for {} (paper Methods: Chadi, PRB 16, 790 (1977)); unverified public table (PHYSICS.md §3)"
+    so_src = "UNSOURCED: Cd/S atomic spin-orbit splitting of the CdS set kept for {} (scheme: Chadi, PRB 16, 790 (1977), paper Methods); the CdS numbers have no primary reference (CdS.yaml)"
     lines += [
         "spin_orbit:",
         "  unit: eV",

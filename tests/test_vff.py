@@ -225,6 +225,8 @@ def test_elastic_constants_of_periodic_cell_match_keating_closed_forms(params):
     assert c44_rel == pytest.approx(c44_rel_ref, rel=1e-3)
     # And the fitted parameters reproduce Berlincourt's C11 and C12 (vff.yaml).
     assert c11 == pytest.approx(104.6, rel=2e-3) and c12 == pytest.approx(65.3, rel=2e-3)
+    # The stated deficiency (vff.yaml header, docs/physics.md): relaxed C44 34.8 vs 46.3 GPa.
+    assert c44_rel == pytest.approx(34.8, abs=0.1)
 
 
 # ----------------------------------------------------------------- Eshelby inclusion
