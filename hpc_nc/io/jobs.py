@@ -335,16 +335,15 @@ def _encodable(path) -> bool:
 
 
 def _section(where, raw, name, warnings) -> object:
-    given = raw.get(name)
+    """Settings section ``name`` of the job, read from its deprecated alias with a warning."""
+    key = name
     for old, new in st.SECTION_ALIASES.items():
         if new == name and old in raw:
             if name in raw:
                 _fail(where, old, f"is the old name of {name}; give only one of them")
             warnings.append(f"{where}: section '{old}' is deprecated, use '{name}'")
-            given = raw[old]
-            name = old
-    return st.parse_section(st.SECTIONS[name if name in st.SECTIONS else st.SECTION_ALIASES[name]],
-                            given, where, name, warnings)
+            key = old
+    return st.parse_section(st.SECTIONS[name], raw.get(key), where, key, warnings)
 
 
 def parse_job(text: str, source: str = "<job>", overrides: dict | None = None) -> JobSpec:
