@@ -123,7 +123,7 @@ class AnalysisSection:
 
     epsilon: float = _field(5.2, "dielectric constant (ZnS eps_inf)",
                             Bound("float", 1.0, maximum=100.0, why_max="semiconductors have eps < 30"))
-    onsite_ev: float | None = _field(None, "on-site Coulomb integral (null: 6/5 e^2/(epsilon r_ws))",
+    onsite_ev: float | None = _field(None, "on-site Coulomb integral (null: the screening model's value)",
                                      Bound("float", 0.0, maximum=100.0, nullable=True,
                                            why_max="atomic Coulomb integrals are < 20 eV"), units="eV")
     temperature_k: float = _field(300.0, "emission temperature",

@@ -377,3 +377,16 @@ def test_run_refuses_non_positive_rank_counts():
             rc = main(["run", "jobs/demo.yaml", "-n", n])
             raise SystemExit(rc)
         assert exc.value.code == 2
+
+
+@pytest.mark.mpi
+def test_resource_refusal_is_one_message_on_every_rank(comm, monkeypatch):
+    """Only rank 0 measures the machine; every rank raises its verdict (no hang, no split)."""
+    from hpc_nc.pipeline import sweep
+
+    job = parse_job("name: m\nsweep: {x_in: [1], core_radius_a: [3], model: [VCA]}\n", source="m.yaml")
+    monkeypatch.setattr(sweep, "physical_memory_bytes", (lambda: 1024) if comm.rank == 0 else (lambda: 2**50))
+    with pytest.raises(JobFileError) as err:
+        sweep._check_resources_collective(comm, job, "/nonexistent_dir/r.h5", "/nonexistent_dir/s.h5")
+    messages = comm.allgather(str(err.value))
+    assert len(set(messages)) == 1 and "task 0" in messages[0] and "GiB" in messages[0]
