@@ -390,3 +390,19 @@ def test_resource_refusal_is_one_message_on_every_rank(comm, monkeypatch):
         sweep._check_resources_collective(comm, job, "/nonexistent_dir/r.h5", "/nonexistent_dir/s.h5")
     messages = comm.allgather(str(err.value))
     assert len(set(messages)) == 1 and "task 0" in messages[0] and "GiB" in messages[0]
+
+
+def test_non_utf8_arguments_and_shared_output_paths_are_one_line_errors(tmp_path):
+    import subprocess
+    import sys
+
+    job = tmp_path / "j.yaml"
+    job.write_text(BASE)
+    for args in ([b"validate", b"\xed\xa0\x80.yaml"], [b"solve", str(job).encode(), b"--results", b"\xff.h5"],
+                 [b"solve", str(job).encode(), b"--results", b"same.h5", b"--structures", b"./same.h5"]):
+        out = subprocess.run([sys.executable.encode(), b"-m", b"hpc_nc", *args], capture_output=True,
+                             timeout=120, cwd=tmp_path)
+        lines = out.stderr.decode("utf-8", "replace").strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("hpc-nc: error:"), out.stderr
+    assert "same file" in lines[0]
+    assert not (tmp_path / "same.h5").exists()

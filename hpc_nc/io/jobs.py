@@ -303,7 +303,7 @@ def _yaml_load(text: str, where: str):
 
 def load_job(path: str) -> JobSpec:
     """Read and validate a job file; raise JobFileError with a one-line message on any problem."""
-    if not _encodable(path):
+    if not _encodable(path, utf8=False):
         raise JobFileError(f"{_show(path)}: the job file name cannot be encoded as a file name")
     shown = path if len(path) <= 300 else _show(path)
     try:
@@ -325,10 +325,13 @@ def load_job(path: str) -> JobSpec:
     return parse_job(text, source=shown)
 
 
-def _encodable(path) -> bool:
+def _encodable(path, utf8: bool = True) -> bool:
+    """Whether the file system can take path (and, with utf8, whether it is UTF-8 text, as the
+    job file and the HDF5 provenance must be; a command-line path may be any bytes)."""
     try:
         os.fsencode(path)
-        path.encode("utf-8")
+        if utf8:
+            path.encode("utf-8")
         return True
     except (UnicodeError, TypeError):
         return False
@@ -407,7 +410,7 @@ def check_output_path(where: str, key: str, path) -> str:
     if len(path) > 4096 or "\0" in path:
         _fail(where, key, f"is not a usable file path: {_show(path)}")
     if not _encodable(path):
-        _fail(where, key, f"cannot be encoded as a file name: {_show(path)}")
+        _fail(where, key, f"cannot be encoded as a UTF-8 file name: {_show(path)}")
     if path.endswith(("/", os.sep)) or os.path.isdir(path):
         _fail(where, key, f"is a directory, not a file: {_show(path)}")
     return path
