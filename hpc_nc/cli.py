@@ -124,10 +124,20 @@ def _check_resources(args, job, results: str | None = None, structures: str | No
 
 def cmd_validate(args) -> int:
     from hpc_nc.io.jobs import summarize
+    from hpc_nc.pipeline.cost import job_cost, memory_per_rank_bytes
 
     job = _load(args)
     _check_resources(args, job)
     s = summarize(job)
+    ranks = args.ranks or job.ranks_per_task
+    if args.mem_per_rank is not None and not args.mem_per_rank > 0:
+        raise HpcNcError(f"--mem-per-rank must be positive (GiB), got {args.mem_per_rank}")
+    mem = (int(args.mem_per_rank * 2**30) if args.mem_per_rank
+           else memory_per_rank_bytes(min(ranks, os.cpu_count() or 1)))
+    c = job_cost(job, ranks, mem)  # refuses a task that cannot fit, naming it
+    s["cost"] = {k: v for k, v in c.items() if k not in ("tasks", "structures")} | {"mem_per_rank_bytes": mem}
+    for row, pred in zip(s["tasks"], c["tasks"]):
+        row.update(cpu_s_estimate=pred["cpu_s"], wall_s_estimate=pred["wall_s"])
     if _world_rank() != 0:
         return 0
     if args.json:
@@ -138,10 +148,21 @@ def cmd_validate(args) -> int:
     print(f"  tasks: {s['n_tasks']}  (models {', '.join(s['models'])}; "
           f"{s['n_structures_to_relax']} structures to relax)")
     print(f"  atoms per dot: {s['n_atoms_min']} .. {s['n_atoms_max']}")
-    print(f"  memory per task (estimate, electronic stage): up to {gib:.2f} GiB")
+    print(f"  memory per task (estimate, electronic stage): up to {gib:.2f} GiB per rank "
+          f"(available: {mem / 2**30:.1f} GiB per rank)")
+    print(f"  predicted on {ranks} rank(s) ({c['groups']} group(s) of {c['ranks_per_task']}): "
+          f"relax {c['relax_cpu_hours']:.3g} CPU h, wall {_hms(c['relax_wall_s'])}; "
+          f"solve ({c['strategy']}) {c['solve_cpu_hours']:.3g} CPU h, wall {_hms(c['solve_wall_s'])}"
+          + ("  [beyond the fitted sizes]" if c["any_extrapolated"] else ""))
+    print(f"  cost model fitted on: {c['machine']}")
     print(f"  ranks per task: {s['ranks_per_task']}")
     print(f"  results: {s['results']}   structures: {s['structures']}")
     return 0
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _world():
@@ -431,7 +452,11 @@ def cmd_bulk(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hpc-nc", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="hpc-nc", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="exit status: 0 done, 1 internal error, 2 usage or input error, 3 some tasks "
+                                       "failed,\n4 some tasks pending, 130 SIGINT, 143 SIGTERM (finished rows are kept; "
+                                       "re-running resumes)")
     p.add_argument("--version", action="version", version=f"hpc_nc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -439,8 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("validate", help="check a job file and print its tasks, atom counts and memory")
+    s = sub.add_parser("validate", help="check a job file; predict each task's CPU time and memory, and the total")
     s.add_argument("job")
+    s.add_argument("--ranks", type=int, metavar="N", help="predict the job's wall time on N ranks "
+                   "(default: parallel.ranks_per_task)")
+    s.add_argument("--mem-per-rank", type=float, metavar="GIB", help="memory per rank in GiB (default: "
+                   "SLURM_MEM_PER_CPU / SLURM_MEM_PER_NODE, else this node's memory / ranks on it)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a job-file entry")
     s.set_defaults(func=cmd_validate)
@@ -485,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("plot", help="the paper's figures (maps, curves, radial densities) from a results file")
     plots.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.io.plots"))
-    s = sub.add_parser("slurm", help="submit a sweep with the slurm/ templates (--dry-run prints the commands)")
+    s = sub.add_parser("slurm", help="submit a sweep to Slurm, resources sized from the job (--dry-run prints the commands)")
     slurm.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.pipeline.slurm"))
 

@@ -610,7 +610,7 @@ def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str, ranks
 
 def summarize(job: JobSpec) -> dict:
     n_atoms = np.array([t.n_atoms for t in job.tasks])
-    by_size = {n: estimate_task_memory_bytes(n, job.n_electrons + job.n_holes, job.solver.strategy)
+    by_size = {n: estimate_task_memory_bytes(n, job.n_electrons + job.n_holes, job.solver.strategy, job.ranks_per_task)
                for n in {t.n_atoms for t in job.tasks}}
     mem = [by_size[t.n_atoms] for t in job.tasks]
     models = sorted({t.model for t in job.tasks})

@@ -50,18 +50,68 @@ def analysis_settings(analysis: AnalysisSection):
                             broadening_ev=analysis.broadening_ev, n_radial_bins=analysis.n_radial_bins)
 
 
+# Reference core weights of homogeneous ZnS dots, per process: {(R, H, settings): (w_E1, w_H1)}.
+# Every rank of a task group holds the same entries (they solve the same tasks in order).
+_REFERENCE_CACHE: dict = {}
+
+
+def is_homogeneous(task) -> bool:
+    """No core/shell band offset: pure ZnS (x_Cu = x_In = 0) or no shell (H = 0)."""
+    return (task.x_cu == 0 and task.x_in == 0) or task.shell_thickness_a == 0
+
+
+def homogeneous_reference(comm, task: Task, settings: ElectronicSettings) -> tuple[float, float]:
+    """Collective: (w_E1, w_H1), the core weights of the E1 and H1 levels of the pure ZnS dot
+    with the task's R and H (ideal lattice: ZnS in ZnS is unstrained), with the job's solver
+    and physics settings. The classifier judges carrier locations against them
+    (hpc_nc.physics.classify). Cached per process and geometry, so a sweep pays one extra
+    solve per geometry and task group."""
+    from hpc_nc.physics import observables as obs
+    from hpc_nc.physics.exciton import AnalysisSettings
+    from hpc_nc.physics.materials import load_materials
+    from hpc_nc.solvers.eigensolver import solve_gap_states
+    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
+
+    key = (task.core_radius_a, task.shell_thickness_a, repr(settings.solver), repr(settings.hamiltonian),
+           repr(settings.states))
+    if key in _REFERENCE_CACHE:
+        return _REFERENCE_CACHE[key]
+    nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
+    alloy = virtual_crystal(nc, 0.0, 0.0)
+    mats = load_materials()
+    vbm, cbm = band_edge_estimates(mats, alloy)
+    hamiltonian = assemble_hamiltonian(comm, nc, alloy, mats, "VCA", positions=None,
+                                       passivation_ev=settings.hamiltonian.passivation_ev,
+                                       harrison_eta=settings.hamiltonian.harrison_eta)
+    try:
+        states = solve_gap_states(comm, hamiltonian, settings.states.electrons, settings.states.holes, vbm, cbm,
+                                  eigen_settings(settings.solver))
+    finally:
+        hamiltonian.destroy()
+    tol = AnalysisSettings().level_tol_ev
+    weights = []
+    for energies, vectors in ((states.electron_energies, states.electron_vectors),
+                              (states.hole_energies, states.hole_vectors)):
+        lo, hi = obs.degenerate_levels(energies, tol)[0]
+        weights.append(float(obs.core_weight(obs.level_density(vectors, lo, hi - lo), nc.in_core)))
+    _REFERENCE_CACHE[key] = (weights[0], weights[1])
+    return _REFERENCE_CACHE[key]
+
+
 def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.ndarray | None = None) -> dict:
     """Electronic structure and excitons of one task. Collective over comm (the group).
 
     positions: relaxed (N, 3) Å for STR (from the structures file), None otherwise.
     Returns the task's row of the results file (numpy values, units in store schema).
     """
+    from hpc_nc.parallel import heartbeat
     from hpc_nc.solvers.eigensolver import solve_gap_states
     from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
     from hpc_nc.physics.materials import load_materials, with_band_offsets
     from hpc_nc.physics.exciton import analyse_states
 
     t0 = time.perf_counter()
+    heartbeat.status("building the dot and its Hamiltonian")
     nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
     alloy = build_alloy(nc, task)
     if task.model == "STR" and positions is None:
@@ -79,11 +129,19 @@ def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.nda
         hamiltonian.destroy()
     t_solve = time.perf_counter() - t0 - t_build
     atom_positions = nc.positions if positions is None else positions
+    t_ref = time.perf_counter()
+    homogeneous = is_homogeneous(task)
+    reference = None if homogeneous else homogeneous_reference(comm, task, settings)
+    t_ref = time.perf_counter() - t_ref
+    heartbeat.status("observables, Coulomb integrals and excitons")
     result = analyse_states(comm, atom_positions, nc.in_core, nc.core_radius, nc.total_radius,
                             states.electron_energies, states.hole_energies, states.electron_vectors,
                             states.hole_vectors, analysis_settings(settings.analysis),
-                            split_levels=states.diagnostics.get("split_degenerate_level"))
+                            split_levels=states.diagnostics.get("split_degenerate_level"),
+                            reference_weights=reference, homogeneous=homogeneous)
     result = dict(result)
+    if reference is None:  # a homogeneous dot is its own reference
+        reference = (result["core_weight_E1"], result["core_weight_H1"])
     result.update(
         electron_energies=states.electron_energies,
         hole_energies=states.hole_energies,
@@ -93,7 +151,10 @@ def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.nda
         realised_x_in=alloy.realised_x_in,
         build_seconds=t_build,
         solve_seconds=t_solve,
-        analysis_seconds=time.perf_counter() - t0 - t_build - t_solve,
+        analysis_seconds=time.perf_counter() - t0 - t_build - t_solve - t_ref,
+        reference_seconds=t_ref,
+        reference_core_weight_E1=float(reference[0]),
+        reference_core_weight_H1=float(reference[1]),
         solver_iterations=int(np.sum(states.diagnostics.get("iterations", [-1]))),
         solver_converged=int(states.diagnostics.get("n_converged", -1)),
     )
@@ -109,6 +170,9 @@ _SOLVER_FIELDS = {
     "build_seconds": ((), "f8", "s", "geometry, alloy and Hamiltonian assembly"),
     "solve_seconds": ((), "f8", "s", "SLEPc eigen solve"),
     "analysis_seconds": ((), "f8", "s", "observables, Coulomb integrals, CI"),
+    "reference_seconds": ((), "f8", "s", "solve of the homogeneous ZnS reference dot (0 when cached or not needed)"),
+    "reference_core_weight_E1": ((), "f8", "1", "E1 core weight of the pure ZnS dot of the same R, H (classifier reference)"),
+    "reference_core_weight_H1": ((), "f8", "1", "H1 core weight of the pure ZnS dot of the same R, H (classifier reference)"),
     "solver_iterations": ((), "i8", "1", "SLEPc iterations (restarts) summed over the solves"),
     "solver_converged": ((), "i8", "1", "eigenpairs SLEPc reported converged"),
 }

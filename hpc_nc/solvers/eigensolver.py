@@ -71,6 +71,7 @@ import numpy as np
 
 from hpc_nc.physics.tight_binding import time_reversal  # noqa: F401 (also this module's API)
 from hpc_nc.errors import ConvergenceError, HpcNcError
+from hpc_nc.parallel import heartbeat
 from hpc_nc.parallel.collective import agree_on_error
 from hpc_nc.settings import DEFAULT_SOLVER
 
@@ -380,6 +381,7 @@ def _solve_side_rounds(PETSc, SLEPc, H, eps, res, n, side, boundary, target, set
         eps.setWhichEigenpairs(SLEPc.EPS.Which.USER)
         eps.setEigenvalueComparison(_comparison(key))
         eps.setDeflationSpace(res.vectors)  # empty list clears the previous side's space
+        heartbeat.status(f"SLEPc {settings.strategy}: {side} states, round {round_ + 1}")
         eps.solve()
         before = len(res.values)
         nconv = _collect(eps, SLEPc, res, key, H)

@@ -24,6 +24,7 @@ import numpy as np
 from hpc_nc.physics.alloy import COMPOUNDS
 from hpc_nc.physics.geometry import atom_block
 from hpc_nc.errors import HpcNcError
+from hpc_nc.parallel import heartbeat
 from hpc_nc.settings import DEFAULT_RELAX
 from hpc_nc.physics.vff import (
     VffParameters,
@@ -189,6 +190,8 @@ def relax_structure(comm, nc, alloy, settings: RelaxSettings | None = None,
         state["max_force"] = comm.allreduce(fmax, op=_mpi_max())
         state["x"] = X.getArray(readonly=True).copy()
         state["n_eval"] += 1
+        heartbeat.status(f"VFF relaxation: {state['n_eval']} force evaluations, largest force "
+                         f"{state['max_force']:.1e} eV/Å (target {settings.force_tol:.0e})")
         return comm.allreduce(e)
 
     tao = PETSc.TAO().create(comm=comm)
