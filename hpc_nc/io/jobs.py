@@ -71,12 +71,13 @@ from hpc_nc.settings import (
     RelaxSection,
     SolverSection,
     StatesSection,
-    fail as _fail,
-    show as _show,
 )
 from hpc_nc.solvers.hamiltonian import MODELS
 
-#: Largest job file read (bytes): the paper's biggest job is under 2 kB.
+_fail = st.fail
+_show = st.show
+
+#: Largest job file read (bytes): the paper's biggest job (jobs/paper/fig12.yaml) is 5 kB.
 MAX_JOB_BYTES = 1 << 20
 #: Deepest YAML nesting accepted (a job file needs 4: sweep.points[i].model[j]).
 MAX_NESTING = 16
