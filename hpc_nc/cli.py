@@ -115,15 +115,10 @@ def _load(args):
 
 def _check_resources(args, job, results: str | None = None, structures: str | None = None) -> None:
     """Refuse, before anything runs, a job that cannot fit in memory or on the disk."""
-    from hpc_nc.io.jobs import check_output_path
     from hpc_nc.pipeline.sweep import check_resources
 
     results = results or getattr(args, "results", None) or job.results_path
     structures = structures or getattr(args, "structures", None) or job.structures_path
-    check_output_path("--results", "path", results)
-    check_output_path("--structures", "path", structures)
-    if os.path.normpath(results) == os.path.normpath(structures):
-        raise HpcNcError(f"the results and the structures file are the same file ({results})")
     check_resources(job, results, structures)
 
 
@@ -567,6 +562,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.error = _usage_error  # one line, no usage wall
     for sp in parser._subparsers._group_actions[0].choices.values():
         sp.error = _usage_error
+    for i, a in enumerate(argv):
+        # bytes that are not UTF-8 (read as lone surrogates): PETSc's option database and the
+        # files' provenance are UTF-8 text, so refuse them here, in one line
+        try:
+            a.encode("utf-8")
+        except UnicodeEncodeError:
+            _usage_error(f"argument {i + 1} is not UTF-8 text: {a.encode('utf-8', 'backslashreplace').decode()[:80]}")
     args = parser.parse_args(ours)
     if _inside_mpi_job():
         _set_parent_death_signal()  # a rank must not outlive its launcher

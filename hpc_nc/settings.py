@@ -71,27 +71,40 @@ def _field(default, doc: str, bound: Bound, units: str = "", alias: str | None =
 class StatesSection:
     """How many spin-orbital states to compute on each side of the gap (even: Kramers pairs)."""
 
-    electrons: int = _field(4, "lowest conduction-side states", Bound("int", 2, maximum=MAX_STATES, even=True,
-                                                                      why_max="states per side"))
-    holes: int = _field(8, "highest valence-side states", Bound("int", 4, maximum=MAX_STATES, even=True,
-                                                                why_max="states per side"))
+    electrons: int = _field(
+        4, "lowest conduction-side states", Bound("int", 2, maximum=MAX_STATES, even=True, why_max="states per side")
+    )
+    holes: int = _field(
+        8, "highest valence-side states", Bound("int", 4, maximum=MAX_STATES, even=True, why_max="states per side")
+    )
 
 
 @dataclass(frozen=True)
 class SolverSection:
     """Eigensolver of the electronic stage (hpc_nc/solvers/eigensolver.py)."""
 
-    strategy: str = _field("davidson", "eigensolver strategy",
-                           Bound("str", choices="hpc_nc.solvers.eigensolver:STRATEGIES"))
-    tol: float = _field(1e-9, "relative residual tolerance",
-                        Bound("float", 1e-14, maximum=1e-3,
-                              why_max="looser residuals do not resolve the meV level spacings"))
-    max_it: int = _field(500, "iterations (restarts) per solve", Bound("int", 1, maximum=100_000,
-                                                                      why_max="iterations per solve"))
-    ncv: int = _field(0, "largest subspace (0: chosen from the number of states)",
-                      Bound("int", 0, maximum=4096, why_max="subspace vectors held in memory"))
-    petsc_options: dict = _field({}, "PETSc options without the leading '-', e.g. "
-                                 "{davidson_mat_mumps_cntl_7: 1.0e-4}", Bound("options"), alias="eps_options")
+    strategy: str = _field(
+        "davidson", "eigensolver strategy", Bound("str", choices="hpc_nc.solvers.eigensolver:STRATEGIES")
+    )
+    tol: float = _field(
+        1e-9,
+        "relative residual tolerance",
+        Bound("float", 1e-14, maximum=1e-3, why_max="looser residuals do not resolve the meV level spacings"),
+    )
+    max_it: int = _field(
+        500, "iterations (restarts) per solve", Bound("int", 1, maximum=100_000, why_max="iterations per solve")
+    )
+    ncv: int = _field(
+        0,
+        "largest subspace (0: chosen from the number of states)",
+        Bound("int", 0, maximum=4096, why_max="subspace vectors held in memory"),
+    )
+    petsc_options: dict = _field(
+        {},
+        "PETSc options without the leading '-', e.g. {davidson_mat_mumps_cntl_7: 1.0e-4}",
+        Bound("options"),
+        alias="eps_options",
+    )
 
 
 @dataclass(frozen=True)
@@ -99,9 +112,12 @@ class RelaxSection:
     """Keating VFF relaxation of the structure stage (hpc_nc/solvers/relax.py)."""
 
     tao_type: str = _field("bncg", "TAO minimiser", Bound("str", choices=("cg", "bncg", "nls", "lmvm", "blmvm")))
-    force_tol: float = _field(1e-4, "largest atomic force at convergence",
-                              Bound("float", 0.0, exclusive_min=True, maximum=1.0,
-                                    why_max="forces of 1 eV/Angstrom are far from relaxed"), units="eV/Angstrom")
+    force_tol: float = _field(
+        1e-4,
+        "largest atomic force at convergence",
+        Bound("float", 0.0, exclusive_min=True, maximum=1.0, why_max="forces of 1 eV/Angstrom are far from relaxed"),
+        units="eV/Angstrom",
+    )
     max_it: int = _field(5000, "TAO iterations", Bound("int", 1, maximum=1_000_000, why_max="TAO iterations"))
     tao_options: dict = _field({}, "PETSc options of TAO without the leading '-'", Bound("options"))
 
@@ -110,43 +126,69 @@ class RelaxSection:
 class HamiltonianSection:
     """Tight-binding Hamiltonian (hpc_nc/solvers/hamiltonian.py)."""
 
-    passivation_ev: float = _field(20.0, "energy shift of dangling-bond hybrids",
-                                   Bound("float", 0.0, maximum=1000.0, why_max="far above every band"), units="eV")
-    harrison_eta: float = _field(2.0, "exponent of the d^-eta scaling of hopping with bond length (STR)",
-                                 Bound("float", 0.0, maximum=10.0, why_max="Harrison exponents are about 2-4"))
-
+    passivation_ev: float = _field(
+        20.0,
+        "energy shift of dangling-bond hybrids",
+        Bound("float", 0.0, maximum=1000.0, why_max="far above every band"),
+        units="eV",
+    )
+    harrison_eta: float = _field(
+        2.0,
+        "exponent of the d^-eta scaling of hopping with bond length (STR)",
+        Bound("float", 0.0, maximum=10.0, why_max="Harrison exponents are about 2-4"),
+    )
 
 
 @dataclass(frozen=True)
 class AnalysisSection:
     """Coulomb integrals, exciton CI and observables (hpc_nc/physics/exciton.py)."""
 
-    epsilon: float = _field(5.2, "dielectric constant (ZnS eps_inf)",
-                            Bound("float", 1.0, maximum=100.0, why_max="semiconductors have eps < 30"))
-    onsite_ev: float | None = _field(None, "on-site Coulomb integral (null: 6/5 e^2/(epsilon r_ws))",
-                                     Bound("float", 0.0, maximum=100.0, nullable=True,
-                                           why_max="atomic Coulomb integrals are < 20 eV"), units="eV")
-    temperature_k: float = _field(300.0, "emission temperature",
-                                  Bound("float", 0.0, maximum=5000.0, why_max="nanocrystals melt far below"),
-                                  units="K")
-    broadening_ev: float = _field(0.01, "Gaussian standard deviation of spectrum lines",
-                                  Bound("float", 0.0, exclusive_min=True, maximum=1.0,
-                                        why_max="wider than the whole emission window"), units="eV")
-    n_radial_bins: int = _field(200, "bins of the radial densities",
-                                Bound("int", 10, maximum=MAX_RADIAL_BINS, why_max="bins"))
-    screening: str = _field("thomas-fermi-resta", "screening model of the Coulomb integrals",
-                            Bound("str", choices="hpc_nc.physics.coulomb:SCREENING_MODELS"))
-    method: str = _field("auto", "Coulomb sum: direct (exact), fft (ideal-lattice dots only) or auto (fft from "
-                         "hpc_nc.physics.coulomb_fft.AUTO_FFT_MIN_ATOMS atoms on the lattice)",
-                         Bound("str", choices="hpc_nc.physics.coulomb_fft:COULOMB_METHODS"))
+    epsilon: float = _field(
+        5.2,
+        "dielectric constant (ZnS eps_inf)",
+        Bound("float", 1.0, maximum=100.0, why_max="semiconductors have eps < 30"),
+    )
+    onsite_ev: float | None = _field(
+        None,
+        "on-site Coulomb integral (null: the screening model's value)",
+        Bound("float", 0.0, maximum=100.0, nullable=True, why_max="atomic Coulomb integrals are < 20 eV"),
+        units="eV",
+    )
+    temperature_k: float = _field(
+        300.0,
+        "emission temperature",
+        Bound("float", 0.0, maximum=5000.0, why_max="nanocrystals melt far below"),
+        units="K",
+    )
+    broadening_ev: float = _field(
+        0.01,
+        "Gaussian standard deviation of spectrum lines",
+        Bound("float", 0.0, exclusive_min=True, maximum=1.0, why_max="wider than the whole emission window"),
+        units="eV",
+    )
+    n_radial_bins: int = _field(
+        200, "bins of the radial densities", Bound("int", 10, maximum=MAX_RADIAL_BINS, why_max="bins")
+    )
+    screening: str = _field(
+        "thomas-fermi-resta",
+        "screening model of the Coulomb integrals",
+        Bound("str", choices="hpc_nc.physics.coulomb:SCREENING_MODELS"),
+    )
+    method: str = _field(
+        "auto",
+        "Coulomb sum: direct (exact), fft (ideal-lattice dots only) or auto (fft from "
+        "hpc_nc.physics.coulomb_fft.AUTO_FFT_MIN_ATOMS atoms on the lattice)",
+        Bound("str", choices="hpc_nc.physics.coulomb_fft:COULOMB_METHODS"),
+    )
 
 
 @dataclass(frozen=True)
 class ParallelSection:
     """How the task farm splits the ranks (hpc_nc/parallel/farm.py)."""
 
-    ranks_per_task: int = _field(1, "MPI ranks that share one task",
-                                 Bound("int", 1, maximum=MAX_RANKS_PER_TASK, why_max="ranks per task"))
+    ranks_per_task: int = _field(
+        1, "MPI ranks that share one task", Bound("int", 1, maximum=MAX_RANKS_PER_TASK, why_max="ranks per task")
+    )
 
 
 #: Job-file section name -> dataclass, in the order of the docs.
@@ -196,8 +238,9 @@ def resolve_choices(choices) -> tuple[str, ...]:
     return getattr(importlib.import_module(module), attr)
 
 
-def check_number(where: str, key: str, value, *, minimum=None, exclusive=False, maximum=None, why_max="",
-                 integer=False):
+def check_number(
+    where: str, key: str, value, *, minimum=None, exclusive=False, maximum=None, why_max="", integer=False
+):
     """value as float (or int with integer=True), or a one-line JobFileError."""
     if integer:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -244,8 +287,16 @@ def check_field(where: str, key: str, f, value):
         if not isinstance(value, str) or (choices is not None and value not in choices):
             fail(where, key, f"unknown value {show(value)} (use one of {', '.join(choices)})")
         return value
-    out = check_number(where, key, value, minimum=b.minimum, exclusive=b.exclusive_min, maximum=b.maximum,
-                       why_max=b.why_max, integer=b.kind == "int")
+    out = check_number(
+        where,
+        key,
+        value,
+        minimum=b.minimum,
+        exclusive=b.exclusive_min,
+        maximum=b.maximum,
+        why_max=b.why_max,
+        integer=b.kind == "int",
+    )
     if b.even and out % 2:
         fail(where, key, f"counts spin-orbital states and must be even (Kramers pairs), got {out}")
     return out
@@ -273,8 +324,11 @@ def parse_section(cls, given, where: str, name: str, warnings: list[str] | None 
             if warnings is not None:
                 warnings.append(f"{where}: {name}.{k} is deprecated, use {name}.{key}")
         if key not in by_name:
-            fail(where, f"{name}.{show(k) if not isinstance(k, str) else k[:MAX_ECHO]}",
-                 f"unknown key (known: {', '.join(by_name)})")
+            fail(
+                where,
+                f"{name}.{show(k) if not isinstance(k, str) else k[:MAX_ECHO]}",
+                f"unknown key (known: {', '.join(by_name)})",
+            )
         values[key] = check_field(where, f"{name}.{key}", by_name[key], v)
     return cls(**values)
 
@@ -308,5 +362,5 @@ class ElectronicSettings:
     analysis: AnalysisSection = field(default_factory=AnalysisSection)
 
     @classmethod
-    def from_job(cls, job) -> "ElectronicSettings":
+    def from_job(cls, job) -> ElectronicSettings:
         return cls(states=job.states, hamiltonian=job.hamiltonian, solver=job.solver, analysis=job.analysis)

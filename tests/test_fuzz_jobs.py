@@ -46,15 +46,80 @@ SEEDS = [open(f, encoding="utf-8").read() for f in sorted(glob.glob("jobs/*.yaml
 ]
 
 NASTY = [
-    0, -1, 1, 2, 3, 7, 1000000000, 10**18, 10**400, -(10**30), 0.5, -0.5, 1e-6, 1e-300, 1e30, 1e308,
-    float("inf"), float("-inf"), float("nan"), True, False, None, "", "x", "1e-6", "STR", "VCA", "davidson",
-    "a" * 5000, "\u00e9\u4e2d", [], {}, [0], [[1, 2]], [[1, 2, 3]], [1e30, 0], {"a": 1}, [None], [[[]]],
-    [0.0, 1.0], [1.0, 1.0000001], 65536, 65537, 2**40, 256, 258, 10000, 10001,
+    0,
+    -1,
+    1,
+    2,
+    3,
+    7,
+    1000000000,
+    10**18,
+    10**400,
+    -(10**30),
+    0.5,
+    -0.5,
+    1e-6,
+    1e-300,
+    1e30,
+    1e308,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    True,
+    False,
+    None,
+    "",
+    "x",
+    "1e-6",
+    "STR",
+    "VCA",
+    "davidson",
+    "a" * 5000,
+    "\u00e9\u4e2d",
+    [],
+    {},
+    [0],
+    [[1, 2]],
+    [[1, 2, 3]],
+    [1e30, 0],
+    {"a": 1},
+    [None],
+    [[[]]],
+    [0.0, 1.0],
+    [1.0, 1.0000001],
+    65536,
+    65537,
+    2**40,
+    256,
+    258,
+    10000,
+    10001,
 ]
 TEXT_SNIPPETS = [
-    "&a [1, 2]", "*a", "!!python/object:os.system {}", "!!binary aGVsbG8=", "{", "[", "? [a]\n: b",
-    "1e-6", "0x10", "0o17", "1_000", ".inf", "-.nan", "~", "2001-12-14", "'unterminated", '"\\ud800"',
-    '"\\x00"', "|\n  block", "<<: {a: 1}", "\t", "\x07", "[" * 60 + "]" * 60, "{a: " * 40 + "1" + "}" * 40,
+    "&a [1, 2]",
+    "*a",
+    "!!python/object:os.system {}",
+    "!!binary aGVsbG8=",
+    "{",
+    "[",
+    "? [a]\n: b",
+    "1e-6",
+    "0x10",
+    "0o17",
+    "1_000",
+    ".inf",
+    "-.nan",
+    "~",
+    "2001-12-14",
+    "'unterminated",
+    '"\\ud800"',
+    '"\\x00"',
+    "|\n  block",
+    "<<: {a: 1}",
+    "\t",
+    "\x07",
+    "[" * 60 + "]" * 60,
+    "{a: " * 40 + "1" + "}" * 40,
 ]
 
 
@@ -117,8 +182,7 @@ def _mutate_text(rng: random.Random, text: str) -> str:
         j = rng.randrange(len(lines))
         lines.insert(j, lines[j])
     elif op < 0.5:
-        lines.insert(i, f"{rng.choice(['name', 'sweep', 'x', 'description', 'states'])}: "
-                        f"{rng.choice(TEXT_SNIPPETS)}")
+        lines.insert(i, f"{rng.choice(['name', 'sweep', 'x', 'description', 'states'])}: {rng.choice(TEXT_SNIPPETS)}")
     elif op < 0.7 and lines:  # replace a value after a colon
         j = rng.randrange(len(lines))
         if ":" in lines[j]:
@@ -126,7 +190,8 @@ def _mutate_text(rng: random.Random, text: str) -> str:
             lines[j] = f"{head}: {rng.choice(TEXT_SNIPPETS + [repr(v) for v in NASTY[:20]])}"
     elif op < 0.85:  # alias bomb
         bomb = ["a0: &a0 [x, x, x, x, x, x, x, x]"] + [
-            f"a{k}: &a{k} [*a{k - 1}, *a{k - 1}, *a{k - 1}, *a{k - 1}, *a{k - 1}, *a{k - 1}]" for k in range(1, 9)]
+            f"a{k}: &a{k} [*a{k - 1}, *a{k - 1}, *a{k - 1}, *a{k - 1}, *a{k - 1}, *a{k - 1}]" for k in range(1, 9)
+        ]
         lines = bomb + lines + [rng.choice(["description: *a8", "  model: *a8"])]
     else:  # truncate
         return "\n".join(lines)[: rng.randrange(max(len(text), 1))]
@@ -211,8 +276,7 @@ def test_fuzz_job_files_in_process(tmp_path):
             raise
         except BaseException as exc:  # noqa: BLE001 - any other exception is a finding
             head = content[:300] if isinstance(content, str) else content[:100]
-            raise AssertionError(f"case {i} ({kind}, seed {SEED}): {type(exc).__name__}: {exc}\n"
-                                 f"{head!r}") from exc
+            raise AssertionError(f"case {i} ({kind}, seed {SEED}): {type(exc).__name__}: {exc}\n{head!r}") from exc
         finally:
             os.unlink(os.path.join(tmp_path, f"case{i}.yaml"))
     # the mutations must exercise both outcomes, or the fuzzer tests nothing
@@ -222,8 +286,11 @@ def test_fuzz_job_files_in_process(tmp_path):
 def _cli_cases():
     rng = random.Random(SEED + 1)
     cases = [make_case(rng)[1] for _ in range(5)]
-    cases += [b"\xff\xfe\x00n", "name: b\nsweep: {x_in: [1], core_radius_a: [1]}\nsweep: {}\n",
-              "name: b\nsweep: {x_in: [1], core_radius_a: [1], model: [VCA]}\nsolver: {tol: 1e-6}\n"]
+    cases += [
+        b"\xff\xfe\x00n",
+        "name: b\nsweep: {x_in: [1], core_radius_a: [1]}\nsweep: {}\n",
+        "name: b\nsweep: {x_in: [1], core_radius_a: [1], model: [VCA]}\nsolver: {tol: 1e-6}\n",
+    ]
     return cases
 
 
@@ -232,8 +299,14 @@ def test_fuzz_job_files_through_the_cli(tmp_path, index):
     content = _cli_cases()[index]
     path = tmp_path / "job.yaml"
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass"))
-    out = subprocess.run([sys.executable, "-m", "hpc_nc", "validate", str(path)], capture_output=True,
-                         text=True, errors="replace", timeout=120, cwd=str(tmp_path))
+    out = subprocess.run(
+        [sys.executable, "-m", "hpc_nc", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=120,
+        cwd=str(tmp_path),
+    )
     assert out.returncode in (0, 2), (out.returncode, out.stderr[-2000:])
     errors = [ln for ln in out.stderr.splitlines() if not ln.startswith("hpc-nc: warning:")]
     if out.returncode == 2:

@@ -5,10 +5,9 @@ quickly and without large allocations; the memory-bounded cases run under tracem
 """
 
 import re
-import textwrap
 import time
 import tracemalloc
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, FrozenInstanceError, fields
 
 import numpy as np
 import pytest
@@ -37,6 +36,7 @@ def _error(text: str, source: str = "bad.yaml") -> str:
 
 # -- one home for every default --------------------------------------------------------------
 
+
 def test_kernel_defaults_are_the_job_defaults():
     from hpc_nc.physics.coulomb import ZNS_EPSILON_INF
     from hpc_nc.physics.exciton import AnalysisSettings
@@ -59,8 +59,12 @@ def test_hamiltonian_signatures_take_their_defaults_from_settings():
     from hpc_nc.solvers import hamiltonian
 
     seen = 0
-    for fn in (hamiltonian.assemble_hamiltonian, hamiltonian.hamiltonian_csr, hamiltonian.reference_hamiltonian,
-               hamiltonian.hamiltonian_rows):
+    for fn in (
+        hamiltonian.assemble_hamiltonian,
+        hamiltonian.hamiltonian_csr,
+        hamiltonian.reference_hamiltonian,
+        hamiltonian.hamiltonian_rows,
+    ):
         params = inspect.signature(fn).parameters
         for name in ("passivation_ev", "harrison_eta"):
             if name in params and params[name].default is not inspect.Parameter.empty:
@@ -81,7 +85,7 @@ def test_job_docstring_matches_the_dataclasses():
     for section, cls in st.SECTIONS.items():
         i = next(i for i, ln in enumerate(lines) if ln.startswith(f"    {section}:"))
         block = lines[i]
-        for ln in lines[i + 1:]:  # continuation lines are indented deeper
+        for ln in lines[i + 1 :]:  # continuation lines are indented deeper
             if not ln.startswith("     "):
                 break
             block += ln
@@ -97,14 +101,16 @@ def test_sections_are_frozen_and_typed():
     for name, cls in st.SECTIONS.items():
         section = getattr(job, name)
         assert isinstance(section, cls)
-        with pytest.raises(Exception):
+        with pytest.raises(FrozenInstanceError):
             setattr(section, fields(cls)[0].name, None)
     assert job.n_electrons == 4 and job.n_holes == 8 and job.ranks_per_task == 1
 
 
 def test_deprecated_aliases_warn_once_and_work():
-    job = parse_job(BASE + "coulomb: {n_radial_bins: 50}\nphysics: {harrison_eta: 3}\n"
-                           "solver: {eps_options: {eps_view: null}}\n", source="old.yaml")
+    job = parse_job(
+        BASE + "coulomb: {n_radial_bins: 50}\nphysics: {harrison_eta: 3}\nsolver: {eps_options: {eps_view: null}}\n",
+        source="old.yaml",
+    )
     assert job.analysis.n_radial_bins == 50 and job.hamiltonian.harrison_eta == 3
     assert job.solver.petsc_options == {"eps_view": None}
     assert len(job.warnings) == 3 and all("\n" not in w and "deprecated" in w for w in job.warnings)
@@ -125,14 +131,16 @@ def test_cli_prints_a_one_line_deprecation_warning(tmp_path):
 
     job = tmp_path / "old.yaml"
     job.write_text(BASE + "coulomb: {n_radial_bins: 50}\n")
-    out = subprocess.run([sys.executable, "-m", "hpc_nc", "validate", str(job)], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "hpc_nc", "validate", str(job)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("hpc-nc: warning:") and "coulomb" in lines[0]
 
 
 # -- closed-form atom counts -------------------------------------------------------------------
+
 
 def test_column_count_equals_brute_force():
     radii = list(np.arange(0.0, 4.01, 0.05)) + [0.4330127, 0.4330128, 1 / 3, 5.5, 7.0, 8.25]
@@ -179,16 +187,19 @@ def test_size_like_keys_are_bounded(case):
     assert needle in msg, msg
 
 
-@pytest.mark.parametrize("sweep,needle", [
-    ("{x_in: [1], core_radius_a: [10000], model: [VCA]}", "<= 30"),
-    ("{x_in: [1], core_radius_a: [1e30], model: [VCA]}", "<= 30"),
-    ("{x_in: [1], core_radius_a: [1e400], model: [VCA]}", "finite"),
-    ("{x_in: [1], geometries: [[20, 20]], model: [VCA]}", "exceeds"),
-    ("{x_in: [1], core_radius_a: [1], shell_thickness_a: [1e6], model: [VCA]}", "<= 30"),
-    ("{x_in: [1], core_radius_a: [1], vbo_ins: [1e30], model: [VCA]}", "<= 10"),
-    ("{x_in: [0.5], core_radius_a: [1], realizations: 1000000000}", "<= 65536"),
-    ("{x_in: [0.5], core_radius_a: [1], seed: 1099511627776}", "2^40"),
-])
+@pytest.mark.parametrize(
+    "sweep,needle",
+    [
+        ("{x_in: [1], core_radius_a: [10000], model: [VCA]}", "<= 30"),
+        ("{x_in: [1], core_radius_a: [1e30], model: [VCA]}", "<= 30"),
+        ("{x_in: [1], core_radius_a: [1e400], model: [VCA]}", "finite"),
+        ("{x_in: [1], geometries: [[20, 20]], model: [VCA]}", "exceeds"),
+        ("{x_in: [1], core_radius_a: [1], shell_thickness_a: [1e6], model: [VCA]}", "<= 30"),
+        ("{x_in: [1], core_radius_a: [1], vbo_ins: [1e30], model: [VCA]}", "<= 10"),
+        ("{x_in: [0.5], core_radius_a: [1], realizations: 1000000000}", "<= 65536"),
+        ("{x_in: [0.5], core_radius_a: [1], seed: 1099511627776}", "2^40"),
+    ],
+)
 def test_radii_realisations_and_offsets_are_bounded_quickly(sweep, needle):
     tracemalloc.start()
     t0 = time.perf_counter()
@@ -200,8 +211,10 @@ def test_radii_realisations_and_offsets_are_bounded_quickly(sweep, needle):
 
 def test_task_count_is_closed_form():
     """65,536 realisations x 16 x 16 compositions is counted, not expanded."""
-    text = ("name: b\nsweep: {x_cu: [0.1, 0.2, 0.3, 0.4], x_in: [0.1, 0.2, 0.3, 0.4, 0.5], "
-            "core_radius_a: [1, 2], realizations: 65536}\n")
+    text = (
+        "name: b\nsweep: {x_cu: [0.1, 0.2, 0.3, 0.4], x_in: [0.1, 0.2, 0.3, 0.4, 0.5], "
+        "core_radius_a: [1, 2], realizations: 65536}\n"
+    )
     tracemalloc.start()
     t0 = time.perf_counter()
     msg = _error(text)
@@ -214,8 +227,10 @@ def test_task_count_is_closed_form():
 def test_task_that_cannot_fit_in_memory_is_refused(monkeypatch):
     from hpc_nc.pipeline import sweep
 
-    job = parse_job("name: big\nsweep: {x_in: [1], core_radius_a: [25], model: [VCA]}\n"
-                    "solver: {strategy: shift-invert}\n", source="big.yaml")
+    job = parse_job(
+        "name: big\nsweep: {x_in: [1], core_radius_a: [25], model: [VCA]}\nsolver: {strategy: shift-invert}\n",
+        source="big.yaml",
+    )
     monkeypatch.setattr(sweep, "physical_memory_bytes", lambda: 64 * 2**30)
     with pytest.raises(JobFileError) as err:
         sweep.check_resources(job, "/tmp/r.h5", "/tmp/s.h5")
@@ -226,8 +241,11 @@ def test_task_that_cannot_fit_in_memory_is_refused(monkeypatch):
 def test_results_file_size_is_checked_against_free_disk(monkeypatch, tmp_path):
     from hpc_nc.pipeline import sweep
 
-    job = parse_job("name: d\nsweep: {x_in: [1], core_radius_a: [3, 3.5], model: [VCA]}\n"
-                    "states: {electrons: 256, holes: 256}\nanalysis: {n_radial_bins: 10000}\n", source="d.yaml")
+    job = parse_job(
+        "name: d\nsweep: {x_in: [1], core_radius_a: [3, 3.5], model: [VCA]}\n"
+        "states: {electrons: 256, holes: 256}\nanalysis: {n_radial_bins: 10000}\n",
+        source="d.yaml",
+    )
     results_bytes, _ = sweep.output_size_estimates(job)
     # two rows of 512 radial densities of 10,000 bins: at least 2 * 512 * 10,000 * 8 bytes
     assert results_bytes > 2 * 512 * 10_000 * 8
@@ -238,6 +256,7 @@ def test_results_file_size_is_checked_against_free_disk(monkeypatch, tmp_path):
 
 
 # -- YAML hardening ---------------------------------------------------------------------------
+
 
 def test_alias_bomb_is_refused_fast():
     bomb = "name: b\na: &a [x, x, x, x, x, x, x, x, x]\n"
@@ -265,12 +284,15 @@ def test_unacceptable_characters_give_one_line():
     assert "unacceptable character" in msg
 
 
-@pytest.mark.parametrize("content,needle", [
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not UTF-8"),
-    ("name: b\n".encode("utf-16"), "not UTF-8"),
-    ("name: caf\u00e9\n".encode("latin-1"), "not UTF-8"),
-    (b"", "mapping"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not UTF-8"),
+        ("name: b\n".encode("utf-16"), "not UTF-8"),
+        ("name: caf\u00e9\n".encode("latin-1"), "not UTF-8"),
+        (b"", "mapping"),
+    ],
+)
 def test_non_utf8_files_give_one_line(tmp_path, content, needle):
     path = tmp_path / "job.yaml"
     path.write_bytes(content)
@@ -299,6 +321,7 @@ def test_echoed_values_are_cut():
 
 # -- meaning never changes silently -----------------------------------------------------------
 
+
 def test_duplicate_keys_are_refused():
     msg = _error("name: b\nsweep:\n  x_in: [0.5]\n  core_radius_a: [1]\n  realizations: 2\n  realizations: 50\n")
     assert "duplicate key 'realizations'" in msg and "line 6" in msg and "line 5" in msg
@@ -312,18 +335,24 @@ def test_near_equal_and_repeated_values_are_refused():
     assert "repeats" in _error("name: b\nsweep: {compositions: [[0, 1], [0, 1]], core_radius_a: [1]}\n")
     assert "repeats model" in _error("name: b\nsweep: {x_in: [1], core_radius_a: [1], model: [STR, STR]}\n")
     # a point that differs from a grid task only below %g precision
-    msg = _error("name: b\nsweep:\n  x_in: [1]\n  core_radius_a: [1]\n  model: [VCA]\n"
-                 "  points: [{x_cu: 0, x_in: 1, core_radius_a: 1.0000001, model: VCA}]\n")
+    msg = _error(
+        "name: b\nsweep:\n  x_in: [1]\n  core_radius_a: [1]\n  model: [VCA]\n"
+        "  points: [{x_cu: 0, x_in: 1, core_radius_a: 1.0000001, model: VCA}]\n"
+    )
     assert "sweep.points[0]" in msg and "6 significant digits" in msg
     # ... while an exact repeat of a grid point is still one task
-    job = parse_job("name: b\nsweep:\n  x_in: [1]\n  core_radius_a: [1]\n  model: [VCA]\n"
-                    "  points: [{x_cu: 0, x_in: 1, core_radius_a: 1, model: VCA}]\n")
+    job = parse_job(
+        "name: b\nsweep:\n  x_in: [1]\n  core_radius_a: [1]\n  model: [VCA]\n"
+        "  points: [{x_cu: 0, x_in: 1, core_radius_a: 1, model: VCA}]\n"
+    )
     assert len(job.tasks) == 1
 
 
 def test_structure_keys_cannot_alias_different_dots():
-    msg = _error("name: b\nsweep:\n  x_in: [1]\n  core_radius_a: [1]\n  vbo_ins: [1.1]\n"
-                 "  points: [{x_cu: 0, x_in: 1, core_radius_a: 1.0000001, vbo_ins: 1.6}]\n")
+    msg = _error(
+        "name: b\nsweep:\n  x_in: [1]\n  core_radius_a: [1]\n  vbo_ins: [1.1]\n"
+        "  points: [{x_cu: 0, x_in: 1, core_radius_a: 1.0000001, vbo_ins: 1.6}]\n"
+    )
     assert "structure" in msg and "6 significant digits" in msg
 
 
@@ -346,8 +375,9 @@ def test_too_small_dots_are_refused(radius):
 
 
 def test_too_few_states_for_the_dot_is_refused():
-    msg = _error("name: b\nsweep: {x_in: [1], core_radius_a: [0.45], model: [VCA]}\n"
-                 "states: {electrons: 32, holes: 32}\n")
+    msg = _error(
+        "name: b\nsweep: {x_in: [1], core_radius_a: [0.45], model: [VCA]}\nstates: {electrons: 32, holes: 32}\n"
+    )
     assert "too few for 64 gap states" in msg
     assert parse_job("name: b\nsweep: {x_in: [1], core_radius_a: [0.45], model: [VCA]}\n").tasks[0].n_atoms == 5
 
@@ -364,8 +394,9 @@ def test_empty_section_means_defaults():
 
 
 def test_point_with_a_model_list_expands():
-    job = parse_job("name: b\nsweep:\n  points: [{x_cu: 0, x_in: 0.5, core_radius_a: 1, model: [VCA, STR],"
-                    " realizations: 2}]\n")
+    job = parse_job(
+        "name: b\nsweep:\n  points: [{x_cu: 0, x_in: 0.5, core_radius_a: 1, model: [VCA, STR], realizations: 2}]\n"
+    )
     assert [t.model for t in job.tasks] == ["VCA", "STR", "STR"]
 
 
@@ -377,3 +408,36 @@ def test_run_refuses_non_positive_rank_counts():
             rc = main(["run", "jobs/demo.yaml", "-n", n])
             raise SystemExit(rc)
         assert exc.value.code == 2
+
+
+@pytest.mark.mpi
+def test_resource_refusal_is_one_message_on_every_rank(comm, monkeypatch):
+    """Only rank 0 measures the machine; every rank raises its verdict (no hang, no split)."""
+    from hpc_nc.pipeline import sweep
+
+    job = parse_job("name: m\nsweep: {x_in: [1], core_radius_a: [3], model: [VCA]}\n", source="m.yaml")
+    monkeypatch.setattr(sweep, "physical_memory_bytes", (lambda: 1024) if comm.rank == 0 else (lambda: 2**50))
+    with pytest.raises(JobFileError) as err:
+        sweep._check_resources_collective(comm, job, "/nonexistent_dir/r.h5", "/nonexistent_dir/s.h5")
+    messages = comm.allgather(str(err.value))
+    assert len(set(messages)) == 1 and "task 0" in messages[0] and "GiB" in messages[0]
+
+
+def test_non_utf8_arguments_and_shared_output_paths_are_one_line_errors(tmp_path):
+    import subprocess
+    import sys
+
+    job = tmp_path / "j.yaml"
+    job.write_text(BASE)
+    for args in (
+        [b"validate", b"\xed\xa0\x80.yaml"],
+        [b"solve", str(job).encode(), b"--results", b"\xff.h5"],
+        [b"solve", str(job).encode(), b"--results", b"same.h5", b"--structures", b"./same.h5"],
+    ):
+        out = subprocess.run(
+            [sys.executable.encode(), b"-m", b"hpc_nc", *args], capture_output=True, timeout=120, cwd=tmp_path
+        )
+        lines = out.stderr.decode("utf-8", "replace").strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("hpc-nc: error:"), out.stderr
+    assert "same file" in lines[0]
+    assert not (tmp_path / "same.h5").exists()

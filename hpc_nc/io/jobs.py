@@ -71,12 +71,13 @@ from hpc_nc.settings import (
     RelaxSection,
     SolverSection,
     StatesSection,
-    fail as _fail,
-    show as _show,
 )
 from hpc_nc.solvers.hamiltonian import MODELS
 
-#: Largest job file read (bytes): the paper's biggest job is under 2 kB.
+_fail = st.fail
+_show = st.show
+
+#: Largest job file read (bytes): the paper's biggest job (jobs/paper/fig12.yaml) is 5 kB.
 MAX_JOB_BYTES = 1 << 20
 #: Deepest YAML nesting accepted (a job file needs 4: sweep.points[i].model[j]).
 MAX_NESTING = 16
@@ -303,7 +304,7 @@ def _yaml_load(text: str, where: str):
 
 def load_job(path: str) -> JobSpec:
     """Read and validate a job file; raise JobFileError with a one-line message on any problem."""
-    if not _encodable(path):
+    if not _encodable(path, utf8=False):
         raise JobFileError(f"{_show(path)}: the job file name cannot be encoded as a file name")
     shown = path if len(path) <= 300 else _show(path)
     try:
@@ -325,26 +326,28 @@ def load_job(path: str) -> JobSpec:
     return parse_job(text, source=shown)
 
 
-def _encodable(path) -> bool:
+def _encodable(path, utf8: bool = True) -> bool:
+    """Whether the file system can take path (and, with utf8, whether it is UTF-8 text, as the
+    job file and the HDF5 provenance must be; a command-line path may be any bytes)."""
     try:
         os.fsencode(path)
-        path.encode("utf-8")
+        if utf8:
+            path.encode("utf-8")
         return True
     except (UnicodeError, TypeError):
         return False
 
 
 def _section(where, raw, name, warnings) -> object:
-    given = raw.get(name)
+    """Settings section ``name`` of the job, read from its deprecated alias with a warning."""
+    key = name
     for old, new in st.SECTION_ALIASES.items():
         if new == name and old in raw:
             if name in raw:
                 _fail(where, old, f"is the old name of {name}; give only one of them")
             warnings.append(f"{where}: section '{old}' is deprecated, use '{name}'")
-            given = raw[old]
-            name = old
-    return st.parse_section(st.SECTIONS[name if name in st.SECTIONS else st.SECTION_ALIASES[name]],
-                            given, where, name, warnings)
+            key = old
+    return st.parse_section(st.SECTIONS[name], raw.get(key), where, key, warnings)
 
 
 def parse_job(text: str, source: str = "<job>", overrides: dict | None = None) -> JobSpec:
@@ -408,7 +411,7 @@ def check_output_path(where: str, key: str, path) -> str:
     if len(path) > 4096 or "\0" in path:
         _fail(where, key, f"is not a usable file path: {_show(path)}")
     if not _encodable(path):
-        _fail(where, key, f"cannot be encoded as a file name: {_show(path)}")
+        _fail(where, key, f"cannot be encoded as a UTF-8 file name: {_show(path)}")
     if path.endswith(("/", os.sep)) or os.path.isdir(path):
         _fail(where, key, f"is a directory, not a file: {_show(path)}")
     return path

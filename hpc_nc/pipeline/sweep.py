@@ -86,9 +86,9 @@ def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
     from hpc_nc.io.store import StructureStore
     from hpc_nc.pipeline.structure_stage import relax_task, structure_fields, structure_tasks
 
-    select_build("real")
     path = structures_path or job.structures_path
     _check_resources_collective(comm, job, job.results_path, path)
+    select_build("real")
     wanted = structure_tasks(select_shard(job.tasks, shard))
     all_structures = {t.structure_key: t.n_atoms for t in structure_tasks(job.tasks)}
     if not all_structures:
@@ -125,10 +125,10 @@ def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None,
     from hpc_nc.parallel.petsc_build import select_build
     from hpc_nc.io.store import ResultsStore, read_structure
 
-    select_build("complex")
     path = results_path or job.results_path
     spath = structures_path or job.structures_path
     _check_resources_collective(comm, job, path, spath)
+    select_build("complex")
     wanted = select_shard(job.tasks, shard)
     _ensure_dir(comm, path)
     # Resuming with other settings or parameters would mix incomparable rows in one file.
@@ -235,11 +235,17 @@ def check_resources(job, results_path: str, structures_path: str) -> None:
     Memory: the electronic-stage estimate per rank of the largest task (hpc_nc.io.jobs.
     estimate_task_memory_bytes, on ranks_per_task ranks) against this machine's physical
     memory (a rank can use at most a whole node). Disk: the estimated sizes of the files still
-    to be written against the free space of their directories. Raises JobFileError (one line).
+    to be written against the free space of their directories. Also refuses unusable output
+    paths and a results file that is the structures file. Raises JobFileError (one line).
     """
     from hpc_nc.errors import JobFileError
-    from hpc_nc.io.jobs import estimate_task_memory_bytes
+    from hpc_nc.io.jobs import check_output_path, estimate_task_memory_bytes
 
+    check_output_path("results file", "path", results_path)
+    check_output_path("structures file", "path", structures_path)
+    if os.path.normpath(os.path.abspath(results_path)) == os.path.normpath(os.path.abspath(structures_path)):
+        raise JobFileError(f"{job.source}: the results and the structures file are the same file "
+                           f"({results_path}); give them different paths")
     n_states = job.n_electrons + job.n_holes
     biggest = max(job.tasks, key=lambda t: t.n_atoms)
     need = estimate_task_memory_bytes(biggest.n_atoms, n_states, job.solver.strategy, job.ranks_per_task)
