@@ -240,7 +240,7 @@ def test_merge_of_shards_equals_single_run(comm, shared_dir):
     a, b = on_rank0(comm, read_results, single), on_rank0(comm, read_results, merged)
     assert set(a) == set(b)
     for name in a:
-        if not name.startswith("timings/"):
+        if not name.startswith("timings/") and name != "checksum":  # the checksum covers the timings
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)
     prov = on_rank0(comm, read_provenance, merged)
     assert prov["job_text"] == "name: test\n" and "shard2.h5" in prov["merged_from"]
@@ -282,7 +282,8 @@ def test_structure_store_round_trip(comm, shared_dir):
         n = structures[key]
         seed = int(key.split("seed")[1])
         return {"positions": np.arange(3 * n, dtype=float).reshape(n, 3) * 0.5 + seed,
-                "energy_ev": -0.1 * n, "converged": 1, "strain": np.full(n, 1e-3 * seed)}
+                "energy_ev": -0.1 * n, "converged": 1, "strain": np.full(n, 1e-3 * seed),
+                "species": np.arange(n, dtype=np.int8) % 5}
 
     jobs = [Job(i, k, structures[k], 0.0, 0.0, "STR", 0) for i, k in enumerate(keys)]
     store = StructureStore.create_or_open(comm, path, structures, STRUCTURE_FIELDS, {"stage": "relax"})
