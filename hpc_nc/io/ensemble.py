@@ -77,7 +77,7 @@ def as_table(results: Any) -> dict:
         path = os.fspath(results)
         if not os.path.exists(path):
             raise ResultsError(f"results file {path} does not exist")
-        raw = store.read_results(path)
+        raw = store.read_results(path, formats=(store.RESULTS_FORMAT,))
         units = dict(store.read_units(path))
     elif isinstance(results, Mapping):
         raw = dict(results)

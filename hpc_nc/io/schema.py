@@ -320,7 +320,11 @@ def check_version(attrs: Mapping, path: str) -> None:
     if version == SCHEMA_VERSION:
         return
     if version < SCHEMA_VERSION:
+        from hpc_nc import __version__
+
+        other = (f", or read it with hpc_nc {writer}" if writer != __version__
+                 else f" (hpc_nc {writer} before its schema changed wrote it)")
         raise SchemaError(f"{path} has schema version {version} (written by hpc_nc {writer}); this hpc_nc reads "
-                          f"version {SCHEMA_VERSION}: rerun the job into a new file, or read it with hpc_nc {writer}")
+                          f"version {SCHEMA_VERSION}: rerun the job into a new file{other}")
     raise SchemaError(f"{path} has schema version {version} (written by hpc_nc {writer}), newer than "
                       f"version {SCHEMA_VERSION} that this hpc_nc reads: upgrade hpc_nc to read it")

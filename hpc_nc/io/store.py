@@ -401,9 +401,12 @@ def _acquire_lock(path: str) -> int:
         if not same:  # the previous holder removed the file between our open and flock
             os.close(fd)
             continue
-        os.ftruncate(fd, 0)
         text = f"host {socket.gethostname()}, pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}"
-        os.write(fd, text.encode())
+        try:  # who holds it, for the message of a second run; the flock alone is the lock
+            os.ftruncate(fd, 0)
+            os.write(fd, text.encode())
+        except OSError:
+            pass
         return fd
     raise StoreError(f"cannot lock {lock}: it keeps being replaced")
 
@@ -979,6 +982,9 @@ def merge_shards(out_path, shard_paths: Sequence, *, overwrite: bool = False) ->
     shard_paths = [os.fspath(p) for p in shard_paths]
     if not shard_paths:
         raise StoreError("merge needs at least one shard file")
+    from hpc_nc.io.paths import check_output_path
+
+    check_output_path(out_path)  # a directory, device, FIFO or unwritable folder: one line, before any work
     if os.path.exists(out_path) and not overwrite:
         raise StoreError(f"{out_path} exists; remove it, pass --force, or choose another output path")
     real_out = os.path.realpath(out_path)
