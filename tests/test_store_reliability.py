@@ -307,13 +307,19 @@ def test_a_real_full_disk_with_the_pipeline_loaded(tmp_path):
                                            capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root); the monkeypatched test covers the code path")
     try:
+        # 1. the free-space check refuses; 2. without it, the write itself hits ENOSPC
         code = ("from hpc_nc.parallel.petsc_build import select_build; select_build('complex')\n"
-                "import sys; from mpi4py import MPI; from hpc_nc.io.store import ResultsStore, StoreError\n"
+                "import sys; from mpi4py import MPI; from hpc_nc.io import store\n"
                 "sys.path.insert(0, %r); from test_store_reliability import jobs, FIELDS\n"
-                "try:\n ResultsStore.create_or_open(MPI.COMM_SELF, %r, jobs(400), FIELDS)\n"
-                "except StoreError as e:\n print(e); sys.exit(2)\n" % (os.path.dirname(__file__), str(mnt / "r.h5")))
+                "for check in (True, False):\n"
+                "    if not check: store._check_space = lambda *a: None\n"
+                "    try:\n        store.ResultsStore.create_or_open(MPI.COMM_SELF, %r, jobs(400), FIELDS)\n"
+                "    except store.StoreError as e:\n        print(e)\n"
+                % (os.path.dirname(__file__), str(mnt / "r.h5")))
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-        assert p.returncode == 2 and "No space left" in p.stdout + p.stderr or "MiB free" in p.stdout, p.stderr
+        out = p.stdout.splitlines()
+        assert p.returncode == 0 and len(out) == 2, p.stdout + p.stderr
+        assert "MiB free" in out[0] and out[1].endswith("r.h5: No space left on device"), out
         assert "SEGV" not in p.stderr and os.listdir(mnt) == []
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -6,9 +6,13 @@ or resized afterwards, every dataset is contiguous with its space allocated and 
 creation (``H5D_ALLOC_TIME_EARLY``, ``H5D_FILL_TIME_ALLOC``) and ``track_times=False`` (no
 modification times in object headers). A process killed at any moment (SIGKILL included)
 therefore cannot damage HDF5 metadata; at worst it leaves a row partly written. Each row is
-written data first and its ``status`` flag last, so a partly written row still reads as
-pending and is recomputed on resume. The file is created under ``<path>.creating`` and
-renamed when complete, so a kill during creation leaves no half-made results file either.
+written data first, then its ``status`` flag, then its ``checksum`` (64-bit BLAKE2b of the
+row's key, status, message, timings and fields): a row counts as done or failed only if its
+checksum matches, so a partly written or later damaged row reads as corrupt and is recomputed
+on resume (:func:`verified_status`; ``hpc-nc verify``). The file is built in memory and
+written under ``<path>.creating``, then renamed, so a kill or a full disk during creation
+leaves no half-made results file either. While a run has a file open for writing it holds an
+exclusive ``flock`` on ``<path>.lock``; a second run stops with a message naming the holder.
 
 Writes are independent I/O from a single rank (the root of the task's group); in parallel
 (``driver="mpio"``) every rank holds the file open and no collective call happens between
@@ -16,7 +20,8 @@ opening and closing. In serial mode the file is flushed after each row. (A flush
 collective with MPI-IO; there, MPI-IO writes go straight to the operating system, which keeps
 them across a killed process but not across a crashed node.)
 
-Results file schema (``ResultsStore``; n = number of tasks, rows are ``Task.index``):
+Results file layout (``ResultsStore``; n = number of tasks, rows are ``Task.index``); the
+fields, their units and doc text are defined once in :mod:`hpc_nc.io.schema`:
 
 ========================  ===================  ========  =====  ==========================================
 dataset                   shape                dtype     units  meaning
@@ -33,18 +38,22 @@ dataset                   shape                dtype     units  meaning
 ``results/<field>``       (sum n_atoms, ...)   field's   field  per-atom field (shape starts "n_atoms"):
                                                                 rows concatenated, see ``atom_offsets``
 ``atom_offsets``          (n + 1,)             i8        1      row i's atoms are [off[i], off[i+1])
+``checksum``              (n,)                 u8        1      BLAKE2b-64 of the row, written last
+``runs/log``              (64,)                S4096     1      JSON record of each run that wrote
 ========================  ===================  ========  =====  ==========================================
 
 Structures file schema (``StructureStore``; m = number of structure keys): the same with
 ``structures/key`` and ``structures/n_atoms`` instead of ``tasks/...``, and the built-in
-per-atom field ``results/positions`` (sum n_atoms, 3) f8 Å (relaxed positions, Nanocrystal
-atom order) next to the caller's fields (energy, max force, convergence, strain ...).
+per-atom fields ``results/positions`` (sum n_atoms, 3) f8 Å (relaxed positions, Nanocrystal
+atom order) and ``results/species`` (sum n_atoms,) i1 (codes of ``schema.SPECIES``) next to
+the caller's fields (energy, max force, convergence, strain ...).
 
 Every dataset carries ``units`` and ``doc`` attributes. Fill values (what a pending row
 holds): NaN for floating and complex fields, -1 for signed integers, 0 for unsigned, False
-for booleans, empty for strings. File attributes: ``format`` ("hpc_nc.results" or
-"hpc_nc.structures"), ``schema_version``, ``hpc_nc_version``, ``n_rows``, ``row_keys_sha256``
-and the caller's provenance dict (one attribute per key; dicts and lists as JSON text;
+for booleans, empty for strings, 0 (no checksum) for ``checksum``. File attributes:
+``format`` ("hpc_nc.results" or "hpc_nc.structures"), ``schema_version`` (checked on every
+open), ``hpc_nc_version``, ``n_rows``, ``row_keys_sha256``, ``species_names`` and the
+caller's provenance dict (one attribute per key; dicts and lists as JSON text;
 strings longer than 16 kB as scalar datasets ``provenance/<key>``).
 """
 
@@ -69,7 +78,7 @@ from hpc_nc.io.schema import (COLUMN_UNITS, CORRUPT, DONE, FAILED, MESSAGE_BYTES
 # Debian's h5py loads its MPI build only if this is set before the first import of h5py.
 os.environ.setdefault("H5PY_ALWAYS_USE_MPI", "1")
 # HDF5 >= 1.10 file locks make a reader (`hpc-nc status` during a sweep) fail on a file a
-# writer holds open; the stores never have two writers of one row, so locking buys nothing.
+# writer holds open; writers exclude each other with our own lock file instead (_acquire_lock).
 os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 _LONG_TEXT = 16000  # bytes; longer provenance strings become datasets (64 kB attribute limit)
