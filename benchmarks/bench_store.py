@@ -38,7 +38,9 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
     job = load_job(os.path.join(os.path.dirname(__file__), "..", "jobs", "demo.yaml"))
-    fields = result_fields(job)
+    from hpc_nc.settings import ElectronicSettings
+
+    fields = result_fields(ElectronicSettings.from_job(job))
     rows = [Row(i, f"task-{i:06d}", 300) for i in range(args.rows)]
     rng = np.random.default_rng(1)
     values = {}

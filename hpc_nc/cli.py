@@ -4,6 +4,17 @@ Every error the user can cause (bad job file, missing structure, wrong PETSc bui
 failure outside a sweep) ends as one line ``hpc-nc: error: ...`` and exit status 2 on every
 rank, never a traceback. PETSc/SLEPc/TAO options (``-eps_view``, ``-log_view``, ``-tao_*``)
 may be given after the command; they are passed to PETSc untouched.
+
+Exit status (every command; ``relax``, ``solve`` and ``run`` use all of them, so Slurm's
+COMPLETED and ``afterok`` mean "every task done"):
+
+- 0: done (for the stages: every selected task finished);
+- 1: internal error (a bug: one line on rank 0 names the file with the full traceback);
+- 2: usage or input error (bad job file, missing file, wrong option), one line;
+- 3: some tasks failed (recorded in the results file; ``hpc-nc status FILE`` lists them);
+- 4: some tasks are still pending (e.g. a stage was stopped); re-running resumes;
+- 130: interrupted by SIGINT (Ctrl-C), 143: terminated by SIGTERM (as ``timeout`` and
+  Slurm's time limit send); finished rows are kept and re-running resumes.
 """
 
 from __future__ import annotations
@@ -15,6 +26,9 @@ import sys
 
 from hpc_nc import __version__
 from hpc_nc.errors import HpcNcError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILED, EXIT_PENDING = 0, 1, 2, 3, 4
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 
 def _world_rank() -> int:
@@ -91,17 +105,45 @@ def _load(args):
     from hpc_nc.io.jobs import load_job, parse_job, parse_set_options
 
     overrides = parse_set_options(getattr(args, "set", None))
-    if not overrides:
-        return load_job(args.job)
     job = load_job(args.job)  # file errors first, then the overridden version
-    return parse_job(job.job_text, source=args.job, overrides=overrides)
+    if overrides:
+        job = parse_job(job.job_text, source=job.source, overrides=overrides)
+    if _world_rank() == 0:
+        for w in job.warnings:  # deprecated keys: one line each, once
+            print(f"hpc-nc: warning: {w}", file=sys.stderr)
+    return job
+
+
+def _check_resources(args, job, results: str | None = None, structures: str | None = None) -> None:
+    """Refuse, before anything runs, a job that cannot fit in memory or on the disk."""
+    from hpc_nc.io.jobs import check_output_path
+    from hpc_nc.pipeline.sweep import check_resources
+
+    results = results or getattr(args, "results", None) or job.results_path
+    structures = structures or getattr(args, "structures", None) or job.structures_path
+    check_output_path("--results", "path", results)
+    check_output_path("--structures", "path", structures)
+    if os.path.normpath(results) == os.path.normpath(structures):
+        raise HpcNcError(f"the results and the structures file are the same file ({results})")
+    check_resources(job, results, structures)
 
 
 def cmd_validate(args) -> int:
     from hpc_nc.io.jobs import summarize
+    from hpc_nc.pipeline.cost import job_cost, memory_per_rank_bytes
 
     job = _load(args)
+    _check_resources(args, job)
     s = summarize(job)
+    ranks = args.ranks or job.ranks_per_task
+    if args.mem_per_rank is not None and not args.mem_per_rank > 0:
+        raise HpcNcError(f"--mem-per-rank must be positive (GiB), got {args.mem_per_rank}")
+    mem = (int(args.mem_per_rank * 2**30) if args.mem_per_rank
+           else memory_per_rank_bytes(min(ranks, os.cpu_count() or 1)))
+    c = job_cost(job, ranks, mem)  # refuses a task that cannot fit, naming it
+    s["cost"] = {k: v for k, v in c.items() if k not in ("tasks", "structures")} | {"mem_per_rank_bytes": mem}
+    for row, pred in zip(s["tasks"], c["tasks"]):
+        row.update(cpu_s_estimate=pred["cpu_s"], wall_s_estimate=pred["wall_s"])
     if _world_rank() != 0:
         return 0
     if args.json:
@@ -112,10 +154,21 @@ def cmd_validate(args) -> int:
     print(f"  tasks: {s['n_tasks']}  (models {', '.join(s['models'])}; "
           f"{s['n_structures_to_relax']} structures to relax)")
     print(f"  atoms per dot: {s['n_atoms_min']} .. {s['n_atoms_max']}")
-    print(f"  memory per task (estimate, electronic stage): up to {gib:.2f} GiB")
+    print(f"  memory per task (estimate, electronic stage): up to {gib:.2f} GiB per rank "
+          f"(available: {mem / 2**30:.1f} GiB per rank)")
+    print(f"  predicted on {ranks} rank(s) ({c['groups']} group(s) of {c['ranks_per_task']}): "
+          f"relax {c['relax_cpu_hours']:.3g} CPU h, wall {_hms(c['relax_wall_s'])}; "
+          f"solve ({c['strategy']}) {c['solve_cpu_hours']:.3g} CPU h, wall {_hms(c['solve_wall_s'])}"
+          + ("  [beyond the fitted sizes]" if c["any_extrapolated"] else ""))
+    print(f"  cost model fitted on: {c['machine']}")
     print(f"  ranks per task: {s['ranks_per_task']}")
     print(f"  results: {s['results']}   structures: {s['structures']}")
     return 0
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _world():
@@ -131,12 +184,16 @@ def _stage_args(args) -> dict:
 
 
 def _report(summary, what: str, path: str) -> int:
-    """Failed tasks are recorded in the store, not fatal: the stage itself succeeded (exit 0),
-    so mpirun/srun do not abort the job step; `hpc-nc status` lists the failures."""
-    if summary is not None and _world_rank() == 0 and summary.n_failed:
-        print(f"{what}: {summary.n_failed} task(s) failed and were recorded (see `hpc-nc status {path}`)",
-              file=sys.stderr)
-    return 0
+    """Exit status of a stage: 3 when any selected task failed (recorded in the store, the
+    farm went on with the others), else 0; the failures are listed by `hpc-nc status`."""
+    if summary is None:
+        return EXIT_OK
+    if summary.n_failed:
+        if _world_rank() == 0:
+            print(f"{what}: {summary.n_failed} task(s) failed and were recorded (see `hpc-nc status {path}`)",
+                  file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def cmd_relax(args) -> int:
@@ -161,24 +218,99 @@ def _inside_mpi_job() -> bool:
     return any(v in os.environ for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"))
 
 
+def _set_parent_death_signal(sig: int | None = None) -> None:
+    """Linux: have the kernel send ``sig`` (default SIGTERM) to this process when its parent
+    dies, so that killing `hpc-nc run` (even with SIGKILL) takes mpirun and the ranks with it
+    instead of leaving them computing under init. A no-op elsewhere."""
+    import signal
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, int(sig or signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _run_child(cmd: list[str], env: dict) -> int:
+    """Run one stage and wait for it; SIGTERM/SIGINT to `hpc-nc run` are passed on to it.
+
+    The child runs in its own session (a terminal's Ctrl-C reaches only this process, which
+    then stops the child once, cleanly) and dies with this process (parent-death signal).
+    Returns the child's status, or -signal when this process was signalled (after the child
+    has exited)."""
+    import signal
+    import subprocess
+
+    received: list[int] = []
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=_set_parent_death_signal)
+
+    def forward(signum, _frame):
+        received.append(signum)
+        try:
+            proc.send_signal(signal.SIGTERM)  # mpirun stops its ranks on SIGTERM
+        except ProcessLookupError:
+            pass
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            try:
+                rc = proc.wait()
+                break
+            except KeyboardInterrupt:  # pragma: no cover - the handler above replaces it
+                forward(signal.SIGINT, None)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return -received[0] if received else rc
+
+
+def _resume_command(args) -> str:
+    import shlex
+
+    argv = ["hpc-nc"] + [a for a in sys.argv[1:]]
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def _saved_summary(results: str) -> str:
+    try:
+        from hpc_nc.io.store import read_results
+
+        c = _status_counts(read_results(results))
+        return f"{c['done']} of {sum(c.values())} tasks are saved in {results}"
+    except Exception:  # noqa: BLE001 - only a message; the file may not exist yet
+        return f"finished tasks are saved in {results}" if os.path.exists(results) else "no task finished yet"
+
+
 def cmd_run(args) -> int:
     """Both stages on the local machine: launches `mpirun -n N` for each stage itself."""
     import shutil
-    import subprocess
+    import signal
 
+    if args.np is not None and args.np < 1:
+        raise HpcNcError(f"-n {args.np}: the number of MPI ranks must be at least 1")
     job = _load(args)
     results = args.results or job.results_path
     structures = args.structures or job.structures_path
+    _check_resources(args, job, results, structures)
     has_str = any(t.model == "STR" for t in job.tasks)
     passthrough = [args.job] + sum((["--set", s] for s in (args.set or [])), [])
     if args.shard:
         passthrough += ["--shard", args.shard]
     passthrough += ["--results", results, "--structures", structures]
+    if getattr(args, "progress", None):
+        passthrough += ["--progress", args.progress]
     if _inside_mpi_job():
         if has_str:
             raise HpcNcError("`hpc-nc run` under mpirun/srun cannot run both stages (they need the real and "
                              "the complex PETSc build in separate programs): run `hpc-nc relax JOB` then "
-                             "`hpc-nc solve JOB` (see slurm/sweep.sbatch), or start `hpc-nc run` without mpirun")
+                             "`hpc-nc solve JOB` (see `hpc-nc slurm --dry-run`), or start `hpc-nc run` "
+                             "without mpirun")
         return cmd_solve(args)
     n = args.np or os.cpu_count() or 1
     mpirun = shutil.which("mpirun")
@@ -189,27 +321,40 @@ def cmd_run(args) -> int:
     if os.geteuid() == 0:
         env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
         env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-    launcher = [mpirun, "-n", str(n)] if n > 1 else []
+    # --quiet: no "N processes returned a non-zero exit code" banners around our one-line errors
+    launcher = [mpirun, "--quiet", "-n", str(n)] if n > 1 else []
     petsc_opts = _split_petsc_options(sys.argv[1:])[1]
     stages = (["relax"] if has_str else []) + ["solve"]
     for stage in stages:
         cmd = launcher + [sys.executable, "-m", "hpc_nc", stage] + passthrough + petsc_opts
         print(f"run: {' '.join(cmd)}", flush=True)
-        rc = subprocess.run(cmd, env=env).returncode
+        rc = _run_child(cmd, env)
+        if rc < 0 or rc in (EXIT_SIGINT, EXIT_SIGTERM, 128 + signal.SIGKILL):
+            sig = -rc if rc < 0 else rc - 128
+            name = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}.get(sig, f"signal {sig}")
+            print(f"run: stopped by {name} during {stage}: {_saved_summary(results)}; resume with: "
+                  f"{_resume_command(args)}", file=sys.stderr, flush=True)
+            return EXIT_SIGINT if sig == signal.SIGINT else EXIT_SIGTERM
+        if rc == EXIT_USAGE:
+            # the stage printed the one-line reason; re-running unchanged would fail the same way
+            return EXIT_USAGE
+        if rc == EXIT_FAILED:
+            continue  # failures are recorded; solve records tasks whose structure failed
         if rc != 0:
-            raise HpcNcError(f"stage `{stage}` exited with status {rc}; finished results are kept, "
-                             f"re-run the same command to resume")
-    return _finish_run(args, job, results)
+            print(f"run: stage `{stage}` exited with status {rc} (see the message above); {_saved_summary(results)};"
+                  f" after fixing the cause, resume with: {_resume_command(args)}", file=sys.stderr, flush=True)
+            return EXIT_INTERNAL if rc == EXIT_INTERNAL else rc if rc == EXIT_PENDING else EXIT_INTERNAL
+    return _finish_run(args, job, results, structures)
 
 
-def _finish_run(args, job, results) -> int:
+def _finish_run(args, job, results, structures=None) -> int:
     from hpc_nc.io.store import read_results
 
     data = read_results(results)
     counts = _status_counts(data)
     out_dir = os.path.dirname(os.path.abspath(results))
     stem = os.path.splitext(os.path.basename(results))[0]
-    written = [results, job.structures_path] if any(t.model == "STR" for t in job.tasks) else [results]
+    written = [results, structures or job.structures_path] if any(t.model == "STR" for t in job.tasks) else [results]
     try:
         from hpc_nc.io.export import export_csv
 
@@ -230,7 +375,14 @@ def _finish_run(args, job, results) -> int:
     print("run: results written:")
     for w in written:
         print(f"  {w}")
-    return 1 if counts["failed"] else 0
+    if counts["failed"]:
+        print(f"run: exit status 3: {counts['failed']} task(s) failed (`hpc-nc status {results}` lists them)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    if counts["pending"]:
+        print(f"run: exit status 4: {counts['pending']} task(s) pending; re-run to compute them", file=sys.stderr)
+        return EXIT_PENDING
+    return EXIT_OK
 
 
 def _status_counts(data) -> dict:
@@ -362,7 +514,11 @@ def cmd_bulk(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hpc-nc", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="hpc-nc", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="exit status: 0 done, 1 internal error, 2 usage or input error, 3 some tasks "
+                                       "failed,\n4 some tasks pending, 130 SIGINT, 143 SIGTERM (finished rows are kept; "
+                                       "re-running resumes)")
     p.add_argument("--version", action="version", version=f"hpc_nc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -370,8 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("validate", help="check a job file and print its tasks, atom counts and memory")
+    s = sub.add_parser("validate", help="check a job file; predict each task's CPU time and memory, and the total")
     s.add_argument("job")
+    s.add_argument("--ranks", type=int, metavar="N", help="predict the job's wall time on N ranks "
+                   "(default: parallel.ranks_per_task)")
+    s.add_argument("--mem-per-rank", type=float, metavar="GIB", help="memory per rank in GiB (default: "
+                   "SLURM_MEM_PER_CPU / SLURM_MEM_PER_NODE, else this node's memory / ranks on it)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a job-file entry")
     s.set_defaults(func=cmd_validate)
@@ -388,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
         return s
 
     stage_parser("relax", "structure stage: VFF-relax every STR structure (real PETSc, TAO)", cmd_relax)
-    stage_parser("solve", "electronic stage: H, gap states, excitons for every task (complex PETSc)", cmd_solve)
+    stage_parser("solve", "electronic stage: Hamiltonian, gap states, excitons for every task (complex PETSc)", cmd_solve)
     s = stage_parser("run", "both stages on this machine (launches mpirun -n N), then CSV and figures", cmd_run)
     s.add_argument("-n", "--np", type=int, default=None, help="MPI ranks (default: number of cores)")
     s.add_argument("--no-plots", action="store_true")
@@ -428,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("plot", help="the paper's figures (maps, curves, radial densities) from a results file")
     plots.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.io.plots"))
-    s = sub.add_parser("slurm", help="submit a sweep with the slurm/ templates (--dry-run prints the commands)")
+    s = sub.add_parser("slurm", help="submit a sweep to Slurm, resources sized from the job (--dry-run prints the commands)")
     slurm.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.pipeline.slurm"))
 
@@ -456,17 +616,47 @@ def main(argv: list[str] | None = None) -> int:
     for sp in parser._subparsers._group_actions[0].choices.values():
         sp.error = _usage_error
     args = parser.parse_args(ours)
+    if _inside_mpi_job():
+        _set_parent_death_signal()  # a rank must not outlive its launcher
     try:
         return int(args.func(args) or 0)
     except HpcNcError as exc:
         if _world_rank() == 0:
             print(f"hpc-nc: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_SIGINT
     except BrokenPipeError:  # `hpc-nc ... | head`
         sys.stderr.close()
         return 0
+    except Exception as exc:  # noqa: BLE001 - a bug: one line per run, the traceback in a file
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """Write the traceback to a file (one per rank) and print one line on rank 0 only, so
+    that `mpirun -n N` shows one message, not N tracebacks."""
+    import tempfile
+    import time
+    import traceback
+
+    rank = _world_rank()
+    tag = os.environ.get("SLURM_JOB_ID") or os.environ.get("OMPI_MCA_orte_ess_jobid") or str(os.getppid())
+    folder = os.environ.get("HPC_NC_LOG_DIR") or tempfile.gettempdir()
+    path = os.path.join(folder, f"hpc-nc-error-{time.strftime('%Y%m%dT%H%M%S')}-{tag}-rank{rank}.txt")
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(f"hpc-nc {__version__}: {' '.join(sys.argv)}\n")
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=fh)
+    except OSError:
+        path = None
+    if rank == 0:
+        text = " ".join(str(exc).split())[:300]
+        where = (f"full traceback in {path}" + (" (and -rankN files for the other ranks)" if _inside_mpi_job() else "")
+                 if path else "traceback could not be written")
+        print(f"hpc-nc: internal error: {type(exc).__name__}: {text} ({where}); please report it",
+              file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

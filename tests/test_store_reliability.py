@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from hpc_nc.io import salvage, schema, store
-from hpc_nc.io.schema import CORRUPT, DONE, FAILED, PENDING, FieldSpec
+from hpc_nc.io.schema import CORRUPT, DONE, PENDING, FieldSpec
 from hpc_nc.io.store import ResultsStore, StoreError, StructureStore
+from hpc_nc.settings import ElectronicSettings
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,8 @@ def test_every_result_field_has_real_doc_units_and_matches_the_stage_shapes():
     from hpc_nc.pipeline.electronic_stage import analysis_settings, result_fields
 
     job = parse_job("name: s\nsweep: {compositions: [[0, 1]], geometries: [[1, 1]]}\n")
-    fields = {f.name: f for f in result_fields(job)}
-    shapes = exciton.result_shapes(job.n_electrons, job.n_holes, analysis_settings(job))
+    fields = {f.name: f for f in result_fields(ElectronicSettings.from_job(job))}
+    shapes = exciton.result_shapes(job.n_electrons, job.n_holes, analysis_settings(job.analysis))
     for name, shape in shapes.items():  # the schema's symbolic shapes agree with the physics
         assert fields[name].shape_per_task == shape, name
     for q in schema.RESULT_QUANTITIES + schema.STRUCTURE_QUANTITIES:
@@ -122,7 +123,7 @@ def test_doc_text_is_written_into_the_file_and_text_reads_back_as_str(tmp_path):
 
     job = parse_job("name: s\nsweep: {compositions: [[0, 1]], geometries: [[1, 1]]}\n")
     path = tmp_path / "r.h5"
-    specs = result_fields(job)
+    specs = result_fields(ElectronicSettings.from_job(job))
     with ResultsStore.create_or_open(comm(), path, jobs(2), specs, {"job_text": "name: s\n"}) as st:
         st.mark_failed(1, "ValueError: bad")
     docs = store.read_docs(path)
@@ -416,7 +417,7 @@ def test_export_xyz_with_a_missing_structures_file_is_one_error(tmp_path):
 
     job = parse_job("name: s\nsweep: {compositions: [[0, 1]], geometries: [[1, 1]], model: [STR]}\n")
     path = tmp_path / "r.h5"
-    ResultsStore.create_or_open(comm(), path, job.tasks, result_fields(job)).close()
+    ResultsStore.create_or_open(comm(), path, job.tasks, result_fields(ElectronicSettings.from_job(job))).close()
     rc, _out, err = cli("export", path, "--xyz", tmp_path / "xyz", "--structures", tmp_path / "none.h5")
     assert rc == 2 and "none.h5 does not exist" in one_error_line(err)
 

@@ -28,7 +28,7 @@ import shutil
 import numpy as np
 
 from hpc_nc.io import store
-from hpc_nc.io.schema import CORRUPT, DONE, FAILED, PENDING
+from hpc_nc.io.schema import DONE, FAILED, PENDING
 
 SUPERBLOCK_BYTES = 96  # superblock version 0 with 8-byte offsets, root symbol-table entry included
 _EOA = slice(40, 48)

@@ -64,7 +64,6 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
