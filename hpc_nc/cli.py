@@ -65,7 +65,8 @@ def cmd_info(args) -> int:
     try:
         from mpi4py import MPI
 
-        info["mpi_library"] = MPI.Get_library_version().strip().splitlines()[0]
+        # Open MPI ends the string with a NUL byte: never let it into JSON or a terminal
+        info["mpi_library"] = MPI.Get_library_version().replace("\x00", "").strip().splitlines()[0]
         info["mpi4py"] = __import__("mpi4py").__version__
         info["world_size"] = MPI.COMM_WORLD.Get_size()
     except ImportError as exc:
@@ -408,24 +409,80 @@ def _status_counts(data) -> dict:
     return {"done": done, "failed": failed, "pending": int(status.size) - done - failed}
 
 
-def cmd_status(args) -> int:
+def _open_checked(path: str):
+    """(kind, row noun, keys, verified status, messages) of a results or structures file."""
     import numpy as np
 
-    from hpc_nc.io.store import read_results
+    from hpc_nc.io.store import STORE_KINDS, open_store_file, verified_status
 
-    if not os.path.exists(args.results):
-        raise HpcNcError(f"{args.results}: no such results file")
-    data = read_results(args.results)
-    counts = _status_counts(data)
+    with open_store_file(path) as f:
+        kind = STORE_KINDS[f.attrs["format"]]
+        group = "tasks" if kind == "results" else "structures"
+        keys = np.char.decode(f[f"{group}/key"][...], "utf-8")
+        status = verified_status(f)
+        messages = np.char.decode(f["message"][...], "utf-8", errors="replace")
+    return kind, ("task" if kind == "results" else "structure"), keys, status, messages
+
+
+def _counts(status) -> dict:
+    import numpy as np
+
+    from hpc_nc.io.schema import STATUS_NAMES
+
+    return {name: int(np.sum(np.asarray(status) == code)) for code, name in STATUS_NAMES.items()}
+
+
+def cmd_status(args) -> int:
+    """Counts of a results or structures file (rows verified against their checksums)."""
+    import numpy as np
+
+    from hpc_nc.io.schema import CORRUPT, FAILED
+
+    kind, noun, keys, status, messages = _open_checked(args.results)
+    counts = _counts(status)
+    failed = np.flatnonzero(status == FAILED)
     if args.json:
-        failures = [{"task": int(i), "key": str(data["tasks/key"][i]), "message": str(data["message"][i])}
-                    for i in np.flatnonzero(np.asarray(data["status"]) == 2)]
-        print(json.dumps(counts | {"failures": failures}, indent=2))
+        failures = [{noun: int(i), "key": str(keys[i]), "message": str(messages[i])} for i in failed]
+        print(json.dumps({"file": args.results, "kind": kind} | counts | {"failures": failures}, indent=2))
         return 0
-    total = sum(counts.values())
-    print(f"{args.results}: {total} tasks: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending")
-    for i in np.flatnonzero(np.asarray(data["status"]) == 2):
-        print(f"  failed task {i} ({data['tasks/key'][i]}): {data['message'][i]}")
+    text = f"{counts['done']} done, {counts['failed']} failed, {counts['pending']} pending"
+    if counts["corrupt"]:
+        text += f", {counts['corrupt']} corrupt (recomputed on resume; see `hpc-nc verify`)"
+    print(f"{args.results}: {kind} file, {len(status)} {noun}s: {text}")
+    for i in failed:
+        print(f"  failed {noun} {i} ({keys[i]}): {messages[i]}")
+    for i in np.flatnonzero(status == CORRUPT)[:20]:
+        print(f"  corrupt {noun} {i} ({keys[i]}): checksum does not match")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    """Check every row's checksum: exit 0 if all match, 1 if any row is corrupt."""
+    import numpy as np
+
+    from hpc_nc.io.schema import CORRUPT
+
+    kind, noun, keys, status, _messages = _open_checked(args.file)
+    counts = _counts(status)
+    bad = np.flatnonzero(status == CORRUPT)
+    checked = counts["done"] + counts["failed"]
+    if bad.size == 0:
+        print(f"{args.file}: {kind} file OK: {checked} finished {noun}s match their checksums "
+              f"({counts['done']} done, {counts['failed']} failed), {counts['pending']} pending")
+        return 0
+    listed = ", ".join(f"{i} ({keys[i]})" for i in bad[:10]) + (" ..." if bad.size > 10 else "")
+    print(f"{args.file}: {bad.size} {noun}(s) CORRUPT (checksum mismatch): {listed}; resuming the job "
+          f"recomputes them, or `hpc-nc salvage {args.file} NEW.h5` copies the good rows")
+    return 1
+
+
+def cmd_salvage(args) -> int:
+    from hpc_nc.io.salvage import salvage
+
+    r = salvage(args.damaged, args.out)
+    how = f" ({'; '.join(r['repairs'])})" if r["repairs"] else ""
+    print(f"salvage: {args.out}: {r['done']} done and {r['failed']} failed rows recovered, {r['pending']} pending "
+          f"({r['lost']} finished rows could not be trusted and will be recomputed on resume){how}")
     return 0
 
 
@@ -433,7 +490,7 @@ def cmd_merge(args) -> int:
     from hpc_nc.io.store import merge_shards
 
     counts = merge_shards(args.out, args.shards, overwrite=args.force)
-    print(f"merge: {args.out}: {counts}")
+    print(f"merge: {args.out}: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending")
     return 0
 
 
@@ -512,10 +569,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-n", "--np", type=int, default=None, help="MPI ranks (default: number of cores)")
     s.add_argument("--no-plots", action="store_true")
 
-    s = sub.add_parser("status", help="done/failed/pending counts and failure messages of a results file")
-    s.add_argument("results")
+    s = sub.add_parser("status", help="done/failed/pending counts and failure messages of a results or "
+                       "structures file")
+    s.add_argument("results", help="results or structures file (HDF5)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("verify", help="check the checksum of every row of a results or structures file "
+                       "(exit 1 if any row is corrupt)")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("salvage", help="copy the rows of a damaged (truncated, bad superblock, corrupt rows) file "
+                       "that pass their checksum into a new file")
+    s.add_argument("damaged")
+    s.add_argument("out")
+    s.set_defaults(func=cmd_salvage)
 
     s = sub.add_parser("merge", help="combine shard results files of one job into one file")
     s.add_argument("out")

@@ -12,6 +12,7 @@ from hpc_nc.io import ensemble
 
 from hpc_nc.io import export
 from hpc_nc.io.jobs import parse_job
+from hpc_nc.io.schema import species_codes
 
 # -- synthetic results (shared with test_plots.py) -----------------------------------------
 SYNTH_JOB = """
@@ -292,9 +293,13 @@ def test_export_xyz_writes_readable_structures(tmp_path):
     spath = tmp_path / "s.h5"
     keys = {t.structure_key: t.n_atoms for t in str_tasks}
     with store.StructureStore.create_or_open(MPI.COMM_SELF, spath, keys, []) as st:
-        st.write_structure(str_tasks[0].structure_key, {"positions": moved})
+        alloy = realise_alloy(nc, 0.2, 0.5, str_tasks[0].seed)
+        st.write_structure(str_tasks[0].structure_key, {"positions": moved,
+                                                        "species": species_codes(alloy.compound_weights)})
     notes = []
-    files = export.export_xyz(str(spath), job, tmp_path / "xyz", log=notes.append)
+    res = with_species(synthetic_results(XYZ_JOB))  # NSTR species come from the results
+    res["status"][:] = 1
+    files = export.export_xyz(str(spath), res, tmp_path / "xyz", log=notes.append)
     # VCA: 1 structure (VBOs share it); NSTR: 2 realisations; STR: 2, of which 1 is relaxed
     names = sorted(p.rsplit("/", 1)[-1] for p in files)
     assert len(files) == 4, names
@@ -330,8 +335,27 @@ def test_export_xyz_writes_readable_structures(tmp_path):
     assert len(atoms) == nc.n_atoms and not atoms.pbc.any()
 
 
+def with_species(res):
+    """The per-atom ``species`` the electronic stage stores (test reference: the alloy draw)."""
+    from hpc_nc.io.schema import species_codes
+    from hpc_nc.physics.alloy import realise_alloy, virtual_crystal
+    from hpc_nc.physics.geometry import build_nanocrystal
+
+    codes = []
+    for i in range(len(res["model"])):
+        nc = build_nanocrystal(float(res["core_radius_a"][i]), float(res["shell_thickness_a"][i]))
+        x_cu, x_in = float(res["x_cu"][i]), float(res["x_in"][i])
+        alloy = (virtual_crystal(nc, x_cu, x_in) if res["model"][i] == "VCA"
+                 else realise_alloy(nc, x_cu, x_in, int(res["seed"][i])))
+        codes.append(species_codes(alloy.compound_weights))
+    res["species"] = np.concatenate(codes)
+    res["atom_offsets"] = np.concatenate([[0], np.cumsum([len(c) for c in codes])])
+    return res
+
+
 def test_export_xyz_from_results_without_structures_file(tmp_path):
-    res = synthetic_results(XYZ_JOB)
+    res = with_species(synthetic_results(XYZ_JOB))
+    res["status"][:] = 1
     notes = []
     files = export.export_xyz(None, res, tmp_path, log=notes.append)
     assert len(files) == 3  # VCA and the two NSTR; both STR need the structures file
@@ -344,13 +368,19 @@ def test_command_line_entry_point(tmp_path, capsys):
 
     parser = argparse.ArgumentParser()
     export.add_arguments(parser)
-    res = synthetic_results(XYZ_JOB)
+    res = with_species(synthetic_results(XYZ_JOB))
     args = parser.parse_args(["unused.h5", "--csv", str(tmp_path / "a.csv"), "--ensemble", str(tmp_path / "b.csv"),
-                              "--xyz", str(tmp_path / "x"), "--structures", str(tmp_path / "none.h5")])
+                              "--xyz", str(tmp_path / "x")])
     args.results = res  # a dict stands in for the file (export.run reads through as_table)
     assert export.run(args) == 0
     out = capsys.readouterr().out
+    # VCA (one structure for both VBOs) and both NSTR realisations; STR needs the structures file
     assert "a.csv: 10 tasks" in out and "b.csv: 6 sweep points" in out and "3 extended-XYZ" in out
+    # a structures file that does not exist while STR structures are asked for: one error
+    args = parser.parse_args(["unused.h5", "--xyz", str(tmp_path / "y"), "--structures", str(tmp_path / "none.h5")])
+    args.results = res
+    with pytest.raises(ensemble.ResultsError, match=r"structures file .*none\.h5 does not exist"):
+        export.run(args)
     with pytest.raises(ensemble.ResultsError, match="nothing to do"):
         export.run(parser.parse_args(["r.h5"]))
     with pytest.raises(ensemble.ResultsError, match="does not exist"):

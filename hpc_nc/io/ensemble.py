@@ -29,15 +29,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from hpc_nc.errors import HpcNcError
+from hpc_nc.io.schema import CONFINEMENT_CLASSES, DONE, FAILED, PENDING, STATUS_NAMES  # noqa: F401
 
 GROUP_KEYS = ("x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model")
-CONFINEMENT_CLASSES = ("type-I", "quasi-type-II", "type-II", "mixed")
-PENDING, DONE, FAILED = 0, 1, 2
-STATUS_NAMES = {PENDING: "pending", DONE: "done", FAILED: "failed"}
 
 # Per-task columns that describe the task rather than measure it: never averaged.
 BOOKKEEPING = frozenset({"index", "realization", "seed", "status", "n_atoms", "atom_offsets",
-                         "wall_seconds", "finished_unix"} | set(GROUP_KEYS))
+                         "wall_seconds", "finished_unix", "checksum", "species"} | set(GROUP_KEYS))
 _PREFIXES = ("tasks/", "results/", "timings/")
 
 # Units of the contract's fields, used when the results carry none (eV, Å as in PHYSICS.md).
@@ -79,7 +77,7 @@ def as_table(results: Any) -> dict:
         path = os.fspath(results)
         if not os.path.exists(path):
             raise ResultsError(f"results file {path} does not exist")
-        raw = store.read_results(path)
+        raw = store.read_results(path, formats=(store.RESULTS_FORMAT,))
         units = dict(store.read_units(path))
     elif isinstance(results, Mapping):
         raw = dict(results)

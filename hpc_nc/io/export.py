@@ -21,12 +21,12 @@ E1, H1, gap                 eV                 lowest electron, highest hole lev
 e_1 .. e_n                  eV                 electron levels, ascending (spin-orbitals)
 h_1 .. h_n                  eV                 hole levels, descending (spin-orbitals)
 exciton_energy              eV                 CI exciton ground state
-dipole_sq                   Å²                 optical activity: |d|² over the E1 x H1 levels, per Kramers pair pair
+dipole_sq                   Å²                 optical activity: |d|² over the E1 x H1 levels, per Kramers pair
 J_ee, J_hh, J_eh            eV                 Coulomb integrals E1E1, H1H1, E1H1
 dXX                         eV                 biexciton binding J_ee + J_hh - 2 J_eh
 core_weight_e, _h           1                  share of |E1|², |H1|² on core atoms
 r_max_e, r_max_h            Å                  radius of the envelope maximum of E1, H1
-separation                  Å                  distance between the E1 and H1 envelope centres
+separation                  Å                  r_max_e - r_max_h, signed (> 0: electron maximum further out)
 overlap_atomic, _envelope   1                  E1-H1 overlap of atomic / envelope densities
 confinement                 text               type-I, quasi-type-II, type-II or mixed
 ==========================  =================  ==============================================
@@ -42,8 +42,10 @@ Extended XYZ (:func:`export_xyz`): one file per structure, ``<structure_key>_rel
 (STR: VFF-relaxed positions from the structures file) or ``<structure_key>_ideal.xyz``
 (VCA, NSTR: ideal zinc-blende positions). Comment line:
 ``Properties=species:S:1:pos:R:3:core:I:1 pbc="F F F"`` and the task parameters as
-key=value pairs; no ``Lattice`` (an isolated cluster). Species S, Zn, In, Cu; the virtual
-cations of a VCA core are written as ``X`` (ASE's dummy element). ``core`` is 1 for core
+key=value pairs; no ``Lattice`` (an isolated cluster). Species S, Zn, In, Cu as stored by
+the run (the per-atom ``species`` field: structures file for STR, results file for NSTR; an
+alloy is never re-drawn here); the virtual cations of a VCA core are written as ``X`` (ASE's
+dummy element). ``core`` is 1 for core
 atoms. Positions in Å, origin at the central anion. Readable by ASE (``ase.io.read``) and
 OVITO.
 """
@@ -58,6 +60,8 @@ from typing import Any, Callable
 import numpy as np
 
 from hpc_nc.io.ensemble import DONE, STATUS_NAMES, GROUP_KEYS, ResultsError, aggregate, as_table
+from hpc_nc.io.paths import atomic_write, check_output_path
+from hpc_nc.io.schema import CORRUPT, species_names
 
 TASK_COLUMNS = ("task", "key", "x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus",
                 "model", "realization", "seed", "n_atoms", "status", "message")
@@ -66,8 +70,6 @@ LEADING_FIELDS = ("E1", "H1", "gap")
 TRAILING_FIELDS = ("exciton_energy", "dipole_sq", "J_ee", "J_hh", "J_eh", "dXX", "core_weight_e",
                    "core_weight_h", "r_max_e", "r_max_h", "separation", "overlap_atomic", "overlap_envelope")
 LEVELS = (("e", "electron_energies"), ("h", "hole_energies"))
-SPECIES = {0: "Zn", 1: "In", 2: "Cu"}  # hpc_nc.physics.alloy.COMPOUNDS order
-VIRTUAL_CATION = "X"
 
 
 def _stderr(message: str) -> None:
@@ -110,14 +112,11 @@ def _numeric_columns(source: dict, suffix: str, n_rows: int, log: Callable) -> l
 
 
 def _write(path: str, header: list[str], rows: list[list]) -> None:
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = path + ".partial"
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    """CSV through a temporary file renamed over ``path`` (regular files only, io.paths)."""
+    with atomic_write(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         w.writerows([[_fmt(v) for v in row] for row in rows])
-    os.replace(tmp, path)
 
 
 def export_csv(results: Any, path: str, *, ensemble: bool = False, log: Callable[[str], None] | None = None
@@ -176,6 +175,13 @@ def _read_structure(structures_path: str, key: str) -> dict:
     return store.read_structure(structures_path, key)
 
 
+def _is_job(results_or_job: Any) -> bool:
+    from hpc_nc.io.jobs import JobSpec
+
+    return isinstance(results_or_job, JobSpec) or (
+        isinstance(results_or_job, (str, os.PathLike)) and os.fspath(results_or_job).endswith((".yaml", ".yml")))
+
+
 def _tasks_from(results_or_job: Any) -> list:
     """Task objects from a JobSpec, a job file, a results file or a results dict."""
     from hpc_nc.io.jobs import JobSpec, Task, load_job
@@ -215,35 +221,59 @@ def write_xyz(path: str, species, positions: np.ndarray, core: np.ndarray, param
     """One extended-XYZ frame (positions in Å)."""
     lines = [str(len(positions)), _comment(params)]
     lines += [f"{s:<2s} {x:15.8f} {y:15.8f} {z:15.8f} {int(c)}" for s, (x, y, z), c in zip(species, positions, core)]
-    tmp = path + ".partial"
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+
+
+def _stored_species(table: dict | None, rows: list[int]) -> np.ndarray | None:
+    """Species codes of the first done row among ``rows`` (results' per-atom ``species``)."""
+    if table is None or "species" not in table or "atom_offsets" not in table:
+        return None
+    offsets = np.asarray(table["atom_offsets"])
+    species = np.asarray(table["species"])
+    status = np.asarray(table["status"]).astype(int)
+    for row in rows:
+        if status[row] == DONE:
+            return species[int(offsets[row]):int(offsets[row + 1])]
+    return None
 
 
 def export_xyz(structures_path: str | None, results_or_job: Any, out_dir: str, *,
                log: Callable[[str], None] | None = None) -> list[str]:
     """Write one extended-XYZ file per structure of the job (module docstring); serial.
 
-    ``results_or_job``: JobSpec, job file (.yaml), results file or results dict: the tasks
-    whose structures are written. STR structures come from ``structures_path`` (relaxed
-    positions); one that is missing there (not relaxed, failed, no file) is skipped with a
-    note. VCA and NSTR structures are rebuilt on the ideal lattice from the task parameters.
-    Returns the files written.
+    ``results_or_job``: results file or results dict (or a JobSpec / job file, which know no
+    random alloy): the tasks whose structures are written. Species are never re-drawn: STR
+    structures take positions and species from ``structures_path``; NSTR structures take the
+    species the electronic stage stored in the results (a done row of the structure); VCA
+    structures are fixed by the composition. A structure without stored data (not relaxed,
+    failed, not done) is skipped with one note. A ``structures_path`` that does not exist
+    while STR structures are asked for is an error (:class:`ResultsError`). Returns the files.
     """
-    from hpc_nc.physics.alloy import realise_alloy
     from hpc_nc.errors import HpcNcError
+    from hpc_nc.io.schema import species_codes
+    from hpc_nc.physics.alloy import virtual_crystal
     from hpc_nc.physics.geometry import build_nanocrystal
 
     log = log or _stderr
     tasks = _tasks_from(results_or_job)
-    os.makedirs(out_dir, exist_ok=True)
+    table = None if _is_job(results_or_job) else as_table(results_or_job)
     seen: dict[tuple[str, bool], list[int]] = {}
     first: dict[tuple[str, bool], Any] = {}
     for t in tasks:
         ident = (t.structure_key, t.model == "STR")
         seen.setdefault(ident, []).append(t.index)
         first.setdefault(ident, t)
+    if structures_path and any(relaxed for _k, relaxed in first) and not os.path.exists(structures_path):
+        raise ResultsError(f"export --xyz: structures file {structures_path} does not exist (give it with "
+                           "--structures FILE, or run `hpc-nc relax JOB` first)")
+    out_dir = os.fspath(out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"cannot create the folder {out_dir}: {exc.strerror}") from None
+    if not os.path.isdir(out_dir):
+        raise ResultsError(f"{out_dir} is not a folder")
     geometries: dict[tuple[float, float], Any] = {}
     written, skipped = [], []
     for ident, t in first.items():
@@ -253,28 +283,30 @@ def export_xyz(structures_path: str | None, results_or_job: Any, out_dir: str, *
             geometries[geo] = build_nanocrystal(*geo)
         nc = geometries[geo]
         positions = nc.positions
+        codes = None
         if relaxed:
             if not structures_path:
                 skipped.append(f"{key} (no structures file given)")
                 continue
             try:
-                positions = np.asarray(_read_structure(structures_path, key)["positions"], dtype=np.float64)
+                stored = _read_structure(structures_path, key)
             except (HpcNcError, KeyError, OSError) as exc:
                 skipped.append(f"{key} ({exc})")
                 continue
-            if positions.shape != (nc.n_atoms, 3):
-                skipped.append(f"{key} (stored positions {positions.shape}, dot has {nc.n_atoms} atoms)")
-                continue
-        species = np.full(nc.n_atoms, "S", dtype="<U2")
-        if t.model == "VCA":
-            species[nc.is_cation] = "Zn"
-            core_weights = (1.0 - t.x_cu - t.x_in, t.x_in, t.x_cu)  # over ZnS, InS, CuS
-            pure = [c for c, w in enumerate(core_weights) if abs(w - 1.0) < 1e-12]
-            species[nc.is_cation & nc.in_core] = SPECIES[pure[0]] if pure else VIRTUAL_CATION
+            positions = np.asarray(stored["positions"], dtype=np.float64)
+            codes = np.asarray(stored.get("species"))
+        elif t.model == "VCA":  # no random draw: every core cation is the same (virtual) one
+            codes = species_codes(virtual_crystal(nc, t.x_cu, t.x_in).compound_weights)
         else:
-            code = realise_alloy(nc, t.x_cu, t.x_in, t.seed).cation_compound
-            for c, name in SPECIES.items():
-                species[code == c] = name
+            codes = _stored_species(table, seen[ident])
+            if codes is None:
+                skipped.append(f"{key} (its species are stored with a done task in the results file; none found)")
+                continue
+        if positions.shape != (nc.n_atoms, 3) or np.shape(codes) != (nc.n_atoms,):
+            skipped.append(f"{key} (stored positions {positions.shape} / species {np.shape(codes)}, "
+                           f"dot has {nc.n_atoms} atoms)")
+            continue
+        species = species_names(codes)
         params = {"structure_key": key, "model": t.model, "relaxed": relaxed, "x_cu": t.x_cu, "x_in": t.x_in,
                   "core_radius_a": t.core_radius_a, "shell_thickness_a": t.shell_thickness_a,
                   "lattice_constant": nc.lattice_constant, "seed": t.seed if t.model != "VCA" else -1,
@@ -308,10 +340,26 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """``hpc-nc export``: serial (run it on one process). Prints what was written."""
+    """``hpc-nc export``: serial (run it on one process). Prints what was written.
+
+    Every output path is checked before the results are read (io.paths: regular files only,
+    existing writable folder), so a bad path costs nothing.
+    """
     if not (args.csv or args.ensemble or args.xyz):
         raise ResultsError("export: nothing to do; give --csv FILE, --ensemble FILE and/or --xyz DIR")
-    table = as_table(args.results)  # read once
+    for path in (args.csv, args.ensemble):
+        if path:
+            check_output_path(path)
+    if args.xyz and os.path.exists(args.xyz) and not os.path.isdir(args.xyz):
+        raise ResultsError(f"--xyz {args.xyz}: exists and is not a folder")
+    structures = args.structures
+    if args.xyz and structures is None and isinstance(args.results, (str, os.PathLike)):
+        structures = default_structures_path(os.fspath(args.results))
+    table = as_table(args.results)  # read once (verified: corrupt rows come back blank)
+    corrupt = int(np.sum(np.asarray(table["status"]).astype(int) == CORRUPT))
+    if corrupt:
+        _stderr(f"warning: {corrupt} row(s) of {args.results} fail their checksum; exported as 'corrupt' "
+                "without values (`hpc-nc verify` lists them, a resumed run recomputes them)")
     if args.csv:
         cols = export_csv(table, args.csv)
         print(f"{args.csv}: {table['n_tasks']} tasks, {len(cols)} columns")
@@ -319,6 +367,6 @@ def run(args) -> int:
         export_csv(table, args.ensemble, ensemble=True)
         print(f"{args.ensemble}: {len(aggregate(table)['model'])} sweep points")
     if args.xyz:
-        files = export_xyz(args.structures or default_structures_path(args.results), table, args.xyz)
+        files = export_xyz(structures, table, args.xyz)
         print(f"{args.xyz}: {len(files)} extended-XYZ file(s)")
     return 0

@@ -80,6 +80,8 @@ from hpc_nc.physics.coulomb import DEFAULT_BLOCK_ELEMENTS, DEFAULT_SCREENING, ZN
 from hpc_nc.physics.coulomb_fft import coulomb_potential_by_method
 from hpc_nc.errors import HpcNcError
 from hpc_nc.settings import DEFAULT_ANALYSIS
+# The stored fields (units, doc text, dtypes) live in the results schema.
+from hpc_nc.io.schema import RESULT_DESCRIPTIONS, RESULT_UNITS  # noqa: F401
 
 N_ELECTRON_BASIS = 2
 N_HOLE_BASIS = 4
@@ -267,95 +269,6 @@ def biexciton_shift(j_ee: float, j_hh: float, j_eh: float) -> float:
 
 # ---------------------------------------------------------------------------------------
 # The entry point for the electronic stage.
-
-RESULT_UNITS: dict[str, str] = {
-    "electron_energies": "eV",
-    "hole_energies": "eV",
-    "E1": "eV",
-    "H1": "eV",
-    "gap": "eV",
-    "exciton_energy": "eV",
-    "exciton_binding": "eV",
-    "exciton_energies": "eV",
-    "oscillator_strengths": "Angstrom^2",
-    "exciton_weights": "1",
-    "ground_oscillator_strength": "Angstrom^2",
-    "thermal_oscillator_strength": "Angstrom^2",
-    "ci_direct": "eV",
-    "ci_exchange": "eV",
-    "ci_basis_complete": "1",
-    "transition_dipole_sq": "Angstrom^2",
-    "dipole_sq": "Angstrom^2",
-    "J_ee": "eV",
-    "J_hh": "eV",
-    "J_eh": "eV",
-    "dXX": "eV",
-    "core_weight_e": "1",
-    "core_weight_h": "1",
-    "core_weight_E1": "1",
-    "core_weight_H1": "1",
-    "radial_grid": "Angstrom",
-    "radial_density_e": "1/Angstrom",
-    "radial_density_h": "1/Angstrom",
-    "envelope_e": "1/Angstrom",
-    "envelope_h": "1/Angstrom",
-    "r_max_e": "Angstrom",
-    "r_max_h": "Angstrom",
-    "separation": "Angstrom",
-    "overlap_atomic": "1",
-    "overlap_envelope": "1",
-    "spectrum_energy": "eV",
-    "spectrum": "Angstrom^2/eV",
-    "epsilon": "1",
-    "onsite_ev": "eV",
-    "confinement": "",
-    "confinement_reason": "",
-}
-
-
-RESULT_DESCRIPTIONS: dict[str, str] = {
-    "electron_energies": "electron levels, ascending (E1 level = all states degenerate with the first)",
-    "hole_energies": "hole (valence) levels, descending (H1 level = all states degenerate with the first)",
-    "E1": "lowest electron level (mean energy of its degenerate states)",
-    "H1": "highest hole level (mean energy of its degenerate states)",
-    "gap": "single-particle gap E1 - H1",
-    "exciton_energy": "lowest CI exciton energy (excitonic gap); basis dependent if ci_basis_complete = 0",
-    "exciton_binding": "gap - exciton_energy",
-    "exciton_energies": "8 CI exciton energies, ascending; basis dependent if ci_basis_complete = 0",
-    "oscillator_strengths": "|<0|r|X>|^2 summed over x, y, z, averaged over each degenerate exciton level",
-    "exciton_weights": "|c|^2 per [exciton, configuration e*4 + h]; BASIS DEPENDENT (solver's degenerate basis)",
-    "ground_oscillator_strength": "oscillator strength summed over the lowest exciton manifold",
-    "thermal_oscillator_strength": "Boltzmann average of the oscillator strengths at temperature_k",
-    "ci_direct": "direct Coulomb matrix J[(e h), (e' h')] of the CI (complex); BASIS DEPENDENT",
-    "ci_exchange": "exchange matrix K[(e h), (e' h')] of the CI (complex); BASIS DEPENDENT",
-    "ci_basis_complete": "1.0 if the CI states (electrons 0, 1; holes 0..3) are whole degenerate levels, else 0.0",
-    "transition_dipole_sq": "|<e|r|h>|^2 averaged over each (electron level, hole level) block",
-    "dipole_sq": "optical activity: sum over E1 x H1 level states of |d|^2, times (2/g_E1)(2/g_H1)",
-    "J_ee": "J_E1E1 of the E1 level density (mean over its degenerate states)",
-    "J_hh": "J_H1H1 of the H1 level density",
-    "J_eh": "J_E1H1",
-    "dXX": "J_ee + J_hh - 2 J_eh = E_XX - 2 E_X (first order); > 0 anti-binding",
-    "core_weight_e": "probability on core atoms per electron state (its level's mean)",
-    "core_weight_h": "probability on core atoms per hole state (its level's mean)",
-    "core_weight_E1": "core weight of the E1 level",
-    "core_weight_H1": "core weight of the H1 level",
-    "radial_grid": "bin centres of the fixed radial grid",
-    "radial_density_e": "radial probability density per atomic layer (binned), per electron state (level mean)",
-    "radial_density_h": "radial probability density per atomic layer (binned), per hole state (level mean)",
-    "envelope_e": "Gaussian-smoothed radial envelope per electron state (of its level's density)",
-    "envelope_h": "Gaussian-smoothed radial envelope per hole state (of its level's density)",
-    "r_max_e": "radius of the maximum of the E1 envelope",
-    "r_max_h": "radius of the maximum of the H1 envelope",
-    "separation": "r_max_e - r_max_h (signed: > 0 electron outside the hole)",
-    "overlap_atomic": "sum_i sqrt(rho_E1(i) rho_H1(i))",
-    "overlap_envelope": "integral sqrt(P_E1(r) P_H1(r)) dr of the envelopes",
-    "spectrum_energy": "emission energy grid",
-    "spectrum": "golden-rule emission spectrum at temperature_k with Gaussian broadening",
-    "epsilon": "dielectric constant used",
-    "onsite_ev": "on-site Coulomb integral used",
-    "confinement": "type-I | quasi-type-II | type-II | mixed (hpc_nc.physics.classify)",
-    "confinement_reason": "one-line reason for the class",
-}
 
 
 def result_shapes(n_electrons: int, n_holes: int, settings: AnalysisSettings = AnalysisSettings()) -> dict[str, tuple]:

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from hpc_nc.io.jobs import Task
+from hpc_nc.io.schema import species_codes
 from hpc_nc.physics.alloy import COMPOUNDS, realise_alloy, virtual_crystal
 from hpc_nc.physics.geometry import build_nanocrystal
 from hpc_nc.settings import AnalysisSection, ElectronicSettings, SolverSection
@@ -157,42 +158,19 @@ def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.nda
         reference_core_weight_H1=float(reference[1]),
         solver_iterations=int(np.sum(states.diagnostics.get("iterations", [-1]))),
         solver_converged=int(states.diagnostics.get("n_converged", -1)),
+        species=species_codes(alloy.compound_weights),
     )
     return result
 
 
-# Fields this stage adds to those of exciton.analyse_states (name: (shape, dtype, units, doc)).
-_SOLVER_FIELDS = {
-    "residuals": (("n_states",), "f8", "eV", "||H x - E x|| of every electron then hole state"),
-    "max_residual": ((), "f8", "eV", "largest residual of the task"),
-    "realised_x_cu": ((), "f8", "1", "fraction of core cations that are Cu in this realisation"),
-    "realised_x_in": ((), "f8", "1", "fraction of core cations that are In in this realisation"),
-    "build_seconds": ((), "f8", "s", "geometry, alloy and Hamiltonian assembly"),
-    "solve_seconds": ((), "f8", "s", "SLEPc eigen solve"),
-    "analysis_seconds": ((), "f8", "s", "observables, Coulomb integrals, CI"),
-    "reference_seconds": ((), "f8", "s", "solve of the homogeneous ZnS reference dot (0 when cached or not needed)"),
-    "reference_core_weight_E1": ((), "f8", "1", "E1 core weight of the pure ZnS dot of the same R, H (classifier reference)"),
-    "reference_core_weight_H1": ((), "f8", "1", "H1 core weight of the pure ZnS dot of the same R, H (classifier reference)"),
-    "solver_iterations": ((), "i8", "1", "SLEPc iterations (restarts) summed over the solves"),
-    "solver_converged": ((), "i8", "1", "eigenpairs SLEPc reported converged"),
-}
-_STRING_BYTES = {"confinement": 16, "confinement_reason": 200}
-_COMPLEX = {"ci_direct", "ci_exchange"}
-
-
 def result_fields(settings: ElectronicSettings) -> list:
-    """FieldSpecs of the results file for these settings (shapes follow from the settings alone)."""
-    from hpc_nc.physics.exciton import RESULT_UNITS, result_shapes
-    from hpc_nc.io.store import FieldSpec
+    """FieldSpecs of the results file for these settings (the schema's quantities, shapes
+    from the settings alone)."""
+    from hpc_nc.io.schema import result_specs
+    from hpc_nc.physics.exciton import N_CONFIGURATIONS
 
     n_e, n_h = settings.states.electrons, settings.states.holes
-    shapes = result_shapes(n_e, n_h, analysis_settings(settings.analysis))
-    fields = []
-    for name, units in RESULT_UNITS.items():
-        dtype = f"S{_STRING_BYTES[name]}" if name in _STRING_BYTES else ("c16" if name in _COMPLEX else "f8")
-        fields.append(FieldSpec(name, shapes[name], dtype, units or "1", f"see hpc_nc.physics.exciton ({name})"))
-    n_states = n_e + n_h
-    for name, (shape, dtype, units, doc) in _SOLVER_FIELDS.items():
-        shape = tuple(n_states if s == "n_states" else s for s in shape)
-        fields.append(FieldSpec(name, shape, dtype, units, doc))
-    return fields
+    analysis = analysis_settings(settings.analysis)
+    dims = {"n_electrons": n_e, "n_holes": n_h, "n_states": n_e + n_h, "n_configurations": N_CONFIGURATIONS,
+            "n_radial_bins": int(analysis.n_radial_bins), "n_spectrum": int(analysis.n_spectrum)}
+    return result_specs(dims)

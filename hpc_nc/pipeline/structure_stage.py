@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from hpc_nc.errors import ConvergenceError
 from hpc_nc.io.jobs import Task
+from hpc_nc.io.schema import species_codes
 from hpc_nc.physics.alloy import realise_alloy
 from hpc_nc.physics.geometry import build_nanocrystal
 from hpc_nc.settings import RelaxSection
@@ -62,29 +63,14 @@ def relax_task(comm, task: Task, settings: RelaxSection) -> dict:
         "mean_bond_strain": relaxed.mean_bond_strain,
         "hydrostatic_strain": relaxed.hydrostatic_strain,
         "radial_strain": relaxed.radial_strain,
+        "species": species_codes(alloy.compound_weights),
     }
 
 
 def structure_fields() -> list:
-    """FieldSpecs of the structures file beyond the positions (fixed grids from relax.py)."""
+    """FieldSpecs of the structures file beyond the positions (the schema's; grids from relax.py)."""
+    from hpc_nc.io.schema import structure_specs
     from hpc_nc.solvers.relax import DEFAULT_BOND_LENGTH_EDGES, DEFAULT_RADIAL_EDGES
-    from hpc_nc.io.store import PER_ATOM, FieldSpec
 
-    nb = len(DEFAULT_BOND_LENGTH_EDGES) - 1
-    nr = len(DEFAULT_RADIAL_EDGES) - 1
-    return [
-        FieldSpec("energy_ev", (), "f8", "eV", "Keating energy of the relaxed dot"),
-        FieldSpec("initial_energy_ev", (), "f8", "eV", "Keating energy of the ideal-lattice dot"),
-        FieldSpec("max_force_ev_per_angstrom", (), "f8", "eV/Angstrom", "largest atomic force at the end"),
-        FieldSpec("iterations", (), "i8", "1", "TAO iterations"),
-        FieldSpec("realised_x_cu", (), "f8", "1", "realised Cu fraction of core cations"),
-        FieldSpec("realised_x_in", (), "f8", "1", "realised In fraction of core cations"),
-        FieldSpec("bond_length_histogram", (3, nb), "f8", "1",
-                  "bond counts per type (Zn-S, In-S, Cu-S) on the grid attribute bond_length_edges "
-                  f"({DEFAULT_BOND_LENGTH_EDGES[0]:g}..{DEFAULT_BOND_LENGTH_EDGES[-1]:g} Angstrom, {nb} bins)"),
-        FieldSpec("mean_bond_strain", (3,), "f8", "1", "mean (d - d0)/d0 per bond type (Zn-S, In-S, Cu-S)"),
-        FieldSpec("hydrostatic_strain", (PER_ATOM,), "f8", "1",
-                  "(V/V0)^(1/3) - 1 of each atom's neighbour tetrahedron; NaN on surface atoms"),
-        FieldSpec("radial_strain", (nr,), "f8", "1",
-                  f"mean hydrostatic strain per 1-Angstrom shell of ideal radius (0..{DEFAULT_RADIAL_EDGES[-1]:g} A)"),
-    ]
+    return structure_specs({"n_bond_bins": len(DEFAULT_BOND_LENGTH_EDGES) - 1,
+                            "n_radial_shells": len(DEFAULT_RADIAL_EDGES) - 1})

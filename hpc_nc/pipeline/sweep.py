@@ -37,7 +37,33 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return k, n
 
 
-def provenance(comm, job, stage: str) -> dict:
+def petsc_options_in_use(options: dict, argv: list[str] | None = None) -> dict:
+    """PETSc's options database without hpc-nc's own ``--options``.
+
+    petsc4py reads ``sys.argv``, so ``--results FILE`` shows up in the database as the PETSc
+    option ``results``; only options given PETSc-style (``-eps_view``) are PETSc's.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    ours = {a[2:].split("=", 1)[0] for a in argv if a.startswith("--") and len(a) > 2}
+    return {k: str(v) for k, v in options.items() if k not in ours}
+
+
+def _structures_provenance(path: str) -> dict:
+    """Which structures an STR solve used: the structures file and its identifying hashes."""
+    out = {"structures_file": os.path.abspath(path)}
+    try:
+        from hpc_nc.io.store import read_provenance
+
+        stored = read_provenance(path)
+    except HpcNcError:
+        return out
+    for key in ("row_keys_sha256", "vff_sha256", "job_sha256"):
+        if key in stored:
+            out[f"structures_{key}"] = stored[key]
+    return out
+
+
+def provenance(comm, job, stage: str, structures_path: str | None = None) -> dict:
     """File attributes: what produced the file (taken from rank 0)."""
     from hpc_nc.physics.materials import parameter_hash
 
@@ -60,19 +86,25 @@ def provenance(comm, job, stage: str) -> dict:
 
         prov["petsc_version"] = ".".join(map(str, PETSc.Sys.getVersion()))
         prov["petsc_dir"] = os.environ.get("PETSC_DIR", "")
-        opts = PETSc.Options().getAll()
-        prov["petsc_options"] = {k: str(v) for k, v in opts.items()}
+        prov["petsc_options"] = petsc_options_in_use(PETSc.Options().getAll())
         from slepc4py import SLEPc
 
         prov["slepc_version"] = ".".join(map(str, SLEPc.Sys.getVersion()))
     except ImportError:
         pass
-    if stage == "relax":
-        from hpc_nc.physics.vff import load_vff
+    from hpc_nc.physics.vff import load_vff
 
-        prov["vff_sha256"] = getattr(load_vff(), "content_hash", "")
+    # Both files record the VFF parameters: STR results depend on them through the structures.
+    prov["vff_sha256"] = getattr(load_vff(), "content_hash", "")
+    if stage == "relax":
+        from hpc_nc.solvers.relax import DEFAULT_BOND_LENGTH_EDGES, DEFAULT_RADIAL_EDGES
+
         prov["relax_settings"] = as_dict(job.relax)
+        prov["bond_length_edges"] = [float(x) for x in DEFAULT_BOND_LENGTH_EDGES]  # Å
+        prov["radial_edges"] = [float(x) for x in DEFAULT_RADIAL_EDGES]  # Å
     else:
+        if structures_path and any(t.model == "STR" for t in job.tasks):
+            prov.update(_structures_provenance(structures_path))
         prov["solver_settings"] = as_dict(job.solver)
         prov["hamiltonian_settings"] = as_dict(job.hamiltonian)
         prov["analysis_settings"] = as_dict(job.analysis)
@@ -134,7 +166,7 @@ def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None,
     # Resuming with other settings or parameters would mix incomparable rows in one file.
     settings = ElectronicSettings.from_job(job)
     store = ResultsStore.create_or_open(comm, path, job.tasks, result_fields(settings),
-                                        provenance(comm, job, "solve"),
+                                        provenance(comm, job, "solve", spath),
                                         must_match=["solver_settings", "hamiltonian_settings", "analysis_settings",
                                                     "materials_sha256"])
     try:
