@@ -5,10 +5,16 @@ import pytest
 
 from hpc_nc.physics.coulomb import (
     COULOMB_EV_ANGSTROM,
+    SCREENING_MODELS,
+    bare_onsite_ev,
     coulomb_integrals,
     coulomb_matrix_dense,
     coulomb_potential,
     onsite_coulomb_ev,
+    onsite_sphere_average_ev,
+    resta_radius,
+    screening_model,
+    thomas_fermi_wavevector,
     wigner_seitz_radius,
 )
 from hpc_nc.errors import HpcNcError
@@ -24,13 +30,104 @@ def _random_densities(n_atoms, n_cols, seed, complex_=False):
 
 
 def test_onsite_default_is_uniform_sphere_estimate():
-    # 6/5 e^2/(eps r_ws) with r_ws^3 = 3/(4 pi) a^3/8 (hpc_nc.physics.coulomb docstring).
+    # 6/5 e^2/r_ws with r_ws^3 = 3/(4 pi) a^3/8 (hpc_nc.physics.coulomb docstring): bare
+    # under thomas-fermi-resta (epsilon(0) = 1) and none, divided by eps under uniform.
     r_ws = wigner_seitz_radius(5.409)
     assert r_ws == pytest.approx(1.678, abs=1e-3)
-    assert onsite_coulomb_ev(5.2) == pytest.approx(1.2 * 14.399645 / (5.2 * r_ws), rel=1e-14)
+    u0 = 1.2 * 14.399645 / r_ws
+    assert bare_onsite_ev() == pytest.approx(10.30, abs=0.005)
+    assert onsite_coulomb_ev(5.2, screening="uniform") == pytest.approx(u0 / 5.2, rel=1e-14)
+    assert onsite_coulomb_ev(5.2) == pytest.approx(u0, rel=1e-14)  # default: thomas-fermi-resta
+    assert onsite_coulomb_ev(5.2, screening="none") == pytest.approx(u0, rel=1e-14)
     # larger than the nearest-neighbour interaction, as a spread charge must be
     d_nn = np.sqrt(3) * 5.409 / 4
-    assert onsite_coulomb_ev(5.2) > COULOMB_EV_ANGSTROM / (5.2 * d_nn)
+    for model in SCREENING_MODELS:
+        m = screening_model(model, 5.2)
+        assert m.onsite_ev > COULOMB_EV_ANGSTROM / (float(m.epsilon_of_r(np.array([d_nn]))[0]) * d_nn)
+    # the sphere average of 1/(eps r) reproduces 6/5 e^2/(eps r_ws) for constant eps
+    assert onsite_sphere_average_ev(screening_model("uniform", 5.2)) == pytest.approx(u0 / 5.2, rel=1e-8)
+    assert onsite_sphere_average_ev(screening_model("none", 5.2)) == pytest.approx(u0, rel=1e-8)
+
+
+def test_thomas_fermi_resta_parameters_and_limits():
+    """q_TF of n0 = 32/a^3, R_s from sinh(q R_s)/(q R_s) = eps_inf; epsilon(0) = 1,
+    epsilon(r >= R_s) = eps_inf, continuous and increasing in between (Resta 1977)."""
+    a = 5.409
+    n0 = 32 / a**3
+    k_f = (3 * np.pi**2 * n0) ** (1 / 3)
+    q = thomas_fermi_wavevector(a)
+    assert q == pytest.approx(np.sqrt(4 * k_f / (np.pi * 0.529177210903)), rel=1e-12)
+    assert q == pytest.approx(2.09, abs=0.005)
+    r_s = resta_radius(5.2, q)
+    assert np.sinh(q * r_s) / (q * r_s) == pytest.approx(5.2, rel=1e-12)
+    assert r_s == pytest.approx(1.738, abs=0.002)
+    assert r_s < np.sqrt(3) * a / 4  # shorter than the bond: only the on-site term is unscreened
+    m = screening_model("thomas-fermi-resta", 5.2)
+    assert m.epsilon_of_r(np.array([0.0]))[0] == pytest.approx(1.0, rel=1e-14)
+    far = m.epsilon_of_r(np.array([r_s, r_s + 1e-9, 2.342, 10.0, 1e4]))
+    assert np.allclose(far, 5.2, rtol=1e-12)
+    r = np.linspace(0, r_s, 2001)
+    eps = m.epsilon_of_r(r)
+    assert np.all(np.diff(eps) > 0) and eps[-1] == pytest.approx(5.2, rel=1e-9)
+    assert np.allclose(screening_model("none", 5.2).epsilon_of_r(r), 1.0)
+    assert np.allclose(screening_model("uniform", 5.2).epsilon_of_r(r), 5.2)
+    assert resta_radius(1.0, q) == 0.0
+    with pytest.raises(HpcNcError):
+        resta_radius(0.5, q)
+    with pytest.raises(HpcNcError):
+        screening_model("debye", 5.2)
+
+
+@pytest.mark.parametrize("model", SCREENING_MODELS)
+def test_kernel_matches_direct_dense_sum_with_short_pairs(model):
+    """Integrals of the blocked kernel vs a direct double loop over atom pairs that
+    evaluates epsilon(r) from the closed form. The dot is shrunk to 0.6 of its size so that
+    bonds (1.41 A) fall inside R_s and the kernel's short-range branch is exercised."""
+    nc = build_nanocrystal(1.0)
+    pos = 0.6 * nc.positions
+    n = len(pos)
+    rng = np.random.default_rng(11)
+    left = rng.random((n, 3))
+    right = rng.normal(size=(n, 2))
+    m = screening_model(model, 5.2)
+    v = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                v[i, j] = m.onsite_ev
+                continue
+            r = float(np.linalg.norm(pos[i] - pos[j]))
+            if model == "none":
+                e = 1.0
+            elif model == "uniform" or r >= m.r_s:
+                e = 5.2
+            else:
+                e = 5.2 * m.q_tf * m.r_s / (np.sinh(m.q_tf * (m.r_s - r)) + m.q_tf * r)
+            v[i, j] = COULOMB_EV_ANGSTROM / (e * r)
+    if model == "thomas-fermi-resta":
+        d = np.linalg.norm(pos[:, None] - pos[None], axis=2)
+        assert np.sum((d > 0) & (d < m.r_s)) > 0  # short pairs present
+    ref = left.T @ v @ right
+    got = coulomb_integrals(None, pos, left, right, epsilon=5.2, screening=model, max_block_elements=5 * n)
+    assert np.allclose(got, ref, rtol=1e-12, atol=0)
+    assert np.allclose(coulomb_matrix_dense(pos, 5.2, screening=model), v, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("model", SCREENING_MODELS)
+def test_biexciton_shift_nonnegative_for_any_densities(model):
+    """Delta_XX = J_ee + J_hh - 2 J_eh = (rho_e - rho_h) V (rho_e - rho_h) >= 0 for every
+    pair of densities, because V is positive definite on a zinc-blende dot under every
+    screening model (checked here: smallest eigenvalue > 0)."""
+    from hpc_nc.physics.exciton import biexciton_shift
+
+    nc = build_nanocrystal(1.5)
+    assert np.linalg.eigvalsh(coulomb_matrix_dense(nc.positions, 5.2, screening=model)).min() > 0
+    rng = np.random.default_rng(12)
+    for trial in range(20):
+        rho = rng.random((nc.n_atoms, 2)) ** (1 + 4 * trial % 7)  # from spread to very peaked
+        rho /= rho.sum(axis=0)
+        j = coulomb_integrals(None, nc.positions, rho, rho, epsilon=5.2, screening=model)
+        assert biexciton_shift(j[0, 0], j[1, 1], j[0, 1]) >= -1e-12 * j[0, 0]
 
 
 def test_two_distant_compact_charges_give_point_charge_law():
@@ -101,12 +198,16 @@ def test_bad_inputs_raise():
 
 
 @pytest.mark.mpi
-def test_distributed_equals_serial(comm):
-    """Same numbers on any rank count: the distributed result vs the serial kernel."""
+@pytest.mark.parametrize("model", SCREENING_MODELS)
+@pytest.mark.parametrize("shrink", [1.0, 0.6])
+def test_distributed_equals_serial(comm, model, shrink):
+    """Same numbers on any rank count: the distributed result vs the serial kernel (also
+    with pairs inside R_s, shrink 0.6)."""
     nc = build_nanocrystal(2.0)
+    pos = shrink * nc.positions
     dens = _random_densities(nc.n_atoms, 6, seed=4, complex_=True)
-    serial = coulomb_potential(None, nc.positions, dens, max_block_elements=13 * nc.n_atoms)
-    par = coulomb_potential(comm, nc.positions, dens, max_block_elements=13 * nc.n_atoms)
+    serial = coulomb_potential(None, pos, dens, max_block_elements=13 * nc.n_atoms, screening=model)
+    par = coulomb_potential(comm, pos, dens, max_block_elements=13 * nc.n_atoms, screening=model)
     assert np.max(np.abs(par - serial)) <= 1e-12 * np.max(np.abs(serial))
     # every rank holds the full result
     gathered = comm.allgather(par)

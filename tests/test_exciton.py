@@ -274,12 +274,22 @@ def test_real_zns_dot_is_type_I(zns_states):
     """A pure ZnS dot has no band offset: both carriers in the same region, envelopes alike,
     a bound exciton and Delta_XX small compared with the e-h attraction."""
     nc, e_en, h_en, electrons, holes = zns_states
-    res = ex.analyse_states(None, nc.positions, nc.in_core, nc.core_radius, nc.total_radius, e_en, h_en, electrons, holes)
+    args = (None, nc.positions, nc.in_core, nc.core_radius, nc.total_radius, e_en, h_en, electrons, holes)
+    res = ex.analyse_states(*args)
     assert res["confinement"] == "type-I", res["confinement_reason"]
     assert res["overlap_envelope"] > 0.95
-    assert abs(res["dXX"]) < 0.1 * res["J_eh"]
     assert 0 < res["exciton_binding"] < 1.0
     assert res["dipole_sq"] > 0
+    # Uniform screening: Delta_XX small against J_eh. Thomas-Fermi-Resta differs only in the
+    # (unscreened) on-site term, so Delta_XX grows by exactly (U0 - U0/eps) sum_i (rho_e - rho_h)^2:
+    # electron (cation s) and hole (anion p) sit on different sublattices even in ZnS.
+    uni = ex.analyse_states(*args, settings=ex.AnalysisSettings(screening="uniform"))
+    assert uni["confinement"] == "type-I", uni["confinement_reason"]
+    assert abs(uni["dXX"]) < 0.1 * uni["J_eh"]
+    diff = obs.level_density(electrons, 0, 2) - obs.level_density(holes, 0, 4)  # E1 pair, H1 quartet
+    extra = (res["onsite_ev"] - uni["onsite_ev"]) * float(diff @ diff)
+    assert res["onsite_ev"] == pytest.approx(5.2 * uni["onsite_ev"], rel=1e-12)
+    assert res["dXX"] == pytest.approx(uni["dXX"] + extra, rel=1e-9)
 
 
 def test_emission_spectrum_golden_rule():

@@ -66,3 +66,20 @@ def test_check_detects_a_tampered_file(tmp_path):
     problems = fit.check(str(d))
     assert any("CuS.yaml: Esc" in msg for msg in problems)
     assert fit.main(["--check", "--data-dir", str(d)]) == 1
+
+
+def test_zns_spin_orbit_fit_hits_measured_delta0_and_is_checked(tmp_path):
+    """Equal atomic splittings give bulk Delta0 = 64 meV; the stored ZnS values are the fit's,
+    and --check catches a ZnS file with another splitting (e.g. the old unsourced 0.09)."""
+    from hpc_nc.physics.materials import material_from_numbers
+
+    delta = fit.fit_zns_spin_orbit()
+    zns = parse_material_file(os.path.join(DATA_DIR, "ZnS.yaml"))
+    assert zns["delta_anion"] == pytest.approx(delta, abs=1e-9) and zns["delta_cation"] == pytest.approx(delta, abs=1e-9)
+    m = material_from_numbers(dict(zns, delta_anion=delta, delta_cation=delta))
+    assert bulk_summary("ZnS", {"ZnS": m})["delta_so"] == pytest.approx(fit.ZNS_DELTA0_EV, abs=1e-10)
+    d = tmp_path / "materials"
+    shutil.copytree(DATA_DIR, d)
+    p = d / "ZnS.yaml"
+    p.write_text(p.read_text().replace("value: 0.064", "value: 0.09", 1))
+    assert any("ZnS.yaml: delta_anion" in msg for msg in fit.check(str(d)))

@@ -140,7 +140,7 @@ def test_kramers_degeneracy_all_models(mats):
 def test_passivation_removes_surface_states_from_gap(mats):
     nc = build_nanocrystal(1.5)
     alloy = realise_alloy(nc, 0, 0, 1)
-    lo, hi = mats["ZnS"].vbm, mats["ZnS"].cbm  # bulk gap window (0, 3.675) eV
+    lo, hi = mats["ZnS"].vbm, mats["ZnS"].cbm  # bulk gap window (0, 3.684) eV
     surf = nc.is_surface
     counts = {}
     for pas in (20.0, 0.0):

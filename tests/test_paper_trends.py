@@ -10,7 +10,7 @@ check physics, and the rank-count independence of exactly these quantities (ener
 weights) is tested in tests/test_sweep.py.
 
 Reference numbers (eV, ZnS VBM = 0, spin-orbit included; hpc_nc/data/materials): bulk ZnS
-VBM 0, CBM 3.675; InS (VBO 1.1 eV) VBM 1.1, CBM 3.55; CuS (VBO 0.34 eV) VBM 0.34,
+VBM 0, CBM 3.684; InS (VBO 1.1 eV) VBM 1.1, CBM 3.55; CuS (VBO 0.34 eV) VBM 0.34,
 CBM 2.44 (the project's fitted parameters; the paper's Fig. 1 and Methods give the gaps
 ZnS 3.7, InS 2.45, CuS 2.1 eV and the offsets 1.1 and 0.34 eV).
 """
@@ -25,9 +25,11 @@ from hpc_nc.io.jobs import parse_job
 def _solve(comm, text):
     """Solve every task of a job in-process; return (tasks, list of result dicts)."""
     from hpc_nc.pipeline.electronic_stage import solve_task
+    from hpc_nc.settings import ElectronicSettings
 
     job = parse_job(textwrap.dedent(text), source="test_paper_trends")
-    return job.tasks, [solve_task(comm, task, job) for task in job.tasks]
+    settings = ElectronicSettings.from_job(job)
+    return job.tasks, [solve_task(comm, task, settings) for task in job.tasks]
 
 
 def _pick(tasks, results, key, **where):
@@ -52,7 +54,7 @@ def test_ins_core_only_levels_approach_bulk_ins_edges_as_dot_grows(comm, petsc):
         sweep: {x_cu: [0.0], x_in: [1.0], core_radius_a: [1.5, 2.0, 2.5], shell_thickness_a: [0],
                 model: [VCA]}
         states: {electrons: 2, holes: 4}
-        coulomb: {n_radial_bins: 40}
+        analysis: {n_radial_bins: 40}
     """)
     e1 = np.array([_pick(tasks, res, "E1", core_radius_a=r) for r in (1.5, 2.0, 2.5)])
     h1 = np.array([_pick(tasks, res, "H1", core_radius_a=r) for r in (1.5, 2.0, 2.5)])
@@ -82,7 +84,7 @@ def test_zn_in_s_alloy_vca_vs_nstr(comm, petsc):
         sweep: {x_cu: [0.0], x_in: [0.0, 0.5, 1.0], core_radius_a: [2.0], shell_thickness_a: [0],
                 model: [VCA, NSTR], realizations: 1, seed: 5}
         states: {electrons: 2, holes: 4}
-        coulomb: {n_radial_bins: 40}
+        analysis: {n_radial_bins: 40}
     """)
     g = {(m, x): _pick(tasks, res, "gap", model=m, x_in=x) for m in ("VCA", "NSTR") for x in (0.0, 0.5, 1.0)}
     e1 = {(m, x): _pick(tasks, res, "E1", model=m, x_in=x) for m in ("VCA", "NSTR") for x in (0.0, 0.5, 1.0)}
@@ -109,7 +111,7 @@ def test_core_hole_follows_vbo_and_cus_core_ignores_it(comm, petsc):
     1). So a core-confined hole follows the VBO nearly one-to-one but never faster: the
     finite-difference slope over [v, v + 0.2] lies within [min w_h - 0.1, 1]
     (measured: slopes 0.82, 0.85 for w_h = 0.79 ... 0.85). The electron's well becomes
-    shallower (InS CBM = VBO + 2.45 eV against ZnS's 3.675 eV: CBO = 1.225 eV - VBO), so
+    shallower (InS CBM = VBO + 2.45 eV against ZnS's 3.684 eV: CBO = 1.234 eV - VBO), so
     E1 rises by less than the VBO step and the electron leaks into the shell (its core
     weight falls), the mechanism behind the type-II regime of the paper's Fig. 3. A CuS
     core ignores the InS/ZnS offset exactly (Fig. 8 uses the CuS/ZnS offset only).
@@ -119,7 +121,7 @@ def test_core_hole_follows_vbo_and_cus_core_ignores_it(comm, petsc):
         sweep: {compositions: [[0.0, 1.0], [1.0, 0.0]], geometries: [[1.5, 1.0]],
                 vbo_ins: [0.9, 1.1, 1.3], model: [NSTR]}
         states: {electrons: 2, holes: 4}
-        coulomb: {n_radial_bins: 40}
+        analysis: {n_radial_bins: 40}
     """)
     vbos = (0.9, 1.1, 1.3)
     h1 = np.array([_pick(tasks, res, "H1", x_in=1.0, vbo_ins=v) for v in vbos])

@@ -75,9 +75,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpc_nc.physics import observables as obs
-from hpc_nc.physics.classify import ClassifySettings, classify_confinement
-from hpc_nc.physics.coulomb import DEFAULT_BLOCK_ELEMENTS, ZNS_EPSILON_INF, coulomb_potential, onsite_coulomb_ev
+from hpc_nc.physics.classify import ClassifySettings, classify_confinement, envelope_core_share
+from hpc_nc.physics.coulomb import DEFAULT_BLOCK_ELEMENTS, DEFAULT_SCREENING, ZNS_EPSILON_INF, onsite_coulomb_ev
+from hpc_nc.physics.coulomb_fft import coulomb_potential_by_method
 from hpc_nc.errors import HpcNcError
+from hpc_nc.settings import DEFAULT_ANALYSIS
 
 N_ELECTRON_BASIS = 2
 N_HOLE_BASIS = 4
@@ -89,8 +91,11 @@ BOLTZMANN_EV_PER_K = 8.617333262e-5  # CODATA 2018
 class AnalysisSettings:
     """Settings of the exciton/observable stage (must be identical on all ranks).
 
-    epsilon: dielectric constant (ZnS eps_inf 5.2). onsite_ev: on-site Coulomb integral in eV,
-    None = 6/5 e^2/(epsilon r_ws) (hpc_nc.physics.coulomb). temperature_k: emission temperature, K.
+    epsilon: high-frequency dielectric constant eps_inf (ZnS, 5.2). screening: one of
+    hpc_nc.physics.coulomb.SCREENING_MODELS (default thomas-fermi-resta), used for the direct
+    and the exchange integrals alike. onsite_ev: on-site Coulomb integral in eV, None = the
+    screening model's default (thomas-fermi-resta and none: 6/5 e^2/r_ws = 10.30 eV;
+    uniform: that / epsilon; hpc_nc.physics.coulomb). temperature_k: emission temperature, K.
     broadening_ev: Gaussian standard deviation of the spectrum lines, eV. spectrum_*: fixed
     emission energy grid, eV. n_radial_bins, radial_margin (Angstrom beyond the dot radius)
     and envelope_width (Angstrom) define the radial grid and the envelope smoothing.
@@ -103,14 +108,16 @@ class AnalysisSettings:
     degenerate levels are never split; module docstring "Basis invariance").
     """
 
-    epsilon: float = ZNS_EPSILON_INF
-    onsite_ev: float | None = None
-    temperature_k: float = 300.0
-    broadening_ev: float = 0.02
+    epsilon: float = DEFAULT_ANALYSIS.epsilon
+    onsite_ev: float | None = DEFAULT_ANALYSIS.onsite_ev
+    screening: str = DEFAULT_ANALYSIS.screening
+    coulomb_method: str = DEFAULT_ANALYSIS.method  # direct, fft or auto (hpc_nc.physics.coulomb_fft)
+    temperature_k: float = DEFAULT_ANALYSIS.temperature_k
+    broadening_ev: float = DEFAULT_ANALYSIS.broadening_ev
     spectrum_min_ev: float = 1.5
     spectrum_max_ev: float = 5.0
     n_spectrum: int = 701
-    n_radial_bins: int = 400
+    n_radial_bins: int = DEFAULT_ANALYSIS.n_radial_bins
     radial_margin: float = 3.0
     envelope_width: float = obs.DEFAULT_ENVELOPE_WIDTH
     degeneracy_tol_ev: float = 1e-6
@@ -120,7 +127,7 @@ class AnalysisSettings:
 
     @property
     def onsite(self) -> float:
-        return onsite_coulomb_ev(self.epsilon) if self.onsite_ev is None else float(self.onsite_ev)
+        return onsite_coulomb_ev(self.epsilon, screening=self.screening) if self.onsite_ev is None else float(self.onsite_ev)
 
     def spectrum_grid(self) -> np.ndarray:
         return np.linspace(self.spectrum_min_ev, self.spectrum_max_ev, int(self.n_spectrum))
@@ -163,12 +170,16 @@ def coulomb_terms(
     max_block_elements: int = DEFAULT_BLOCK_ELEMENTS,
     n_e1: int = 2,
     n_h1: int = 2,
+    screening: str = DEFAULT_SCREENING,
+    method: str = "direct",
 ) -> CoulombTerms:
     """Collective: all Coulomb integrals of the CI and of Delta_XX with one pass over V.
 
     The CI uses electron states 0, 1 and hole states 0..3 of the given (10N, n) arrays; the
     level integrals J use the mean densities of electron states 0 .. n_e1-1 (the E1 level)
     and hole states 0 .. n_h1-1 (the H1 level); the defaults 2, 2 are Kramers pairs.
+    screening: the model of V (hpc_nc.physics.coulomb.SCREENING_MODELS) for J and K alike.
+    method: "direct" sum, "fft" convolution or "auto" (hpc_nc.physics.coulomb_fft); same V.
     """
     ev = np.asarray(electron_vectors)
     hv = np.asarray(hole_vectors)
@@ -185,7 +196,8 @@ def coulomb_terms(
     rho_eh = obs.pair_densities(ev, hv)  # (N, 2, 4)
     levels = np.stack([rho_e1, rho_h1], axis=1).astype(complex)
     columns = np.concatenate([rho_hh.reshape(n_atoms, -1), np.conj(rho_eh).reshape(n_atoms, -1), levels], axis=1)
-    phi = coulomb_potential(comm, positions, columns, epsilon, onsite_ev, max_block_elements)
+    phi = coulomb_potential_by_method(comm, positions, columns, epsilon, onsite_ev, max_block_elements, method,
+                                      screening=screening)
     phi_hh = phi[:, :16].reshape(n_atoms, 4, 4)  # V rho_ab for hole pairs (a, b)
     phi_x = phi[:, 16:24].reshape(n_atoms, 2, 4)  # V rho_he = V conj(rho_eh)
     phi_e1 = phi[:, 24].real
@@ -394,6 +406,8 @@ def analyse_states(
     hole_vectors: np.ndarray,
     settings: AnalysisSettings = AnalysisSettings(),
     split_levels: dict | None = None,
+    reference_weights: tuple[float, float] | None = None,
+    homogeneous: bool = False,
 ) -> dict:
     """Collective: every observable of one task from its gap states.
 
@@ -405,6 +419,10 @@ def analyse_states(
     level (module docstring "Basis invariance"). split_levels: {"electron": bool, "hole":
     bool} as in GapStates.diagnostics["split_degenerate_level"] (True: the solver cut the
     last level of that side); None = the states end at a level boundary.
+    reference_weights: (w_E1, w_H1) core weights of the homogeneous (pure ZnS) dot of the
+    same size for the classifier; None = the 1S-envelope core share on these atoms for both
+    (hpc_nc.physics.classify.envelope_core_share; the reason string names the reference).
+    homogeneous: the dot has no core/shell band offset (always type-I).
     Returns a dict with the keys of RESULT_UNITS and the shapes of ``result_shapes``; the
     same on every rank. Only the Coulomb sum is distributed; the rest is O(N) per rank.
     """
@@ -446,7 +464,8 @@ def analyse_states(
     r_max_h = obs.density_maximum(grid, env_H1)
 
     dipoles = obs.transition_dipoles(pos, ev, hv)
-    terms = coulomb_terms(comm, pos, ev, hv, settings.epsilon, settings.onsite, settings.max_block_elements, g_e1, g_h1)
+    terms = coulomb_terms(comm, pos, ev, hv, settings.epsilon, settings.onsite, settings.max_block_elements, g_e1, g_h1,
+                          screening=settings.screening, method=settings.coulomb_method)
     ham = ci_hamiltonian(e_lvl, h_lvl, terms)
     ex = solve_excitons(ham, dipoles)
     # within a degenerate exciton level the CI eigenvectors are arbitrary: use level means
@@ -465,7 +484,14 @@ def analyse_states(
     w_E1 = float(w_e[0])
     w_H1 = float(w_h[0])
     dipole_sq = obs.optical_activity(dipoles, g_e1, g_h1)
-    cls = classify_confinement(w_E1, w_H1, r_max_e, r_max_h, total_radius, o_env, o_atom, dxx, terms.j_eh, dipole_sq, settings.classification)
+    if reference_weights is None:
+        share = envelope_core_share(pos, core, total_radius)
+        ref_e, ref_h, ref_name = share, share, "1S envelope"
+    else:
+        (ref_e, ref_h), ref_name = reference_weights, "ZnS dot"
+    cls = classify_confinement(w_E1, w_H1, r_max_e, r_max_h, total_radius, o_env, o_atom, dxx, terms.j_eh, dipole_sq,
+                               settings.classification, reference_weight_e=float(ref_e),
+                               reference_weight_h=float(ref_h), homogeneous=homogeneous, reference=ref_name)
 
     gap = float(e_lvl[0] - h_lvl[0])
     return {

@@ -73,6 +73,7 @@ from hpc_nc.physics.tight_binding import time_reversal  # noqa: F401 (also this 
 from hpc_nc.errors import ConvergenceError, HpcNcError
 from hpc_nc.parallel import heartbeat
 from hpc_nc.parallel.collective import agree_on_error
+from hpc_nc.settings import DEFAULT_SOLVER
 
 STRATEGIES = ("davidson", "shift-invert", "harmonic")
 
@@ -125,10 +126,10 @@ class EigenSettings:
         and removed again afterwards.
     """
 
-    strategy: str = "davidson"
-    tol: float = 1e-9
-    max_it: int = 0
-    ncv: int = 0
+    strategy: str = DEFAULT_SOLVER.strategy
+    tol: float = DEFAULT_SOLVER.tol
+    max_it: int = DEFAULT_SOLVER.max_it
+    ncv: int = DEFAULT_SOLVER.ncv
     mpd: int = 0
     extra_states: int | None = None
     edge_margin: float | None = None

@@ -1,0 +1,194 @@
+"""Cost model: predicted CPU time and peak memory of a task from fits to measured benchmarks.
+
+The coefficients live in one data file, hpc_nc/data/cost_model.yaml, together with the
+machine they were measured on and the benchmark that produced them (benchmarks/bench_cost.py
+measures, benchmarks/fit_cost.py fits and writes the file). Nothing here runs a solver.
+
+Model of one electronic-stage task (build H + gap states + analysis; docs/design.md,
+"Resources and cost model") with N atoms, S states, strategy s, on r ranks of one group:
+
+    cpu_1(N)      = c0_s + a_s (N / 1e4)^p_s                     CPU seconds on one rank
+    cpu_r(N)      = cpu_1(N) r^beta_s                            summed over the r ranks
+    wall_r(N)     = cpu_r(N) / r
+    peak_1(N)     = m0 + b_s (N / 1e4)^q_s                       bytes, one rank
+    peak_r(N)     = m0 + b_s (N / 1e4)^q_s / r^gamma_s           bytes on each rank
+
+plus the Coulomb integrals of the analysis (26 complex density columns whatever S is,
+hpc_nc/physics/exciton.py): k_direct N^2 CPU seconds for the direct sum, k_fft N log2 N
+for the FFT convolution (hpc_nc/physics/coulomb_fft.py), split over the ranks without loss. m0 is the resident set size of a process once numpy, mpi4py and petsc4py
+are imported. beta_s >= 0 measures the parallel loss (0: perfect strong scaling), gamma_s how
+well the memory splits (1: perfectly). A fit is only as good as its range: predictions
+outside the measured sizes say so (``extrapolated``).
+
+The relax (structure) stage is modelled the same way with its own coefficients
+(``relax`` entry), used by ``hpc-nc validate`` for the job total.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from typing import NamedTuple
+
+import yaml
+
+from hpc_nc.errors import HpcNcError
+
+DATA_FILE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "cost_model.yaml")
+N_REF = 1.0e4  # atoms: the fits' reference size
+
+
+class TaskCost(NamedTuple):
+    """Predicted cost of one task: CPU seconds summed over its ranks, peak bytes per rank."""
+
+    cpu_s: float
+    peak_bytes: int
+
+
+class TaskCostDetail(NamedTuple):
+    cpu_s: float  # summed over the ranks of the task
+    wall_s: float
+    peak_bytes: int  # per rank (the largest rank)
+    peak_bytes_total: int  # all ranks of the task together
+    extrapolated: bool  # N outside the fitted range
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(path: str = DATA_FILE) -> dict:
+    """The fit coefficients (hpc_nc/data/cost_model.yaml) as a dict."""
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def strategies() -> tuple[str, ...]:
+    return tuple(load_model()["solve"])
+
+
+def predict_task_detail(n_atoms: int, n_states: int, strategy: str, ranks: int = 1,
+                        coulomb_method: str = "direct", model: dict | None = None) -> TaskCostDetail:
+    """Predicted cost of one electronic task (module docstring for the model)."""
+    m = load_model() if model is None else model
+    if strategy not in m["solve"]:
+        raise HpcNcError(f"no cost fit for strategy {strategy!r} (fitted: {', '.join(m['solve'])})")
+    if n_atoms <= 0 or ranks < 1:
+        raise HpcNcError(f"bad task size: {n_atoms} atoms on {ranks} ranks")
+    f = m["solve"][strategy]
+    x = n_atoms / N_REF
+    cpu1 = f["c0_s"] + f["a_s"] * x ** f["p"]
+    cpu = cpu1 * ranks ** f["beta"]
+    cpu += coulomb_cpu_s(n_atoms, coulomb_method, m)
+    dyn = f["b_bytes"] * x ** f["q"]
+    per_rank = m["m0_bytes"] + dyn / ranks ** f["gamma"]
+    lo, hi = f["fitted_atoms"]
+    return TaskCostDetail(cpu_s=float(cpu), wall_s=float(cpu / ranks), peak_bytes=int(per_rank),
+                          peak_bytes_total=int(per_rank * ranks), extrapolated=not (lo <= n_atoms <= hi))
+
+
+def coulomb_cpu_s(n_atoms: int, method: str = "direct", model: dict | None = None) -> float:
+    """Predicted CPU seconds (summed over ranks) of the CI's Coulomb integrals."""
+    m = (load_model() if model is None else model)["coulomb"]
+    if method == "direct":
+        return m["k_direct_s"] * float(n_atoms) ** 2
+    if method == "fft":
+        return m["c0_fft_s"] + m["k_fft_s"] * n_atoms * math.log2(max(n_atoms, 2))
+    raise HpcNcError(f"unknown Coulomb method {method!r} (direct or fft)")
+
+
+def predict_task(n_atoms: int, n_states: int, strategy: str, ranks: int = 1) -> TaskCost:
+    """Predicted (CPU seconds summed over ranks, peak bytes per rank) of one electronic task.
+
+    For ``solver.strategy: auto`` and ``hpc-nc validate``; see the module docstring.
+    """
+    d = predict_task_detail(n_atoms, n_states, strategy, ranks)
+    return TaskCost(d.cpu_s, d.peak_bytes)
+
+
+def predict_relax(n_atoms: int, ranks: int = 1) -> TaskCost:
+    """Predicted (CPU seconds summed over ranks, peak bytes per rank) of one VFF relaxation."""
+    m = load_model()
+    f = m["relax"]
+    x = n_atoms / N_REF
+    cpu = (f["c0_s"] + f["a_s"] * x ** f["p"]) * ranks ** f["beta"]
+    peak = f.get("m0_bytes", m["m0_bytes"]) + f["b_bytes"] * x ** f["q"] / ranks ** f["gamma"]
+    return TaskCost(float(cpu), int(peak))
+
+
+def memory_per_rank_bytes(ranks_on_node: int = 1) -> int:
+    """Memory one rank may use: SLURM's --mem-per-cpu / --mem if set, else MemTotal / ranks."""
+    for key, per in (("SLURM_MEM_PER_CPU", 1), ("SLURM_MEM_PER_NODE", ranks_on_node)):
+        v = os.environ.get(key)
+        if v and v.isdigit():
+            return int(v) * 2**20 // per  # SLURM gives MiB
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024 // max(ranks_on_node, 1)
+    raise HpcNcError("cannot tell the memory per rank: pass --mem-per-rank")
+
+
+def farm_makespan_s(task_walls: list[float], n_groups: int) -> float:
+    """Wall time of a farm that deals tasks largest first to the first free group (LPT),
+    as hpc_nc.parallel.farm does; a lower bound when groups also wait for each other."""
+    import heapq
+
+    free = [0.0] * max(int(n_groups), 1)
+    for w in sorted(task_walls, reverse=True):
+        t = heapq.heappop(free)
+        heapq.heappush(free, t + w)
+    return max(free)
+
+
+def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
+    """Predicted cost of a whole job on ``ranks`` ranks (groups of job.ranks_per_task).
+
+    Per task: CPU seconds (summed over its ranks), wall seconds and peak bytes per rank of
+    the electronic stage; per STR structure the same for its relaxation. Totals: CPU hours of
+    both stages and their farm wall times on ranks // ranks_per_task groups. With
+    mem_per_rank_bytes, the first task (or structure) predicted above it raises HpcNcError
+    naming the task and the estimate, before anything runs.
+    """
+    rpt = int(job.ranks_per_task)
+    if ranks < rpt or ranks % rpt:
+        raise HpcNcError(f"--ranks {ranks} is not a multiple of parallel.ranks_per_task = {rpt}")
+    n_states = job.n_electrons + job.n_holes
+    strategy = job.solver.strategy
+    method = job.analysis.method
+    tasks, structures = [], {}
+    for t in job.tasks:
+        # auto: the FFT only for ideal-lattice dots above the crossover (hpc_nc.physics.coulomb_fft)
+        from hpc_nc.physics.coulomb_fft import AUTO_FFT_MIN_ATOMS
+
+        m = method if method != "auto" else ("fft" if t.model != "STR" and t.n_atoms >= AUTO_FFT_MIN_ATOMS else "direct")
+        d = predict_task_detail(t.n_atoms, n_states, strategy, rpt, coulomb_method=m)
+        tasks.append({"index": t.index, "key": t.key, "n_atoms": t.n_atoms, "cpu_s": d.cpu_s, "wall_s": d.wall_s,
+                      "peak_bytes_per_rank": d.peak_bytes, "extrapolated": d.extrapolated})
+        if t.model == "STR" and t.structure_key not in structures:
+            r = predict_relax(t.n_atoms, rpt)
+            structures[t.structure_key] = {"key": t.structure_key, "n_atoms": t.n_atoms, "cpu_s": r.cpu_s,
+                                           "wall_s": r.cpu_s / rpt, "peak_bytes_per_rank": r.peak_bytes}
+    if mem_per_rank_bytes is not None:
+        rows = [(f"structure {r['key']}", "relax", r) for r in structures.values()]
+        rows += [(f"task {r['index']} {r['key']}", strategy, r) for r in tasks]
+        too_big = [x for x in rows if x[2]["peak_bytes_per_rank"] > mem_per_rank_bytes]
+        if too_big:
+            name, what, row = max(too_big, key=lambda x: x[2]["peak_bytes_per_rank"])
+            raise HpcNcError(
+                f"{name} ({row['n_atoms']} atoms, {what} on {rpt} rank(s)) needs about "
+                f"{row['peak_bytes_per_rank'] / 2**30:.2f} GiB per rank, more than the {mem_per_rank_bytes / 2**30:.2f} "
+                f"GiB per rank available ({len(too_big)} of {len(rows)} would not fit): raise "
+                f"parallel.ranks_per_task or the memory per rank")
+    groups = ranks // rpt
+    relax = list(structures.values())
+    return {
+        "ranks": ranks, "groups": groups, "ranks_per_task": rpt, "strategy": strategy,
+        "machine": load_model()["machine"],
+        "tasks": tasks, "structures": relax,
+        "solve_cpu_hours": sum(t["cpu_s"] for t in tasks) / 3600.0,
+        "relax_cpu_hours": sum(s["cpu_s"] for s in relax) / 3600.0,
+        "solve_wall_s": farm_makespan_s([t["wall_s"] for t in tasks], groups),
+        "relax_wall_s": farm_makespan_s([s["wall_s"] for s in relax], groups) if relax else 0.0,
+        "peak_bytes_per_rank_max": max([t["peak_bytes_per_rank"] for t in tasks]
+                                       + [s["peak_bytes_per_rank"] for s in relax]),
+        "any_extrapolated": any(t["extrapolated"] for t in tasks),
+    }
