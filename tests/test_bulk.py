@@ -142,3 +142,11 @@ def test_cli_help_and_errors():
     assert r.returncode == 2 and "unknown compound 'GaAs'" in r.stderr
     r = _hpc_nc("bulk", "ZnS", "--plot", "/dev/null")
     assert r.returncode == 2 and "not a regular file" in r.stderr
+
+
+def test_compound_names_in_any_case_in_the_api(mats):
+    from hpc_nc.physics.bulk import bulk_summary
+
+    assert bulk_summary("zns", mats)["gap"] == bulk_summary("ZnS", mats)["gap"] == bulk_summary("ZNS", mats)["gap"]
+    with pytest.raises(bulk.HpcNcError, match="unknown compound 'GaAs'"):
+        bulk_summary("GaAs", mats)

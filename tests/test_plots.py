@@ -192,3 +192,11 @@ def test_radial_legend_explains_the_radii(tmp_path):
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["E1", "H1", "core radius R", "dot radius R + H"]
     assert "dashed line: core radius R, dotted line: dot radius R + H" in fig._suptitle.get_text()
+
+
+def test_output_folder_that_is_a_file_is_a_clear_error(tmp_path):
+    from hpc_nc.errors import HpcNcError
+
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(HpcNcError, match="not a folder"):
+        plots.make_plots(synthetic_results(), str(tmp_path / "f"))

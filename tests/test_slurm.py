@@ -67,6 +67,9 @@ def _argv(steps, k=0):
 
 
 def test_resources_follow_the_job_not_a_fixed_16_tasks_and_4_hours():
+    from hpc_nc.io.jobs import parse_job
+    from hpc_nc.pipeline.cost import farm_makespan_s, predict_task_detail
+
     job = load_job(DEMO)
     res = slurm.estimate_resources(job, "both")
     assert res.ntasks == 16  # one rank per task of the demo (16 tasks, ranks_per_task 1)
@@ -75,14 +78,14 @@ def test_resources_follow_the_job_not_a_fixed_16_tasks_and_4_hours():
     assert relax.ntasks == 8  # 8 distinct STR structures
     capped = slurm.estimate_resources(job, "solve", max_ntasks=4)
     assert capped.ntasks == 4 and capped.time_s >= res.time_s
-    big = load_job(DEMO)
-    from hpc_nc.io.jobs import parse_job
-
     big = parse_job(job.job_text, overrides={"sweep.geometries": [[6.0, 2.0]], "parallel.ranks_per_task": 2})
     est = slurm.estimate_resources(big, "solve", max_ntasks=5)
     assert est.ntasks == 4  # whole groups of ranks_per_task
-    # the time grows with the dot size (n^1.5) and covers the largest task at least
-    assert est.time_s >= slurm.SAFETY * slurm.solve_seconds(big.tasks[0].n_atoms) / 2
+    # the time is the cost model's farm makespan on 2 groups, with the margin
+    wall = [predict_task_detail(t.n_atoms, big.n_electrons + big.n_holes, big.solver.strategy, 2).wall_s
+            for t in big.tasks]
+    expected = slurm.SAFETY * farm_makespan_s(wall, 2) + slurm.STARTUP_S
+    assert abs(est.time_s - max(slurm.MIN_TIME_S, int(expected))) <= 0.05 * expected
     assert slurm.Resources(1, 3600).time_text == "01:00:00"
     assert slurm.Resources(1, 90000).time_text == "1-01:00:00"
 
@@ -299,3 +302,22 @@ def test_array_script_runs_its_shard_and_merges_what_exists(tmp_path):
     assert "shard(s) 2 of 4" in proc.stderr
     assert (res / "d.h5").exists() and (res / "d_structures.h5").exists()
     assert not list(res.glob("*.merging-*"))
+
+
+def test_lock_probe_sees_a_held_results_lock(tmp_path):
+    import fcntl
+
+    res = str(tmp_path / "r.h5")
+    assert not slurm.lock_held(res)  # no lock file
+    (tmp_path / "r.h5.lock").write_text("")
+    assert not slurm.lock_held(res)  # nobody holds it
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'rb'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+                               res + ".lock"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert slurm.lock_held(res)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert fcntl is not None and not slurm.lock_held(res)

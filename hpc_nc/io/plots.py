@@ -353,7 +353,16 @@ def make_plots(results: Any, out_dir: str, *, radial_tasks: Sequence[int] | None
     log = log or _stderr
     table = as_table(results)
     agg = aggregate(table)
-    os.makedirs(out_dir, exist_ok=True)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        from hpc_nc.errors import HpcNcError
+
+        raise HpcNcError(f"cannot write figures to {out_dir}: it exists and is not a folder")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        from hpc_nc.errors import HpcNcError
+
+        raise HpcNcError(f"cannot create the figure folder {out_dir}: {exc.strerror or exc}") from None
     written: list[str] = []
     if not (np.asarray(table["status"]) == DONE).any():
         log("plot: no task is done yet; nothing to draw")

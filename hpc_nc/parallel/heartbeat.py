@@ -10,7 +10,8 @@ largest force.
 
 The interval is ``HPC_NC_HEARTBEAT_S`` seconds (default 20; 0 turns the heartbeat off), so
 a log gets at most a few lines per minute per group. The thread only writes; a line can come
-late when a C call holds the GIL, never early. See docs/design.md (progress reporting).
+late when a C call holds the GIL, never early. See docs/design.md, "Processes, progress and
+exit status".
 """
 
 from __future__ import annotations

@@ -86,9 +86,12 @@ def _material(compound: str, materials=None):
         from hpc_nc.physics.materials import load_materials
 
         materials = load_materials()
-    if compound not in materials:
+    # compound names in any case ("zns", "ZNS"): the names differ in more than case
+    by_lower = {name.lower(): name for name in materials}
+    name = by_lower.get(str(compound).lower())
+    if name is None:
         raise HpcNcError(f"unknown compound {compound!r} (known: {', '.join(sorted(materials))})")
-    return materials[compound]
+    return materials[name]
 
 
 def bulk_summary(compound: str, materials=None) -> dict:

@@ -68,29 +68,16 @@ def shard_results_path(results_path: str, k: int, n: int) -> str:
 
 
 # -- resources ------------------------------------------------------------------------------
-# Wall time of one task on one rank of an idle core (s), from benchmarks/RESULTS.md: the
-# electronic stage of a 7a dot (11,543 atoms) takes ~36 s with the davidson solver and grows
-# about as n^1.5 (sparse LDLᵀ factor); a 15a relaxation (113,023 atoms) ~40 s, linear in n.
-# The request multiplies by SAFETY (a loaded node, slower cores, other strategies) and adds
-# STARTUP for Python/PETSc imports and file set-up; a job that runs out of time still keeps
-# every finished row, and resubmitting resumes.
-SOLVE_S_REF, SOLVE_ATOMS_REF, SOLVE_EXPONENT = 36.0, 11543, 1.5
-RELAX_S_PER_ATOM = 40.0 / 113023
-TASK_OVERHEAD_S = 5.0
+# Per-task wall times come from the project's cost model (hpc_nc/pipeline/cost.py, fitted to
+# benchmarks on the machine named in hpc_nc/data/cost_model.yaml); the farm's makespan on G
+# groups is cost.farm_makespan_s (largest first). The request multiplies by SAFETY (a loaded
+# node, slower cores than the benchmark machine) and adds STARTUP_S for Python/PETSc imports
+# and file set-up; a job that runs out of time still keeps every finished row, and
+# resubmitting resumes.
 SAFETY = 3.0
 STARTUP_S = 300.0
 MAX_NTASKS_DEFAULT = 64
 MIN_TIME_S = 600
-
-
-def solve_seconds(n_atoms: int) -> float:
-    """Estimated electronic-stage time of one task on one rank (s; see the constants above)."""
-    return TASK_OVERHEAD_S + SOLVE_S_REF * (max(int(n_atoms), 1) / SOLVE_ATOMS_REF) ** SOLVE_EXPONENT
-
-
-def relax_seconds(n_atoms: int) -> float:
-    """Estimated VFF relaxation time of one structure on one rank (s)."""
-    return TASK_OVERHEAD_S + RELAX_S_PER_ATOM * max(int(n_atoms), 1)
 
 
 @dataclass(frozen=True)
@@ -107,32 +94,38 @@ class Resources:
         return f"{m // 1440}-{m % 1440 // 60:02d}:{m % 60:02d}:00" if m >= 1440 else f"{m // 60:02d}:{m % 60:02d}:00"
 
 
+def stage_walls(job, stage: str, tasks=None) -> tuple[list[float], list[float]]:
+    """Predicted wall seconds of each relaxation and each electronic task of ``tasks``
+    (default: all) on one group of ``ranks_per_task`` ranks, from the cost model."""
+    from hpc_nc.pipeline.cost import job_cost
+
+    tasks = list(job.tasks if tasks is None else tasks)
+    cost = job_cost(job, ranks=int(job.ranks_per_task))
+    keys = {t.structure_key for t in tasks if t.model == "STR"}
+    indices = {int(t.index) for t in tasks}
+    relax = [s["wall_s"] for s in cost["structures"] if s["key"] in keys] if stage in ("relax", "both") else []
+    solve = [t["wall_s"] for t in cost["tasks"] if int(t["index"]) in indices] if stage in ("solve", "both") else []
+    return relax, solve
+
+
 def estimate_resources(job, stage: str, tasks=None, max_ntasks: int = MAX_NTASKS_DEFAULT) -> Resources:
     """Ranks and time for ``stage`` ("relax", "solve" or "both") over ``tasks`` (default: all).
 
-    Ranks: one group of ``ranks_per_task`` per task, at most ``max_ntasks`` ranks. Time: the
-    work (estimated seconds, summed) over the groups, but at least the largest task, times
-    SAFETY, plus STARTUP; never under MIN_TIME_S.
+    Ranks: one group of ``ranks_per_task`` per unit of work (structure or task), at most
+    ``max_ntasks`` ranks. Time: the farm's predicted makespan of each stage on those groups
+    (cost model), times SAFETY, plus STARTUP_S; never under MIN_TIME_S.
     """
-    tasks = list(job.tasks if tasks is None else tasks)
+    from hpc_nc.pipeline.cost import farm_makespan_s
+
     rpt = int(job.ranks_per_task)
-    if stage in ("relax", "both"):
-        structures = {t.structure_key: t.n_atoms for t in tasks if t.model == "STR"}
-        relax_work = [relax_seconds(n) for n in structures.values()]
-    else:
-        relax_work = []
-    solve_work = [solve_seconds(t.n_atoms) for t in tasks] if stage in ("solve", "both") else []
-    n_units = max(len(relax_work), len(solve_work), 1)
+    relax, solve = stage_walls(job, stage, tasks)
+    n_units = max(len(relax), len(solve), 1)
     groups = max(1, min(n_units, max(max_ntasks // rpt, 1)))
-    seconds = 0.0
-    for work in (relax_work, solve_work):
-        if work:
-            # a task on rpt ranks is taken as rpt times faster (optimistic; SAFETY covers it)
-            seconds += max(sum(work) / groups, max(work)) / rpt
+    seconds = sum(farm_makespan_s(w, groups) for w in (relax, solve) if w)
     time_s = max(MIN_TIME_S, int(SAFETY * seconds + STARTUP_S))
     return Resources(ntasks=groups * rpt, time_s=time_s,
                      note=f"{stage}: {n_units} unit(s) of work, ~{seconds / 60:.1f} min on {groups * rpt} rank(s) "
-                          f"without the x{SAFETY:g} margin")
+                          f"by the cost model, before the x{SAFETY:g} margin")
 
 
 def _parse_slurm_time(text: str) -> int | None:
@@ -350,8 +343,8 @@ def plan(job_path: str, *, array: int | None = None, two_step: bool = False, sba
         export = (f"--export=ALL,HPC_NC={hpc_nc_command()},RESULTS={results},STRUCTURES={structures}")
         script = os.path.join(d, "array.sbatch")
         extra = [*sbatch_args, *relax_args, *solve_args]
-        largest = max((shard_tasks(job.tasks, k, array) for k in range(array)), key=lambda ts: sum(
-            solve_seconds(t.n_atoms) for t in ts))
+        largest = max((shard_tasks(job.tasks, k, array) for k in range(array)),
+                      key=lambda ts: sum(sum(w) for w in stage_walls(job, "both", ts)))
         res = sized("both" if has_str else "solve", largest, extra, "array element")
         cm = common[1:]
         return [
@@ -435,6 +428,26 @@ def queued_jobs_on(results_path: str) -> list[str]:
         if len(parts) == 3 and parts[2].strip() == mark:
             out.append(parts[0].strip())
     return out
+
+
+def lock_held(results_path: str) -> bool:
+    """True when a running `hpc-nc` holds ``<results>.lock`` (the store's flock on the results
+    file, taken while a stage writes it); False when there is no lock file or it is free."""
+    path = f"{results_path}.lock"
+    if not os.path.isfile(path):
+        return False
+    try:
+        import fcntl
+
+        with open(path, "rb") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    except (ImportError, OSError):
+        return False
+    return False
 
 
 def submit(steps: Sequence[Step]) -> list[str]:
@@ -533,6 +546,9 @@ def run(args: argparse.Namespace) -> int:
     if queued and not args.force:
         raise SlurmError(f"job(s) {', '.join(queued)} already queued or running on {results}; two submissions "
                          f"would compute the same tasks twice. Wait for them, `scancel` them, or give --force")
+    if lock_held(results) and not args.force:
+        raise SlurmError(f"a running hpc-nc holds {results}.lock (it is writing {results}); submit when it has "
+                         f"finished, or give --force")
     for step, job_id in zip(steps, submit(steps)):
         print(f"submitted {job_id}: {format_step(step)}")
     print(f"logs: {log_dir_for(results)}/   progress: squeue -u $USER; hpc-nc status {results}")
