@@ -121,7 +121,17 @@ def cmd_validate(args) -> int:
         raise HpcNcError(f"--mem-per-rank must be positive (GiB), got {args.mem_per_rank}")
     mem = (int(args.mem_per_rank * 2**30) if args.mem_per_rank
            else memory_per_rank_bytes(min(ranks, os.cpu_count() or 1)))
-    c = job_cost(job, ranks, mem)  # refuses a task that cannot fit, naming it
+    try:
+        c = job_cost(job, ranks, mem)  # refuses a task that cannot fit, naming it
+    except HpcNcError as exc:
+        if not _inside_mpi_job():
+            raise
+        # every rank fails alike; rank 0's line must be out before any rank exits non-zero,
+        # or mpirun may stop rank 0 first (this path runs without MPI otherwise synchronising)
+        if _world_rank() == 0:
+            print(f"hpc-nc: error: {exc}", file=sys.stderr, flush=True)
+        _world().Barrier()
+        return EXIT_USAGE
     s["cost"] = {k: v for k, v in c.items() if k not in ("tasks", "structures")} | {"mem_per_rank_bytes": mem}
     for row, pred in zip(s["tasks"], c["tasks"]):
         row.update(cpu_s_estimate=pred["cpu_s"], wall_s_estimate=pred["wall_s"])
