@@ -99,6 +99,9 @@ def predict_task(n_atoms: int, n_states: int, strategy: str, ranks: int = 1) -> 
     """Predicted (CPU seconds summed over ranks, peak bytes per rank) of one electronic task.
 
     For ``solver.strategy: auto`` and ``hpc-nc validate``; see the module docstring.
+    n_states is part of the interface but not of the fits, which were measured at 16 states
+    (validated at 12, benchmarks/RESULTS.md): the cost of a few more or fewer states is
+    within the fits' scatter. Raises HpcNcError for a strategy without a fit.
     """
     d = predict_task_detail(n_atoms, n_states, strategy, ranks)
     return TaskCost(d.cpu_s, d.peak_bytes)
