@@ -15,7 +15,8 @@ Model of one electronic-stage task (build H + gap states + analysis; docs/design
 
 plus the Coulomb integrals of the analysis (26 complex density columns whatever S is,
 hpc_nc/physics/exciton.py): k_direct N^2 CPU seconds for the direct sum, k_fft N log2 N
-for the FFT convolution (hpc_nc/physics/coulomb_fft.py), split over the ranks without loss. m0 is the resident set size of a process once numpy, mpi4py and petsc4py
+for the FFT convolution (hpc_nc/physics/coulomb_fft.py), split over the ranks without loss.
+m0 is the resident set size of a process once numpy, mpi4py and petsc4py
 are imported. beta_s >= 0 measures the parallel loss (0: perfect strong scaling), gamma_s how
 well the memory splits (1: perfectly). A fit is only as good as its range: predictions
 outside the measured sizes say so (``extrapolated``).
@@ -162,7 +163,8 @@ def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
         # auto: the FFT only for ideal-lattice dots above the crossover (hpc_nc.physics.coulomb_fft)
         from hpc_nc.physics.coulomb_fft import AUTO_FFT_MIN_ATOMS
 
-        m = method if method != "auto" else ("fft" if t.model != "STR" and t.n_atoms >= AUTO_FFT_MIN_ATOMS else "direct")
+        on_grid_and_large = t.model != "STR" and t.n_atoms >= AUTO_FFT_MIN_ATOMS
+        m = method if method != "auto" else ("fft" if on_grid_and_large else "direct")
         d = predict_task_detail(t.n_atoms, n_states, strategy, rpt, coulomb_method=m)
         tasks.append({"index": t.index, "key": t.key, "n_atoms": t.n_atoms, "cpu_s": d.cpu_s, "wall_s": d.wall_s,
                       "peak_bytes_per_rank": d.peak_bytes, "extrapolated": d.extrapolated})
@@ -178,8 +180,8 @@ def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
             name, what, row = max(too_big, key=lambda x: x[2]["peak_bytes_per_rank"])
             raise HpcNcError(
                 f"{name} ({row['n_atoms']} atoms, {what} on {rpt} rank(s)) needs about "
-                f"{row['peak_bytes_per_rank'] / 2**30:.2f} GiB per rank, more than the {mem_per_rank_bytes / 2**30:.2f} "
-                f"GiB per rank available ({len(too_big)} of {len(rows)} would not fit): raise "
+                f"{row['peak_bytes_per_rank'] / 2**30:.2f} GiB per rank, more than the "
+                f"{mem_per_rank_bytes / 2**30:.2f} GiB per rank available ({len(too_big)} of {len(rows)} would not fit): raise "
                 f"parallel.ranks_per_task or the memory per rank")
     groups = ranks // rpt
     relax = list(structures.values())
