@@ -1,4 +1,5 @@
-# hpc_nc: `make demo` runs the demo sweep, `make test` the whole test suite.
+# hpc_nc: `make demo` runs the demo sweep, `make test` the whole test suite, `make paper` the paper's
+# study (jobs/paper/; NP=ranks, FIG=one figure e.g. FIG=6, EXTENDED=1 adds the extended Fig. 6/10 maps).
 # Both set everything up first (`make setup`, idempotent: seconds on a set-up machine).
 
 SHELL := /bin/bash
@@ -20,7 +21,7 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 MPIRUN := mpirun -n $(NP)
 
-.PHONY: setup test test-serial test-mpi demo bench clean-results
+.PHONY: setup test test-serial test-mpi demo bench fuzz clean-results paper
 
 setup: $(STAMP)
 
@@ -50,8 +51,19 @@ test: setup
 demo: setup
 	$(VENV)/bin/hpc-nc run jobs/demo.yaml -n $(NP)
 
+# Resumable: finished tasks are kept (results/paper/*.h5); a figure whose committed CSVs are
+# complete is only re-plotted. Writes docs/reproduction/ and the cost block of benchmarks/RESULTS.md.
+paper: setup
+	$(PY) -m hpc_nc.paper run --np $(NP) $(if $(FIG),--fig $(FIG)) $(if $(EXTENDED),--extended) $(if $(PLOT_ONLY),--plot-only)
+
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+# Nightly-size job-file fuzzing campaign (the test suite runs 500 cases): `make fuzz CASES=20000 SEED=7`.
+CASES ?= 20000
+SEED  ?= 1
+fuzz: setup
+	HPC_NC_FUZZ_CASES=$(CASES) HPC_NC_FUZZ_SEED=$(SEED) $(PY) -m pytest -q tests/test_fuzz_jobs.py
 
 clean-results:
 	rm -rf results

@@ -104,10 +104,27 @@ def _load(args):
     from hpc_nc.io.jobs import load_job, parse_job, parse_set_options
 
     overrides = parse_set_options(getattr(args, "set", None))
-    if not overrides:
-        return load_job(args.job)
     job = load_job(args.job)  # file errors first, then the overridden version
-    return parse_job(job.job_text, source=args.job, overrides=overrides)
+    if overrides:
+        job = parse_job(job.job_text, source=job.source, overrides=overrides)
+    if _world_rank() == 0:
+        for w in job.warnings:  # deprecated keys: one line each, once
+            print(f"hpc-nc: warning: {w}", file=sys.stderr)
+    return job
+
+
+def _check_resources(args, job, results: str | None = None, structures: str | None = None) -> None:
+    """Refuse, before anything runs, a job that cannot fit in memory or on the disk."""
+    from hpc_nc.io.jobs import check_output_path
+    from hpc_nc.pipeline.sweep import check_resources
+
+    results = results or getattr(args, "results", None) or job.results_path
+    structures = structures or getattr(args, "structures", None) or job.structures_path
+    check_output_path("--results", "path", results)
+    check_output_path("--structures", "path", structures)
+    if os.path.normpath(results) == os.path.normpath(structures):
+        raise HpcNcError(f"the results and the structures file are the same file ({results})")
+    check_resources(job, results, structures)
 
 
 def cmd_validate(args) -> int:
@@ -115,6 +132,7 @@ def cmd_validate(args) -> int:
     from hpc_nc.pipeline.cost import job_cost, memory_per_rank_bytes
 
     job = _load(args)
+    _check_resources(args, job)
     s = summarize(job)
     ranks = args.ranks or job.ranks_per_task
     if args.mem_per_rank is not None and not args.mem_per_rank > 0:
@@ -283,9 +301,12 @@ def cmd_run(args) -> int:
     import shutil
     import signal
 
+    if args.np is not None and args.np < 1:
+        raise HpcNcError(f"-n {args.np}: the number of MPI ranks must be at least 1")
     job = _load(args)
     results = args.results or job.results_path
     structures = args.structures or job.structures_path
+    _check_resources(args, job, results, structures)
     has_str = any(t.model == "STR" for t in job.tasks)
     passthrough = [args.job] + sum((["--set", s] for s in (args.set or [])), [])
     if args.shard:
@@ -300,8 +321,6 @@ def cmd_run(args) -> int:
                              "`hpc-nc solve JOB` (see `hpc-nc slurm --dry-run`), or start `hpc-nc run` "
                              "without mpirun")
         return cmd_solve(args)
-    if args.np is not None and args.np < 1:
-        raise HpcNcError(f"-n {args.np}: the number of MPI ranks must be at least 1")
     n = args.np or os.cpu_count() or 1
     mpirun = shutil.which("mpirun")
     if mpirun is None and n > 1:
@@ -448,7 +467,11 @@ def cmd_bulk(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hpc-nc", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="hpc-nc", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="exit status: 0 done, 1 internal error, 2 usage or input error, 3 some tasks "
+                                       "failed,\n4 some tasks pending, 130 SIGINT, 143 SIGTERM (finished rows are kept; "
+                                       "re-running resumes)")
     p.add_argument("--version", action="version", version=f"hpc_nc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -478,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
         return s
 
     stage_parser("relax", "structure stage: VFF-relax every STR structure (real PETSc, TAO)", cmd_relax)
-    stage_parser("solve", "electronic stage: H, gap states, excitons for every task (complex PETSc)", cmd_solve)
+    stage_parser("solve", "electronic stage: Hamiltonian, gap states, excitons for every task (complex PETSc)", cmd_solve)
     s = stage_parser("run", "both stages on this machine (launches mpirun -n N), then CSV and figures", cmd_run)
     s.add_argument("-n", "--np", type=int, default=None, help="MPI ranks (default: number of cores)")
     s.add_argument("--no-plots", action="store_true")
@@ -506,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("plot", help="the paper's figures (maps, curves, radial densities) from a results file")
     plots.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.io.plots"))
-    s = sub.add_parser("slurm", help="submit a sweep with the slurm/ templates (--dry-run prints the commands)")
+    s = sub.add_parser("slurm", help="submit a sweep to Slurm, resources sized from the job (--dry-run prints the commands)")
     slurm.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.pipeline.slurm"))
 

@@ -523,7 +523,8 @@ def _gap_vs_r(ds, n, systems):
     for comp, name in systems:
         r, h, g, _, _ = _rh(d, "gap", comp)
         rhos = [spearman(r[h == hh], g[h == hh]) for hh in np.unique(h)]
-        drop = float(np.mean([g[(h == hh) & (r == r.min())][0] - g[(h == hh) & (r == r.max())][0] for hh in np.unique(h)]))
+        drop = float(np.mean([g[(h == hh) & (r == r.min())][0] - g[(h == hh) & (r == r.max())][0]
+                              for hh in np.unique(h)]))
         ok &= max(rhos) <= -0.8 and drop > 0
         drops.append(drop)
         parts.append(f"{name}: gap falls {drop:.2f} eV from R = {r.min():g}a to {r.max():g}a")
@@ -835,6 +836,47 @@ def c12k(ds):
                 "dot c, Cu >= 40 %, In 20-30 %", f)
 
 
+def c4g(ds):
+    d = _fig(ds, 4)
+    gap = [abs(_at(d, "r_max_e", g, INS)[0] - _at(d, "r_max_h", g, INS)[0]) / 10 for g in FIG4]
+    v = float(min(gap))
+    return _out(", ".join(f"{x:.2f}" for x in gap) + " nm", _range_verdict(v, (0.2, 9), (0.1, 9)),
+                "|r_max,e - r_max,h| for the four dots; the smallest counts", v)
+
+
+def _alloy_vs_pure(ds, field, sign):
+    d = _fig(ds, 6)
+    r1, h1, v1, _, _ = _rh(d, field, SYS6[0][0])
+    r2, h2, v2, s2, _ = _rh(d, field, SYS6[1][0])
+    o1, o2 = np.lexsort((h1, r1)), np.lexsort((h2, r2))
+    if not (np.array_equal(r1[o1], r2[o2]) and np.array_equal(h1[o1], h2[o2])):
+        raise NotRun("pure and alloyed grids differ")
+    diff = v2[o2] - v1[o1]
+    med = float(np.median(diff))
+    frac = float(np.mean(sign * diff > 0))
+    return _out(f"median {med:+.3f} eV; {frac:.2f} of the 20 (R, H) with the stated sign",
+                _bool(frac >= 0.8, frac > 0.5), f"{field}(Zn0.5In0.5S) - {field}(InS) at equal (R, H)", med)
+
+
+def c6h(ds):
+    return _alloy_vs_pure(ds, "H1", -1)
+
+
+def c6i(ds):
+    return _alloy_vs_pure(ds, "E1", +1)
+
+
+def c12l(ds):
+    d = _fig(ds, 12)
+    labels = set()
+    for geo in (GA, GB, GC):
+        cu, xin, _, _, lab = _comp_map(d, "dXX", geo)
+        labels |= set(lab[np.isclose(xin, 0.2)])
+    both = "type-I" in labels and bool(labels & {"type-II", "quasi-type-II", "mixed"})
+    return _out(", ".join(sorted(labels)), _bool(both, len(labels) > 1),
+                "labels at In 20 % over Cu 0-50 % and the three dots", len(labels))
+
+
 def _c(fig, cid, quote, quantity, rule, fn):
     return Claim(fig, cid, quote, quantity, rule, fn)
 
@@ -891,6 +933,9 @@ CLAIMS: tuple[Claim, ...] = (
        "center (caption)", "rank correlation of r_max,e with R", ">= 0.8; > 0 partly", c4e),
     _c(4, "4f", "the hole state remains predominantly localized in the core region (caption)", "min w_h",
        ">= 0.5; >= 0.4 partly", c4f),
+    _c(4, "4g", "As shown in Fig. 4, spatial separation of the electron and hole radial density maxima was "
+       "observed for different core/shell configurations", "|r_max,e - r_max,h| (nm), smallest of the four",
+       ">= 0.2 nm; >= 0.1 partly", c4g),
     _c(5, "5a", "type-II-like confinement was observed in alloyed systems, especially for nanocrystals with a small "
        "core radius (R = 0.5 nm) and a relatively thick shell (H = 1.6 nm)", "majority label at R = 1a",
        "type-II or quasi-type-II; mixed partly", c5a),
@@ -918,6 +963,12 @@ CLAIMS: tuple[Claim, ...] = (
     _c(6, "6g", "Small core radii combined with thick shells typically lead to increased electron-hole separation "
        "(caption)", "rank correlation of s with H/R", ">= 0.5 in both; > 0 in one partly",
        lambda ds: _sep_vs_ratio(ds, 6, SYS6)),
+    _c(6, "6h", "for Zn0.5In0.5S/ZnS core/shell nanocrystals, the hole energy was lowered compared to the pure "
+       "InS case, effectively increasing the band gap", "H1(alloy) - H1(pure) at equal (R, H)",
+       "negative at >= 80 % of the points; at most points partly", c6h),
+    _c(6, "6i", "Although the electron energy (E1) remained lower than in pure ZnS, it was still higher than in InS "
+       "and ultimately contributed to the observed band gap increase", "E1(alloy) - E1(pure) at equal (R, H)",
+       "positive at >= 80 % of the points; at most points partly", c6i),
     _c(7, "7a", "Compared to the InS cases, the electron and hole states in Zn1-xCuxS exhibited a relatively minor "
        "bowing effect", "gap bowing Fig. 7 / Fig. 2 (STR)", "<= 0.5; < 1 partly", c7a),
     _c(7, "7b", "with minimal differences observed among the three computational approaches used",
@@ -959,6 +1010,9 @@ CLAIMS: tuple[Claim, ...] = (
     _c(10, "10g", "In the case of CuS/ZnS systems, both electron and hole states were consistently found to be "
        "strongly confined within the core region", "share of type-I labels (pure map)", "1; >= 0.8 partly",
        lambda ds: _all_type1(ds, 10, SYS10[0][0])),
+    _c(10, "10h", "Small core radii combined with thick shells typically lead to increased electron-hole separation "
+       "(caption)", "rank correlation of s with H/R", ">= 0.5 in both; > 0 in one partly",
+       lambda ds: _sep_vs_ratio(ds, 10, SYS10)),
     _c(11, "11a", "The E1 energy decreases largely in proportion to the incorporation of low band gap materials "
        "(CuS or InS) in the core region", "ΔE1 at 50 % Cu and at 50 % In (eV)", "both < -0.05 eV; one < 0 partly",
        c11a),
@@ -1005,6 +1059,13 @@ CLAIMS: tuple[Claim, ...] = (
     _c(12, "12k", "A similar phenomenon was observed in the last system discussed here (R = 2.2 nm, H = 1.6 nm), "
        "especially for compositions with high Cu and intermediate In contents (Fig. 12c,f)",
        "share mixed, dot c, Cu >= 40 %, In 20-30 %", ">= 0.5; any partly", c12k),
+)
+
+CLAIMS += (
+    _c(12, "12l", "nanocrystals with moderate indium (In0.2) and variable copper content demonstrate high tunability "
+       "between the type-I and the type-II confinement regimes (conclusions)",
+       "labels at In 20 %, all Cu contents and dots", "type-I and a type-II-like or mixed label both occur; "
+       "more than one label partly", c12l),
 )
 
 # Evidence for partly / not reproduced verdicts, by claim id (filled after the study).

@@ -1,14 +1,12 @@
-"""Cost of the paper's study: a per-dot cost model, node predictions and the measured record.
+"""Cost of the paper's study: per-task predictions, the task-farm node prediction and the
+measured record.
 
-Model (:class:`CostModel`): CPU seconds of one task on one rank as a function of the atom
-count N, ``s(N) = overhead + assembly (N/N7) + solve (N/N7)^p [x alloy factor] +
-analysis (N/N7)^2``, plus ``relax (N/N7)^q`` once per STR structure, N7 = 11543 (the 7 a
-dot). The default constants come from benchmarks/RESULTS.md (idle 2-core VM, one rank):
-block-Davidson gap states of pure ZnS dots 2a-7a fitted to 31.9 s (N/N7)^1.11, the 7 a
-alloy 1.23x the pure dot, Hamiltonian assembly 0.37 s at 7 a, Coulomb sum 0.74 s at 7 a
-(O(N^2)), TAO bncg relaxation 2a-15a fitted to 0.89 s (N/N7)^1.35. Once a study has run,
-:func:`fit_cost_model` refits the prefactor and exponent to the measured per-task times
-(``costs.csv``), and that measured model gives the 64-core prediction.
+Per-task cost, before a study has run: the project's cost model
+(:mod:`hpc_nc.pipeline.cost`, coefficients in hpc_nc/data/cost_model.yaml fitted to the
+benchmarks): CPU seconds of each electronic task on its rank group, plus one relaxation per
+STR structure. After a study has run, :func:`fit_cost_model` fits a power law
+``s = a (N/N7)^p`` (N7 = 11543, the 7 a dot) to the measured per-task wall times of the study
+(``costs.csv``, one rank per task), and that measured model gives the 64-core prediction.
 
 Node prediction (:func:`makespan`): the task farm hands the next task to the next free
 rank group in task order; with per-task times t_i on P ranks that is greedy list
@@ -17,9 +15,10 @@ that bound plus max t.
 
 Measured record (``cost.json`` in the figure's directory): one entry per ``make paper``
 session that ran tasks: wall seconds, CPU seconds of all processes of the run (user +
-system, from ``getrusage(RUSAGE_CHILDREN)``: every rank is a reaped descendant), peak
-resident memory of the largest single process (``ru_maxrss``, i.e. the peak per rank),
-ranks, tasks done before and after. Sessions add up across resumed runs.
+system, from ``getrusage(RUSAGE_CHILDREN)``: every rank is a reaped descendant of mpirun,
+checked in the tests), peak resident memory of the largest single process (``ru_maxrss``,
+i.e. the peak per rank), ranks, tasks done before and after. Sessions add up across resumed
+runs.
 """
 
 from __future__ import annotations
@@ -31,43 +30,38 @@ import platform
 import resource
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-N7 = 11543  # atoms of the 7 a dot, the benchmarks' reference size
+N7 = 11543  # atoms of the 7 a dot, the reference size of the fitted power law
 NODE_RANKS = 64
+BENCHMARK_SOURCE = "hpc_nc/pipeline/cost.py (hpc_nc/data/cost_model.yaml, fitted to the benchmarks)"
 
 
 @dataclass(frozen=True)
-class CostModel:
-    """CPU seconds of a task on one rank (module docstring); all times in seconds."""
+class PowerLawCost:
+    """Measured per-task seconds ``solve_s (N/N7)^solve_exp`` (relaxation folded in)."""
 
-    solve_s: float = 31.9
-    solve_exp: float = 1.11
-    alloy_factor: float = 1.23
-    assembly_s: float = 0.37
-    analysis_s: float = 0.74
-    relax_s: float = 0.89
-    relax_exp: float = 1.35
-    overhead_s: float = 0.5
-    source: str = "benchmarks/RESULTS.md (davidson 2a-7a, TAO bncg 3a-15a, Coulomb 7a; idle 2-core VM)"
+    solve_s: float
+    solve_exp: float
+    source: str = "measured"
 
-    def task_seconds(self, n_atoms, alloyed=False) -> np.ndarray:
-        x = np.asarray(n_atoms, dtype=float) / N7
-        solve = self.solve_s * x ** self.solve_exp * np.where(alloyed, self.alloy_factor, 1.0)
-        return self.overhead_s + self.assembly_s * x + solve + self.analysis_s * x ** 2
+    def task_seconds(self, n_atoms, alloyed=False) -> np.ndarray:  # noqa: ARG002 - one law for all
+        return self.solve_s * (np.asarray(n_atoms, dtype=float) / N7) ** self.solve_exp
 
     def relax_seconds(self, n_atoms) -> np.ndarray:
-        return self.relax_s * (np.asarray(n_atoms, dtype=float) / N7) ** self.relax_exp
+        return np.zeros_like(np.asarray(n_atoms, dtype=float))
 
 
-def fit_cost_model(n_atoms: Sequence[float], seconds: Sequence[float], source: str = "measured") -> CostModel:
-    """A model fitted to measured per-task seconds: ``s = a (N/N7)^p`` by least squares in
-    log-log (p kept at the default if fewer than two distinct sizes were measured); the
-    relaxation, measured separately per run, is folded into ``a``. Raises ValueError when
-    no finite positive time is given."""
+DEFAULT_EXPONENT = 1.1  # davidson 2a-7a in benchmarks/RESULTS.md scales as N^1.1
+
+
+def fit_cost_model(n_atoms: Sequence[float], seconds: Sequence[float], source: str = "measured") -> PowerLawCost:
+    """Power law fitted to measured per-task seconds by least squares in log-log (exponent
+    DEFAULT_EXPONENT if fewer than two distinct sizes were measured). Raises ValueError
+    when no finite positive time is given."""
     n = np.asarray(n_atoms, dtype=float)
     t = np.asarray(seconds, dtype=float)
     ok = np.isfinite(t) & (t > 0) & (n > 0)
@@ -77,21 +71,30 @@ def fit_cost_model(n_atoms: Sequence[float], seconds: Sequence[float], source: s
     if np.unique(n[ok]).size >= 2:
         p, log_a = np.polyfit(x, y, 1)
     else:
-        p = CostModel.solve_exp
+        p = DEFAULT_EXPONENT
         log_a = float(np.mean(y - p * x))
-    return CostModel(solve_s=float(np.exp(log_a)), solve_exp=float(p), alloy_factor=1.0, assembly_s=0.0,
-                     analysis_s=0.0, relax_s=0.0, overhead_s=0.0, source=source)
+    return PowerLawCost(solve_s=float(np.exp(log_a)), solve_exp=float(p), source=source)
 
 
-def job_task_seconds(job, model: CostModel = CostModel()) -> tuple[np.ndarray, float]:
-    """Predicted CPU seconds per task of a JobSpec, and of its relaxations (total)."""
+def job_task_seconds(job, model: PowerLawCost | None = None) -> tuple[np.ndarray, float]:
+    """Predicted CPU seconds per task of a JobSpec and of its relaxations (total).
+
+    ``model`` None: the benchmark-fitted project model (``hpc_nc.pipeline.cost``) with the
+    job's states, strategy and ranks per task; else the given (measured) power law.
+    """
     n = np.array([t.n_atoms for t in job.tasks], dtype=float)
-    alloyed = np.array([t.model != "VCA" and not (t.x_cu in (0.0, 1.0) and t.x_in in (0.0, 1.0))
-                        for t in job.tasks])
-    structures = {t.structure_key: t.n_atoms for t in job.tasks if t.model == "STR"}
-    relax = float(np.sum(model.relax_seconds(np.array(list(structures.values()), dtype=float)))) \
-        if structures else 0.0
-    return model.task_seconds(n, alloyed), relax
+    structures = [t.n_atoms for t in {t.structure_key: t for t in job.tasks if t.model == "STR"}.values()]
+    if model is not None:
+        return model.task_seconds(n), float(np.sum(model.relax_seconds(np.array(structures, dtype=float))))
+    from hpc_nc.pipeline.cost import predict_relax, predict_task
+
+    n_states = job.n_electrons + job.n_holes
+    strategy = job.solver.strategy
+    cache: dict[int, float] = {}
+    for k in set(int(v) for v in n):
+        cache[k] = predict_task(k, n_states, strategy, job.ranks_per_task).cpu_s
+    relax = float(sum(predict_relax(int(k), job.ranks_per_task).cpu_s for k in structures))
+    return np.array([cache[int(v)] for v in n]), relax
 
 
 def makespan(task_seconds: Sequence[float], n_ranks: int) -> float:
@@ -104,17 +107,18 @@ def makespan(task_seconds: Sequence[float], n_ranks: int) -> float:
     return max(free)
 
 
-def predict_job(job, model: CostModel = CostModel(), n_ranks: int = NODE_RANKS) -> dict:
-    """Predicted cost of a job: task count, CPU hours, wall on ``n_ranks`` ranks, memory."""
+def predict_job(job, model: PowerLawCost | None = None, n_ranks: int = NODE_RANKS) -> dict:
+    """Predicted cost of a job: task count, CPU seconds, wall on ``n_ranks`` ranks (one
+    rank per task, relaxations spread evenly), memory per rank."""
     from hpc_nc.io.jobs import estimate_task_memory_bytes
 
     tasks, relax = job_task_seconds(job, model)
     n_states = job.n_electrons + job.n_holes
-    mem = max(estimate_task_memory_bytes(t.n_atoms, n_states, job.solver["strategy"]) for t in job.tasks)
+    mem = max(estimate_task_memory_bytes(t.n_atoms, n_states, job.solver.strategy) for t in job.tasks)
     return {"job": job.name, "n_tasks": len(job.tasks), "cpu_seconds": float(tasks.sum() + relax),
             "relax_seconds": relax, "max_task_seconds": float(tasks.max()),
             "node_wall_seconds": makespan(tasks, n_ranks) + relax / n_ranks, "n_ranks": n_ranks,
-            "memory_per_rank_bytes": int(mem), "model": model.source}
+            "memory_per_rank_bytes": int(mem), "model": model.source if model else BENCHMARK_SOURCE}
 
 
 # -- measured record ------------------------------------------------------------------------
@@ -161,7 +165,3 @@ def summarize_record(record: dict) -> dict:
             "cpu_seconds": float(sum(x["cpu_seconds"] for x in s)),
             "peak_rss_mib": float(max((x["peak_rss_mib"] for x in s), default=float("nan"))),
             "ranks": sorted({int(x.get("np", 0)) for x in s})}
-
-
-def model_dict(model: CostModel) -> dict:
-    return asdict(model)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -43,7 +43,6 @@ class FigureData:
     radial: dict[str, np.ndarray] | None = None
     costs: dict[str, np.ndarray] | None = None
     source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_tasks(self) -> int:

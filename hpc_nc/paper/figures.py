@@ -126,12 +126,37 @@ def _done_tasks(data: FigureData, **where) -> np.ndarray:
     return np.asarray(data.tasks["task"], dtype=float)[rows].astype(int)
 
 
+DISPLAY_BIN_A = 0.5  # Å: width of the bins the per-layer density is drawn on
+
+
+def _rebinned(c: dict) -> dict:
+    """The per-layer density summed into DISPLAY_BIN_A bins (probability per bin / width).
+
+    The stored layer density lives on a fine grid (~0.1-0.2 Å) where every atomic shell is a
+    one-bin spike; on 0.5 Å bins (about the radial spacing of atomic shells) the layer
+    oscillations stay visible at the envelope's scale, as in the paper. Both integrate to 1.
+    """
+    r = c["r_A"]
+    if r.size < 2:
+        return c
+    dr = float(r[1] - r[0])
+    k = max(1, int(round(DISPLAY_BIN_A / dr)))
+    n = (r.size // k) * k
+    out = dict(c)
+    for name in ("rho_e", "rho_h"):
+        v = np.asarray(c[name], dtype=float)
+        coarse = v[:n].reshape(-1, k).sum(axis=1) * dr / (k * dr)
+        out[name] = np.repeat(coarse, k)[: r.size] if n == r.size else np.concatenate(
+            [np.repeat(coarse, k), np.full(r.size - n, np.nan)])
+    return out
+
+
 def _radial_panel(ax, data: FigureData, tasks: Sequence[int], r_core_a: float, shell_a: float) -> str:
     """Draw the E1/H1 radial densities of ``tasks`` (realisations of one point) on ``ax``."""
     _shade(ax, r_core_a * A_NM, (r_core_a + shell_a) * A_NM)
     ax.set_xlabel("r (nm)")
     ax.set_ylabel("radial density (1/nm)")
-    curves = [data.radial_of(t) for t in tasks]
+    curves = [_rebinned(data.radial_of(t)) for t in tasks]
     curves = [c for c in curves if c["r_A"].size]
     if not curves:
         _no_data(ax)
@@ -144,7 +169,7 @@ def _radial_panel(ax, data: FigureData, tasks: Sequence[int], r_core_a: float, s
         name = "E1" if carrier == "e" else "H1"
         if single:
             if np.isfinite(rho).any():
-                ax.plot(r, rho[0], color=color, lw=0.9, label=f"{name} (per layer)")
+                ax.plot(r, rho[0], color=color, lw=0.9, label=f"{name} (per layer, {DISPLAY_BIN_A:g} Å bins)")
             ax.plot(r, env[0], "--", color=color, lw=1.3, label=f"{name} envelope")
         else:
             for k in range(len(curves)):
@@ -157,6 +182,11 @@ def _radial_panel(ax, data: FigureData, tasks: Sequence[int], r_core_a: float, s
             ax.fill_between(r, mean - sem, mean + sem, color=color, alpha=0.25, lw=0)
     ax.set_ylim(bottom=0)
     return ""
+
+
+def _legend(ax):
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6, loc="upper right")
 
 
 def _label_text(data: FigureData, **where) -> str:
@@ -183,14 +213,17 @@ def _vbo_panels(data: FigureData, path: str, vbo_key: str, core: dict, number: i
         ax.set_visible(False)
     if not vbos:
         _no_data(flat[0])
+    rows = select(data.ensemble, model="STR", **core)
+    r_a = float(data.ensemble["core_radius_a"][rows[0]]) if rows.size else 3.0
+    h_a = float(data.ensemble["shell_thickness_a"][rows[0]]) if rows.size else 3.0
     for ax, v in zip(flat, vbos):
         tasks = _done_tasks(data, model="STR", **{vbo_key: v, **core})
-        _radial_panel(ax, data, tasks, 3.0, 3.0)
+        _radial_panel(ax, data, tasks, r_a, h_a)
         label = _label_text(data, model="STR", **{vbo_key: v, **core})
         ax.set_title(f"VBO = {v:g} eV" + (f"\nours: {label}" if label else ""), fontsize=8)
-    flat[0].legend(fontsize=6, loc="upper right")
-    fig.suptitle(f"Fig. {number}: {compound}/ZnS, R = H = 1.6 nm (3a), STR; core dark, shell light grey",
-                 fontsize=9)
+    _legend(flat[0])
+    fig.suptitle(f"Fig. {number}: {compound}/ZnS, R = {r_a * A_NM:.1f} nm ({r_a:g}a), H = {h_a * A_NM:.1f} nm "
+                 f"({h_a:g}a), STR; core dark, shell light grey", fontsize=9)
     return _save(fig, path)
 
 
@@ -216,7 +249,7 @@ def _geometry_panels(data: FigureData, path: str, geometries, comp: dict, number
             for s in ax.spines.values():
                 s.set_edgecolor(color)
                 s.set_linewidth(2)
-    axes[0][0].legend(fontsize=6, loc="upper right")
+    _legend(axes[0][0])
     fig.suptitle(f"Fig. {number}: {title}", fontsize=9)
     return _save(fig, path)
 
@@ -334,12 +367,13 @@ def fig10(data: FigureData, path: str):
 
 
 def _composition_maps(data: FigureData, path: str, geometries, fields, number: int, title: str):
-    fig, axes = _figure(len(fields), len(geometries), size=(3.7, 3.2))
+    one = len(geometries) == 1  # a single dot (Fig. 11): its panels side by side
+    fig, axes = _figure(1, len(fields)) if one else _figure(len(fields), len(geometries), size=(3.7, 3.2))
     ens = data.ensemble
     k = 0
     for i, (field, unit, name) in enumerate(fields):
         for j, (r, h) in enumerate(geometries):
-            ax = axes[i][j]
+            ax = axes[0][i] if one else axes[i][j]
             rows = data.rows(core_radius_a=r, shell_thickness_a=h)
             x = 100 * np.asarray(ens.get("x_cu", np.empty(0)), dtype=float)[rows]
             y = 100 * np.asarray(ens.get("x_in", np.empty(0)), dtype=float)[rows]

@@ -156,8 +156,8 @@ def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
     if ranks < rpt or ranks % rpt:
         raise HpcNcError(f"--ranks {ranks} is not a multiple of parallel.ranks_per_task = {rpt}")
     n_states = job.n_electrons + job.n_holes
-    strategy = job.solver["strategy"]
-    method = job.coulomb.get("method", "direct")
+    strategy = job.solver.strategy
+    method = job.analysis.method
     tasks, structures = [], {}
     for t in job.tasks:
         # auto: the FFT only for ideal-lattice dots above the crossover (hpc_nc.physics.coulomb_fft)
