@@ -100,6 +100,11 @@ def fit(args) -> dict:
         if "gamma" not in entry:
             entry["gamma"] = ref.get("gamma", 1.0)
             entry["parallel_from"] += "; gamma borrowed from davidson"
+    # strategies without runs here keep their entry of the current file (it names its source)
+    for name, entry in cost.load_model()["solve"].items():
+        if name not in out["solve"] and "source" in entry:
+            out["solve"][name] = entry
+            report.append(f"{name}: kept from the current file ({entry['source']})")
     print("\n".join(report))
     print(f"m0 = {m0 / 2**20:.0f} MiB; Coulomb k_direct = {k_direct:.3g} s/N^2, k_fft = {k_fft:.3g} s/(N log2 N)")
     return out

@@ -131,6 +131,26 @@ def memory_per_rank_bytes(ranks_on_node: int = 1) -> int:
     raise HpcNcError("cannot tell the memory per rank: pass --mem-per-rank")
 
 
+AUTO_CANDIDATES = ("davidson", "chebyshev")  # the block strategies ``solver.strategy: auto`` picks from
+
+
+def resolve_strategy(strategy: str, n_atoms: int, n_states: int, ranks: int = 1,
+                     mem_per_rank_bytes: float | None = None) -> str:
+    """The strategy a task runs with: itself, or for ``auto`` the fitted candidate with the
+    least predicted CPU time among those predicted to fit in mem_per_rank_bytes (if none
+    fits, the one with the least memory)."""
+    if strategy != "auto":
+        return strategy
+    fitted = [s for s in AUTO_CANDIDATES if s in load_model()["solve"]]
+    if not fitted:
+        raise HpcNcError(f"no cost fit for any of {', '.join(AUTO_CANDIDATES)}: cannot resolve strategy auto")
+    pred = {s: predict_task(n_atoms, n_states, s, ranks) for s in fitted}
+    fits = [s for s in fitted if mem_per_rank_bytes is None or pred[s].peak_bytes <= mem_per_rank_bytes]
+    if fits:
+        return min(fits, key=lambda s: pred[s].cpu_s)
+    return min(fitted, key=lambda s: pred[s].peak_bytes)
+
+
 def farm_makespan_s(task_walls: list[float], n_groups: int) -> float:
     """Wall time of a farm that deals tasks largest first to the first free group (LPT),
     as hpc_nc.parallel.farm does; a lower bound when groups also wait for each other."""
@@ -158,23 +178,30 @@ def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
     n_states = job.n_electrons + job.n_holes
     strategy = job.solver.strategy
     method = job.analysis.method
-    tasks, structures = [], {}
+    tasks, structures, unfitted = [], {}, set()
+    fitted = load_model()["solve"]
     for t in job.tasks:
         # auto: the FFT only for ideal-lattice dots above the crossover (hpc_nc.physics.coulomb_fft)
         from hpc_nc.physics.coulomb_fft import AUTO_FFT_MIN_ATOMS
 
         on_grid_and_large = t.model != "STR" and t.n_atoms >= AUTO_FFT_MIN_ATOMS
         m = method if method != "auto" else ("fft" if on_grid_and_large else "direct")
-        d = predict_task_detail(t.n_atoms, n_states, strategy, rpt, coulomb_method=m)
-        tasks.append({"index": t.index, "key": t.key, "n_atoms": t.n_atoms, "cpu_s": d.cpu_s, "wall_s": d.wall_s,
-                      "peak_bytes_per_rank": d.peak_bytes, "extrapolated": d.extrapolated})
+        s = resolve_strategy(strategy, t.n_atoms, n_states, rpt, mem_per_rank_bytes)
+        row = {"index": t.index, "key": t.key, "n_atoms": t.n_atoms, "strategy": s}
+        if s in fitted:
+            d = predict_task_detail(t.n_atoms, n_states, s, rpt, coulomb_method=m)
+            row.update(cpu_s=d.cpu_s, wall_s=d.wall_s, peak_bytes_per_rank=d.peak_bytes, extrapolated=d.extrapolated)
+        else:  # stated in the output, not guessed
+            unfitted.add(s)
+            row.update(cpu_s=None, wall_s=None, peak_bytes_per_rank=None, extrapolated=True)
+        tasks.append(row)
         if t.model == "STR" and t.structure_key not in structures:
             r = predict_relax(t.n_atoms, rpt)
             structures[t.structure_key] = {"key": t.structure_key, "n_atoms": t.n_atoms, "cpu_s": r.cpu_s,
                                            "wall_s": r.cpu_s / rpt, "peak_bytes_per_rank": r.peak_bytes}
     if mem_per_rank_bytes is not None:
         rows = [(f"structure {r['key']}", "relax", r) for r in structures.values()]
-        rows += [(f"task {r['index']} {r['key']}", strategy, r) for r in tasks]
+        rows += [(f"task {r['index']} {r['key']}", r["strategy"], r) for r in tasks if r["cpu_s"] is not None]
         too_big = [x for x in rows if x[2]["peak_bytes_per_rank"] > mem_per_rank_bytes]
         if too_big:
             name, what, row = max(too_big, key=lambda x: x[2]["peak_bytes_per_rank"])
@@ -185,15 +212,17 @@ def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
                 f"parallel.ranks_per_task or the memory per rank")
     groups = ranks // rpt
     relax = list(structures.values())
+    known = [t for t in tasks if t["cpu_s"] is not None]
     return {
         "ranks": ranks, "groups": groups, "ranks_per_task": rpt, "strategy": strategy,
         "machine": load_model()["machine"],
         "tasks": tasks, "structures": relax,
-        "solve_cpu_hours": sum(t["cpu_s"] for t in tasks) / 3600.0,
+        "strategies_without_fit": sorted(unfitted),
+        "solve_cpu_hours": sum(t["cpu_s"] for t in known) / 3600.0,
         "relax_cpu_hours": sum(s["cpu_s"] for s in relax) / 3600.0,
-        "solve_wall_s": farm_makespan_s([t["wall_s"] for t in tasks], groups),
+        "solve_wall_s": farm_makespan_s([t["wall_s"] for t in known], groups),
         "relax_wall_s": farm_makespan_s([s["wall_s"] for s in relax], groups) if relax else 0.0,
-        "peak_bytes_per_rank_max": max([t["peak_bytes_per_rank"] for t in tasks]
-                                       + [s["peak_bytes_per_rank"] for s in relax]),
+        "peak_bytes_per_rank_max": max([t["peak_bytes_per_rank"] for t in known]
+                                       + [s["peak_bytes_per_rank"] for s in relax] + [0]),
         "any_extrapolated": any(t["extrapolated"] for t in tasks),
     }
