@@ -55,7 +55,7 @@ def _fit_offset_power(n, y, floor):
 def fit(args) -> dict:
     runs = _read(args.runs)
     coul = _read(args.coulomb) if args.coulomb else []
-    base = [r["baseline_bytes"][0] for r in runs if r["strategy"] != "relax"]
+    base = [r["baseline_bytes"][0] for r in runs if r["strategy"] != "relax" and r.get("baseline_bytes")]
     m0 = float(statistics.median(base))
     out = {"machine": args.machine, "source": args.source, "m0_bytes": m0, "solve": {}}
     cd = [(c["n_atoms"], c["direct_cpu_s"] / c["ranks"] * 1.0) for c in coul if c["direct_cpu_s"] and c["ranks"] == 1]
@@ -78,11 +78,16 @@ def fit(args) -> dict:
             entry["m0_bytes"] = m0s
         by_n = {r["n_atoms"]: r for r in one}
         pairs = [(by_n[r["n_atoms"]], r) for r in two if r["n_atoms"] in by_n]
+        # CPU summed over ranks is only meaningful on an unloaded machine: MPI ranks that wait
+        # poll, so on an oversubscribed node their CPU time grows with the load, not the work
+        quiet = [(r1, r2) for r1, r2 in pairs if r2.get("load1", 99.0) < args.quiet_load]
+        if quiet:
+            entry["beta"] = float(np.median([math.log2(r2["cpu_s"] / r1["cpu_s"]) for r1, r2 in quiet]))
         if pairs:
-            entry["beta"] = float(np.median([math.log2(r2["cpu_s"] / r1["cpu_s"]) for r1, r2 in pairs]))
             entry["gamma"] = float(np.median([math.log2((r1["peak_bytes"][0] - m0s) / (max(r2["peak_bytes"]) - m0s))
                                               for r1, r2 in pairs]))
-            entry["parallel_from"] = f"{len(pairs)} sizes on 1 and 2 ranks"
+        entry["parallel_from"] = (f"beta: {len(quiet)} size(s) on 1 and 2 ranks at load < {args.quiet_load:g}; "
+                                  f"gamma: {len(pairs)} size(s) on 1 and 2 ranks")
         (out if strat == "relax" else out["solve"])[strat] = entry
         report.append(f"{strat}: cpu c0={c0:.3g} s a={a:.3g} s p={p:.3f} (max log err {e_cpu:.2f}); "
                       f"mem b={b / 2**20:.0f} MiB q={q:.3f} (max log err {e_mem:.2f}); "
@@ -90,8 +95,16 @@ def fit(args) -> dict:
     ref = out["solve"].get("davidson", {})
     for name, entry in list(out["solve"].items()) + ([("relax", out["relax"])] if "relax" in out else []):
         if "beta" not in entry:
-            entry["beta"], entry["gamma"] = ref.get("beta", 0.0), ref.get("gamma", 1.0)
-            entry["parallel_from"] = "borrowed from davidson (no 2-rank runs)"
+            entry["beta"] = ref.get("beta", 0.0)
+            entry["parallel_from"] += "; beta borrowed from davidson"
+        if "gamma" not in entry:
+            entry["gamma"] = ref.get("gamma", 1.0)
+            entry["parallel_from"] += "; gamma borrowed from davidson"
+    # strategies without runs here keep their entry of the current file (it names its source)
+    for name, entry in cost.load_model()["solve"].items():
+        if name not in out["solve"] and "source" in entry:
+            out["solve"][name] = entry
+            report.append(f"{name}: kept from the current file ({entry['source']})")
     print("\n".join(report))
     print(f"m0 = {m0 / 2**20:.0f} MiB; Coulomb k_direct = {k_direct:.3g} s/N^2, k_fft = {k_fft:.3g} s/(N log2 N)")
     return out
@@ -128,6 +141,7 @@ def main():
     ap.add_argument("--machine", default="")
     ap.add_argument("--source", default="benchmarks/bench_cost.py and bench_coulomb_fft.py runs, fitted by "
                                         "benchmarks/fit_cost.py")
+    ap.add_argument("--quiet-load", type=float, default=2.0, help="2-rank runs below this load average fit beta")
     ap.add_argument("--write", action="store_true", help="write hpc_nc/data/cost_model.yaml")
     ap.add_argument("--compare", nargs="*", help="JSON-line runs to compare with the (written) model")
     args = ap.parse_args()

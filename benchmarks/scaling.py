@@ -155,7 +155,8 @@ class _FarmTask:
 def stage_farm(comm, n_tasks, repeats, args):
     from hpc_nc.parallel.farm import run_farm
 
-    tasks = [_FarmTask(i, (1.0, 1.25, 1.5)[i % 3]) for i in range(n_tasks)]
+    # period 4, so 4 P tasks are P copies of the same mix (weak scaling: same work per rank)
+    tasks = [_FarmTask(i, (1.0, 1.25, 1.5, 1.25)[i % 4]) for i in range(n_tasks)]
 
     def run_task(group, task):
         nc, alloy = _dot(task.radius_a)
@@ -225,9 +226,12 @@ def plot(args):
     import matplotlib.pyplot as plt
 
     series: dict[str, dict[int, dict]] = {}
+    notes = set()
     for path in sorted(glob.glob(os.path.join(args.out, "scaling_*ranks.json"))):
         with open(path) as f:
             rec = json.load(f)
+        notes.add(f"{rec['machine']} ({rec['cpus_on_node']} cores/node)")
+        notes.add(f"P={rec['ranks']} {rec['build']}: load {rec['load1_start']:.1f}")
         for stage, res in rec["stages"].items():
             series.setdefault(stage, {})[rec["ranks"]] = res
             if stage == "coulomb":
@@ -265,6 +269,7 @@ def plot(args):
         ax.axhline(1.0, color="k", ls="--", lw=0.8)
         ax.set_ylim(0, 1.25)
     axes[0].legend(fontsize=8)
+    fig.suptitle("wall time, median of repeats; " + "; ".join(sorted(notes)), fontsize=8)
     fig.tight_layout()
     png = os.path.join(args.out, "scaling.png")
     fig.savefig(png, dpi=110)

@@ -135,10 +135,22 @@ def cmd_validate(args) -> int:
         raise HpcNcError(f"--mem-per-rank must be positive (GiB), got {args.mem_per_rank}")
     mem = (int(args.mem_per_rank * 2**30) if args.mem_per_rank
            else memory_per_rank_bytes(min(ranks, os.cpu_count() or 1)))
-    c = job_cost(job, ranks, mem)  # refuses a task that cannot fit, naming it
+    try:
+        c = job_cost(job, ranks, mem)  # refuses a task that cannot fit, naming it
+    except HpcNcError as exc:
+        if not _inside_mpi_job():
+            raise
+        # every rank fails alike; rank 0's line must be out before any rank exits non-zero,
+        # or mpirun may stop rank 0 first (this path runs without MPI otherwise synchronising)
+        if _world_rank() == 0:
+            print(f"hpc-nc: error: {exc}", file=sys.stderr, flush=True)
+        _world().Barrier()
+        return EXIT_USAGE
     s["cost"] = {k: v for k, v in c.items() if k not in ("tasks", "structures")} | {"mem_per_rank_bytes": mem}
-    for row, pred in zip(s["tasks"], c["tasks"]):
-        row.update(cpu_s_estimate=pred["cpu_s"], wall_s_estimate=pred["wall_s"])
+    for row, pred in zip(s["tasks"], c["tasks"]):  # with the strategy auto picks within the memory
+        row.update(strategy=pred["strategy"], cpu_s_estimate=pred["cpu_s"], wall_s_estimate=pred["wall_s"],
+                   memory_estimate_bytes=pred["peak_bytes_per_rank"])
+    s["memory_per_task_bytes_max"] = max([r["memory_estimate_bytes"] or 0 for r in s["tasks"]])
     if _world_rank() != 0:
         return 0
     if args.json:
@@ -155,6 +167,8 @@ def cmd_validate(args) -> int:
           f"relax {c['relax_cpu_hours']:.3g} CPU h, wall {_hms(c['relax_wall_s'])}; "
           f"solve ({c['strategy']}) {c['solve_cpu_hours']:.3g} CPU h, wall {_hms(c['solve_wall_s'])}"
           + ("  [beyond the fitted sizes]" if c["any_extrapolated"] else ""))
+    if c["strategies_without_fit"]:
+        print(f"  not predicted (no cost fit): tasks solved with {', '.join(c['strategies_without_fit'])}")
     print(f"  cost model fitted on: {c['machine']}")
     print(f"  ranks per task: {s['ranks_per_task']}")
     print(f"  results: {s['results']}   structures: {s['structures']}")

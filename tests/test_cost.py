@@ -13,7 +13,20 @@ def test_data_file_names_machine_and_every_strategy():
 
     m = cost.load_model()
     assert m["machine"] and m["source"]
-    assert set(STRATEGIES) <= set(m["solve"])
+    assert set(STRATEGIES) - {"auto"} <= set(m["solve"])
+
+
+def test_auto_picks_the_fastest_that_fits():
+    n = 113023  # 15a
+    fast = cost.resolve_strategy("auto", n, 16)
+    assert fast in cost.AUTO_CANDIDATES
+    others = [s for s in cost.AUTO_CANDIDATES if s in cost.strategies() and s != fast]
+    assert all(cost.predict_task(n, 16, fast).cpu_s <= cost.predict_task(n, 16, s).cpu_s for s in others)
+    if others:  # too little memory for the fastest: the next that fits, else the smallest
+        limit = cost.predict_task(n, 16, fast).peak_bytes - 1
+        pick = cost.resolve_strategy("auto", n, 16, 1, limit)
+        assert pick != fast or all(cost.predict_task(n, 16, s).peak_bytes > limit for s in others)
+    assert cost.resolve_strategy("davidson", n, 16, 1, 1) == "davidson"  # explicit choices stand
 
 
 def test_formula_against_hand_evaluation():

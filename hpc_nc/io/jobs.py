@@ -604,8 +604,9 @@ def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str, ranks
     The whole process, imports included, from the cost model's fits to measured runs
     (hpc_nc/pipeline/cost.py, coefficients in hpc_nc/data/cost_model.yaml).
     """
-    from hpc_nc.pipeline.cost import predict_task
+    from hpc_nc.pipeline.cost import predict_task, resolve_strategy
 
+    strategy = resolve_strategy(strategy, n_atoms, n_states, ranks)  # auto: the predicted fastest
     return int(predict_task(n_atoms, n_states, strategy, ranks).peak_bytes)
 
 

@@ -213,7 +213,7 @@ COULOMB_METHODS = ("auto", "direct", "fft")
 # Smallest dot for which ``auto`` takes the FFT path: the measured crossover of CPU time for
 # the CI's 26 complex densities (benchmarks/RESULTS.md, "Coulomb integrals: direct sum against
 # FFT"); the direct sum is exact for relaxed positions too, and cheaper below this size.
-AUTO_FFT_MIN_ATOMS = 20000
+AUTO_FFT_MIN_ATOMS = 7000
 
 
 def uniform_pair_potential(epsilon: float) -> Callable[[np.ndarray], np.ndarray]:

@@ -15,7 +15,8 @@ Model of one electronic-stage task (build H + gap states + analysis; docs/design
 
 plus the Coulomb integrals of the analysis (26 complex density columns whatever S is,
 hpc_nc/physics/exciton.py): k_direct N^2 CPU seconds for the direct sum, k_fft N log2 N
-for the FFT convolution (hpc_nc/physics/coulomb_fft.py), split over the ranks without loss. m0 is the resident set size of a process once numpy, mpi4py and petsc4py
+for the FFT convolution (hpc_nc/physics/coulomb_fft.py), split over the ranks without loss.
+m0 is the resident set size of a process once numpy, mpi4py and petsc4py
 are imported. beta_s >= 0 measures the parallel loss (0: perfect strong scaling), gamma_s how
 well the memory splits (1: perfectly). A fit is only as good as its range: predictions
 outside the measured sizes say so (``extrapolated``).
@@ -99,6 +100,9 @@ def predict_task(n_atoms: int, n_states: int, strategy: str, ranks: int = 1) -> 
     """Predicted (CPU seconds summed over ranks, peak bytes per rank) of one electronic task.
 
     For ``solver.strategy: auto`` and ``hpc-nc validate``; see the module docstring.
+    n_states is part of the interface but not of the fits, which were measured at 16 states
+    (validated at 12, benchmarks/RESULTS.md): the cost of a few more or fewer states is
+    within the fits' scatter. Raises HpcNcError for a strategy without a fit.
     """
     d = predict_task_detail(n_atoms, n_states, strategy, ranks)
     return TaskCost(d.cpu_s, d.peak_bytes)
@@ -125,6 +129,26 @@ def memory_per_rank_bytes(ranks_on_node: int = 1) -> int:
             if line.startswith("MemTotal:"):
                 return int(line.split()[1]) * 1024 // max(ranks_on_node, 1)
     raise HpcNcError("cannot tell the memory per rank: pass --mem-per-rank")
+
+
+AUTO_CANDIDATES = ("davidson", "chebyshev")  # the block strategies ``solver.strategy: auto`` picks from
+
+
+def resolve_strategy(strategy: str, n_atoms: int, n_states: int, ranks: int = 1,
+                     mem_per_rank_bytes: float | None = None) -> str:
+    """The strategy a task runs with: itself, or for ``auto`` the fitted candidate with the
+    least predicted CPU time among those predicted to fit in mem_per_rank_bytes (if none
+    fits, the one with the least memory)."""
+    if strategy != "auto":
+        return strategy
+    fitted = [s for s in AUTO_CANDIDATES if s in load_model()["solve"]]
+    if not fitted:
+        raise HpcNcError(f"no cost fit for any of {', '.join(AUTO_CANDIDATES)}: cannot resolve strategy auto")
+    pred = {s: predict_task(n_atoms, n_states, s, ranks) for s in fitted}
+    fits = [s for s in fitted if mem_per_rank_bytes is None or pred[s].peak_bytes <= mem_per_rank_bytes]
+    if fits:
+        return min(fits, key=lambda s: pred[s].cpu_s)
+    return min(fitted, key=lambda s: pred[s].peak_bytes)
 
 
 def farm_makespan_s(task_walls: list[float], n_groups: int) -> float:
@@ -154,41 +178,51 @@ def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
     n_states = job.n_electrons + job.n_holes
     strategy = job.solver.strategy
     method = job.analysis.method
-    tasks, structures = [], {}
+    tasks, structures, unfitted = [], {}, set()
+    fitted = load_model()["solve"]
     for t in job.tasks:
         # auto: the FFT only for ideal-lattice dots above the crossover (hpc_nc.physics.coulomb_fft)
         from hpc_nc.physics.coulomb_fft import AUTO_FFT_MIN_ATOMS
 
-        m = method if method != "auto" else ("fft" if t.model != "STR" and t.n_atoms >= AUTO_FFT_MIN_ATOMS else "direct")
-        d = predict_task_detail(t.n_atoms, n_states, strategy, rpt, coulomb_method=m)
-        tasks.append({"index": t.index, "key": t.key, "n_atoms": t.n_atoms, "cpu_s": d.cpu_s, "wall_s": d.wall_s,
-                      "peak_bytes_per_rank": d.peak_bytes, "extrapolated": d.extrapolated})
+        on_grid_and_large = t.model != "STR" and t.n_atoms >= AUTO_FFT_MIN_ATOMS
+        m = method if method != "auto" else ("fft" if on_grid_and_large else "direct")
+        s = resolve_strategy(strategy, t.n_atoms, n_states, rpt, mem_per_rank_bytes)
+        row = {"index": t.index, "key": t.key, "n_atoms": t.n_atoms, "strategy": s}
+        if s in fitted:
+            d = predict_task_detail(t.n_atoms, n_states, s, rpt, coulomb_method=m)
+            row.update(cpu_s=d.cpu_s, wall_s=d.wall_s, peak_bytes_per_rank=d.peak_bytes, extrapolated=d.extrapolated)
+        else:  # stated in the output, not guessed
+            unfitted.add(s)
+            row.update(cpu_s=None, wall_s=None, peak_bytes_per_rank=None, extrapolated=True)
+        tasks.append(row)
         if t.model == "STR" and t.structure_key not in structures:
             r = predict_relax(t.n_atoms, rpt)
             structures[t.structure_key] = {"key": t.structure_key, "n_atoms": t.n_atoms, "cpu_s": r.cpu_s,
                                            "wall_s": r.cpu_s / rpt, "peak_bytes_per_rank": r.peak_bytes}
     if mem_per_rank_bytes is not None:
         rows = [(f"structure {r['key']}", "relax", r) for r in structures.values()]
-        rows += [(f"task {r['index']} {r['key']}", strategy, r) for r in tasks]
+        rows += [(f"task {r['index']} {r['key']}", r["strategy"], r) for r in tasks if r["cpu_s"] is not None]
         too_big = [x for x in rows if x[2]["peak_bytes_per_rank"] > mem_per_rank_bytes]
         if too_big:
             name, what, row = max(too_big, key=lambda x: x[2]["peak_bytes_per_rank"])
             raise HpcNcError(
                 f"{name} ({row['n_atoms']} atoms, {what} on {rpt} rank(s)) needs about "
-                f"{row['peak_bytes_per_rank'] / 2**30:.2f} GiB per rank, more than the {mem_per_rank_bytes / 2**30:.2f} "
-                f"GiB per rank available ({len(too_big)} of {len(rows)} would not fit): raise "
+                f"{row['peak_bytes_per_rank'] / 2**30:.2f} GiB per rank, more than the "
+                f"{mem_per_rank_bytes / 2**30:.2f} GiB per rank available ({len(too_big)} of {len(rows)} would not fit): raise "
                 f"parallel.ranks_per_task or the memory per rank")
     groups = ranks // rpt
     relax = list(structures.values())
+    known = [t for t in tasks if t["cpu_s"] is not None]
     return {
         "ranks": ranks, "groups": groups, "ranks_per_task": rpt, "strategy": strategy,
         "machine": load_model()["machine"],
         "tasks": tasks, "structures": relax,
-        "solve_cpu_hours": sum(t["cpu_s"] for t in tasks) / 3600.0,
+        "strategies_without_fit": sorted(unfitted),
+        "solve_cpu_hours": sum(t["cpu_s"] for t in known) / 3600.0,
         "relax_cpu_hours": sum(s["cpu_s"] for s in relax) / 3600.0,
-        "solve_wall_s": farm_makespan_s([t["wall_s"] for t in tasks], groups),
+        "solve_wall_s": farm_makespan_s([t["wall_s"] for t in known], groups),
         "relax_wall_s": farm_makespan_s([s["wall_s"] for s in relax], groups) if relax else 0.0,
-        "peak_bytes_per_rank_max": max([t["peak_bytes_per_rank"] for t in tasks]
-                                       + [s["peak_bytes_per_rank"] for s in relax]),
+        "peak_bytes_per_rank_max": max([t["peak_bytes_per_rank"] for t in known]
+                                       + [s["peak_bytes_per_rank"] for s in relax] + [0]),
         "any_extrapolated": any(t["extrapolated"] for t in tasks),
     }
