@@ -344,8 +344,8 @@ def test_command_line_errors_are_one_line():
         assert len(lines) == 1 and lines[0].startswith("hpc-nc: error: "), p.stderr
 
 
-def test_predict_command(capsys):
-    os.chdir(REPO)
+def test_predict_command(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
     assert driver.main(["predict", "--fig", "4"]) == 0
     out = capsys.readouterr().out
     assert "jobs/paper/fig4.yaml" in out and "fig6_10_extended" in out

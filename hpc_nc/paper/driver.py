@@ -74,6 +74,15 @@ def _status(results_path: str) -> tuple[int, int, int]:
     return int((s == 1).sum()), int((s == 2).sum()), int(s.size)
 
 
+def _fresh_env() -> dict:
+    """This environment without the variables of an MPI job this process may belong to (a
+    singleton MPI init, e.g. by h5py/mpi4py, sets OMPI_COMM_WORLD_*; ``hpc-nc run`` would
+    then refuse to launch its own mpirun); user settings (OMPI_MCA_*, OMPI_ALLOW_*) stay."""
+    keep = ("OMPI_MCA_", "OMPI_ALLOW_")
+    return {k: v for k, v in os.environ.items()
+            if not (k.startswith(("OMPI_", "PMIX_", "PMI_", "OPAL_", "ORTE_")) and not k.startswith(keep))}
+
+
 def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only: bool, log=print) -> dict:
     """Steps (1)-(4) of the module docstring for one figure; returns what happened."""
     from hpc_nc.io.jobs import load_job
@@ -91,7 +100,7 @@ def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only:
     if not plot_only and not finished:
         cmd = [sys.executable, "-m", "hpc_nc", "run", fig.job, "-n", str(np_ranks), "--no-plots"]
         log(f"paper: {name}: {total - done} of {total} tasks to compute: {' '.join(cmd)}")
-        session = cost.run_measured(cmd)
+        session = cost.run_measured(cmd, env=_fresh_env())
         done_after, failed_after, _ = _status(results) if os.path.exists(results) else (0, 0, total)
         session.update(np=np_ranks, tasks_done_before=done, tasks_done_after=done_after, failed=failed_after,
                        job_sha256=job.job_hash)
