@@ -234,6 +234,12 @@ def test_claim_verdicts_follow_the_numbers():
     assert o.number == pytest.approx(9.0) and o.verdict == claims.REPRODUCED
     # the exciton change along In (-1.2 eV) is mostly H1's, not E1's (-0.2): "follows E1" fails there
     assert by["11d"].evaluate(_fig11(3.7, 2.1)).verdict == claims.PARTLY
+    # a results file without the field: "not run", saying what is missing
+    ds = _fig11(3.7, 2.1)
+    del ds[11].ensemble["exciton_energy_mean"]
+    out = {c.id: o for c, o in claims.evaluate_all(ds)}
+    assert out["11e"].verdict == claims.NOT_RUN and "exciton_energy" in out["11e"].detail
+    assert out["11c"].verdict == claims.REPRODUCED
 
 
 def test_spearman_and_label_spread():
