@@ -309,10 +309,27 @@ def test_cost_model_fit_and_farm_makespan():
     assert p["max_task_seconds"] == pytest.approx(predict_task(24447, 12, "davidson", 1).cpu_s)
 
 
+def test_run_measured_counts_the_ranks_of_mpirun():
+    import shutil
+
+    from _mpi_env import fresh_mpi_env
+
+    if shutil.which("mpirun") is None:
+        pytest.skip("no mpirun")
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass"
+    s = cost.run_measured(["mpirun", "-n", "2", sys.executable, "-c", busy], env=fresh_mpi_env())
+    assert s["returncode"] == 0 and s["cpu_seconds"] >= 2 * 0.5 * 0.95  # both ranks' CPU time
+
+
 def test_run_measured_records_child_cpu_time(tmp_path):
     s = cost.run_measured([sys.executable, "-c", "import time\nt=time.process_time()\n"
                            "while time.process_time()-t < 0.3: pass"])
     assert s["returncode"] == 0 and s["cpu_seconds"] >= 0.25 and s["wall_seconds"] >= s["cpu_seconds"] * 0.5
+    # peaks are per call: a small command after a large one reports its own peak
+    big = cost.run_measured([sys.executable, "-c", "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"])
+    small = cost.run_measured([sys.executable, "-c", "pass"])
+    assert big["peak_rss_mib"] > 300 and small["peak_rss_mib"] < 100
+    assert cost.run_measured([sys.executable, "-c", "raise SystemExit(3)"])["returncode"] == 3
     rec = cost.record_session(str(tmp_path), dict(s, np=1))
     rec = cost.record_session(str(tmp_path), dict(s, np=2))
     summ = cost.summarize_record(json.load(open(tmp_path / "cost.json")))

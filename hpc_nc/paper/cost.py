@@ -15,9 +15,9 @@ that bound plus max t.
 
 Measured record (``cost.json`` in the figure's directory): one entry per ``make paper``
 session that ran tasks: wall seconds, CPU seconds of all processes of the run (user +
-system, from ``getrusage(RUSAGE_CHILDREN)``: every rank is a reaped descendant of mpirun,
-checked in the tests), peak resident memory of the largest single process (``ru_maxrss``,
-i.e. the peak per rank), ranks, tasks done before and after. Sessions add up across resumed
+system, from ``getrusage(RUSAGE_CHILDREN)`` in a wrapper process per command: every rank is
+a reaped descendant of mpirun, checked in the tests), peak resident memory of the largest
+single process (``ru_maxrss``, i.e. the peak per rank), ranks, tasks done before and after. Sessions add up across resumed
 runs.
 """
 
@@ -27,7 +27,6 @@ import heapq
 import json
 import os
 import platform
-import resource
 import subprocess
 import time
 from dataclasses import dataclass
@@ -122,19 +121,40 @@ def predict_job(job, model: PowerLawCost | None = None, n_ranks: int = NODE_RANK
 
 
 # -- measured record ------------------------------------------------------------------------
+# A fresh process per measured command: RUSAGE_CHILDREN's ru_maxrss is a lifetime maximum of
+# the process that reaps the children, so measuring in the driver itself would report an
+# earlier, larger figure's peak for every later figure of the same `make paper`.
+_WRAPPER = (
+    "import json, resource, subprocess, sys\n"
+    "rc = subprocess.run(sys.argv[2:]).returncode\n"
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "json.dump({'cpu': r.ru_utime + r.ru_stime, 'maxrss_kib': r.ru_maxrss}, open(sys.argv[1], 'w'))\n"
+    "sys.exit(rc)\n"
+)
+
+
 def run_measured(cmd: Sequence[str], env: dict | None = None) -> dict:
-    """Run ``cmd`` to completion; its wall, CPU (children, user + system) and peak RSS."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run ``cmd`` to completion in a measuring wrapper process; its wall seconds, CPU seconds
+    (user + system of every descendant, mpirun's ranks included) and the peak RSS of its
+    largest single descendant (MiB), which for ``hpc-nc run`` is the peak of one rank."""
+    import sys
+    import tempfile
+
+    fd, out = tempfile.mkstemp(prefix="hpc_nc_cost_", suffix=".json")
+    os.close(fd)
     t0 = time.time()
-    rc = subprocess.run(list(cmd), env=env).returncode
-    wall = time.time() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    # ru_maxrss (KiB on Linux) of children is the largest single descendant's peak, over the
-    # whole life of this process: a later, smaller run reports the earlier peak. The driver
-    # runs one figure per call in practice; the record says so.
-    return {"returncode": rc, "wall_seconds": wall, "cpu_seconds": cpu, "peak_rss_mib": after.ru_maxrss / 1024.0,
-            "started_unix": t0}
+    try:
+        rc = subprocess.run([sys.executable, "-c", _WRAPPER, out, *cmd], env=env).returncode
+        wall = time.time() - t0
+        try:
+            with open(out, encoding="utf-8") as fh:
+                usage = json.load(fh)
+        except (OSError, ValueError):  # the wrapper was killed: nothing measured
+            usage = {"cpu": float("nan"), "maxrss_kib": float("nan")}
+    finally:
+        os.unlink(out)
+    return {"returncode": rc, "wall_seconds": wall, "cpu_seconds": float(usage["cpu"]),
+            "peak_rss_mib": float(usage["maxrss_kib"]) / 1024.0, "started_unix": t0}
 
 
 def record_session(fig_dir: str, session: dict) -> dict:
