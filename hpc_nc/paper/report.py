@@ -155,7 +155,10 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
         fig_dir = os.path.join(out_root, figure_dir_name(number))
         job = load_job(os.path.join(repo_root, fig.job))
         pred = predict_job(job)
-        rec = summarize_record(read_record(fig_dir))
+        raw = read_record(fig_dir)
+        tot.setdefault("hosts", set()).update((x.get("host", "?"), x.get("cpu_count", "?"))
+                                              for x in raw.get("sessions", []))
+        rec = summarize_record(raw)
         d = datasets.get(n)
         done = d.n_done if d is not None else 0
         model = measured_model
@@ -209,6 +212,9 @@ def cost_section(datasets: dict, out_root: str, repo_root: str = ".") -> list[st
         f"with per-task times from: {tot['model']}. Memory per rank: the job's estimate "
         "(hpc_nc.io.jobs.estimate_task_memory_bytes). Per-task wall times measured on a shared, loaded machine "
         "include waiting for a core, so the measured 64-core prediction is an upper bound.",
+        "",
+        "Measured on: " + (", ".join(f"{h} ({c} cores)" for h, c in sorted(tot.get("hosts", ()), key=str))
+                           or "nothing measured yet") + ".",
         "",
         f"64-core node, Figs. 2-12: {tot['node_wall'] / 3600:.3g} h wall if every rank runs one task; the "
         f"largest tasks need {tot['max_mem'] / 2**30:.2f} GiB per rank, i.e. up to "
