@@ -406,3 +406,25 @@ def test_driver_runs_a_tiny_real_job_then_only_replots(tmp_path, monkeypatch):
     monkeypatch.setattr(cost, "run_measured", no_run)
     info = driver.process_figure(fig, np_ranks=1, out_root="out", plot_only=False, log=logs.append)
     assert info["ran"] is False
+
+
+def test_commit_each_figure_and_cheapest_first(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], check=True)
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "t")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "t@t")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "t")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "t@t")
+    (tmp_path / "other.txt").write_text("not to be committed")
+    os.makedirs("out/fig4")
+    (tmp_path / "out" / "fig4" / "tasks.csv").write_text("task\n0\n")
+    logs = []
+    driver._commit("out/fig4", "fig4", log=logs.append)
+    driver._commit("out/fig4", "fig4", log=logs.append)  # nothing new: no second commit
+    log = subprocess.run(git + ["log", "--name-only", "--format=%s"], capture_output=True, text=True).stdout
+    assert logs == ["paper: fig4: committed"]
+    assert log.split() == ["docs/reproduction/fig4:", "results", "of", "make", "paper", "out/fig4/tasks.csv"]
+    monkeypatch.chdir(REPO)
+    order = [f.number for f in driver._cheapest_first([FIGURES[12], FIGURES[6], FIGURES[4]])]
+    assert order == [4, 6, 12]
