@@ -22,7 +22,7 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 MPIRUN := mpirun -n $(NP)
 
-.PHONY: setup test test-serial test-mpi demo bench clean-results paper
+.PHONY: setup test test-serial test-mpi demo bench fuzz clean-results paper
 
 setup: $(STAMP)
 
@@ -59,6 +59,12 @@ paper: setup
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+# Nightly-size job-file fuzzing campaign (the test suite runs 500 cases): `make fuzz CASES=20000 SEED=7`.
+CASES ?= 20000
+SEED  ?= 1
+fuzz: setup
+	HPC_NC_FUZZ_CASES=$(CASES) HPC_NC_FUZZ_SEED=$(SEED) $(PY) -m pytest -q tests/test_fuzz_jobs.py
 
 clean-results:
 	rm -rf results

@@ -55,6 +55,7 @@ def worker(args) -> None:
     from hpc_nc.io.store import read_structure
     from hpc_nc.pipeline.electronic_stage import solve_task
     from hpc_nc.pipeline.structure_stage import relax_task
+    from hpc_nc.settings import ElectronicSettings
 
     comm = MPI.COMM_WORLD
     overrides = parse_set_options(args.set or [])
@@ -74,10 +75,10 @@ def worker(args) -> None:
     comm.Barrier()
     t0, c0 = time.perf_counter(), time.process_time()
     if args.stage == "relax":
-        relax_task(comm, task, job)
+        relax_task(comm, task, job.relax)
         row = {"build_seconds": 0.0, "solve_seconds": time.perf_counter() - t0, "analysis_seconds": 0.0}
     else:
-        row = solve_task(comm, task, job, positions)
+        row = solve_task(comm, task, ElectronicSettings.from_job(job), positions)
     cpu = time.process_time() - c0
     comm.Barrier()
     wall = time.perf_counter() - t0
@@ -88,7 +89,7 @@ def worker(args) -> None:
     if comm.rank == 0:
         print("RESULT " + json.dumps({
             "task": args.task, "n_atoms": int(task.n_atoms), "n_states": job.n_electrons + job.n_holes,
-            "strategy": "relax" if args.stage == "relax" else job.solver["strategy"], "ranks": comm.size, "model": task.model,
+            "strategy": "relax" if args.stage == "relax" else job.solver.strategy, "ranks": comm.size, "model": task.model,
             "x_cu": task.x_cu, "x_in": task.x_in, "core_a": task.core_radius_a, "shell_a": task.shell_thickness_a,
             "cpu_s": sum(cpus), "wall_s": wall, "peak_bytes": peaks, "baseline_bytes": bases,
             "import_bytes": base0, "build_s": float(row["build_seconds"]), "solve_s": float(row["solve_seconds"]),

@@ -22,8 +22,8 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from hpc_nc.physics.coulomb import COULOMB_EV_ANGSTROM, ZNS_EPSILON_INF, coulomb_potential, onsite_coulomb_ev
-from hpc_nc.physics.coulomb_fft import coulomb_potential_fft, lattice_grid
+from hpc_nc.physics.coulomb import DEFAULT_SCREENING, ZNS_EPSILON_INF, coulomb_potential, screening_model
+from hpc_nc.physics.coulomb_fft import coulomb_potential_fft, lattice_grid, screened_pair_potential
 from hpc_nc.physics.geometry import build_nanocrystal
 
 
@@ -44,17 +44,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--radii", type=float, nargs="+", default=[3, 5, 7, 10, 15])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--screening", default=DEFAULT_SCREENING, help="screening model of both paths")
     ap.add_argument("--out", help="append one JSON line per radius (for benchmarks/fit_cost.py)")
     ap.add_argument("--direct-max-radius", type=float, default=15.0, help="skip the direct sum above this radius")
     args = ap.parse_args()
     comm = MPI.COMM_WORLD
+    ap_screening = args.screening
     eps = ZNS_EPSILON_INF
-
-    def v(r):
-        return COULOMB_EV_ANGSTROM / (eps * r)
-
+    model = screening_model(ap_screening, eps)
+    v = screened_pair_potential(model)
     say = print if comm.rank == 0 else (lambda *a, **k: None)
-    say(f"ranks {comm.size}; 26 complex columns; screening uniform eps={eps}")
+    say(f"ranks {comm.size}; 26 complex columns; screening {ap_screening}, eps_inf={eps}")
     say(f"{'R/a':>5} {'atoms':>7} {'FFT grid':>13} | {'direct s':>9} {'cpu':>8} | {'fft s':>7} {'cpu':>7} | "
         f"{'direct/fft (cpu)':>16} | max rel diff")
     for radius in args.radii:
@@ -64,10 +64,11 @@ def main():
         dens = rng.random((n, 26)) + 1j * rng.normal(size=(n, 26))
         grid = lattice_grid(nc.positions, nc.lattice_constant)
         reps = 1 if radius >= 10 else args.repeats
-        wf, cf, phi_f = timed(comm, lambda: coulomb_potential_fft(comm, nc.positions, dens, v, onsite_coulomb_ev(eps),
+        wf, cf, phi_f = timed(comm, lambda: coulomb_potential_fft(comm, nc.positions, dens, v, model.onsite_ev,
                                                                    nc.lattice_constant), reps)
         if radius <= args.direct_max_radius:
-            wd, cd, phi_d = timed(comm, lambda: coulomb_potential(comm, nc.positions, dens, eps), reps)
+            wd, cd, phi_d = timed(comm, lambda: coulomb_potential(comm, nc.positions, dens, eps,
+                                                                         screening=ap_screening), reps)
             err = float(np.max(np.abs(phi_f - phi_d)) / np.max(np.abs(phi_d)))
             say(f"{radius:5.1f} {n:7d} {'x'.join(map(str, grid.padded)):>13} | {wd:9.2f} {cd:8.2f} | {wf:7.2f} {cf:7.2f} | "
                 f"{cd / cf:16.2f} | {err:.1e}", flush=True)

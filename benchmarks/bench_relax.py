@@ -51,7 +51,7 @@ def max_atomic_force(x, terms):
 
 def run_tao(nc, alloy, tao_type, force_tol):
     r = relax_structure(MPI.COMM_SELF, nc, alloy, RelaxSettings(tao_type=tao_type, force_tol=force_tol, max_it=50000))
-    return dict(energy=r.energy_ev, fmax=r.max_force_ev_per_a, its=r.iterations, nfev=r.function_evaluations,
+    return dict(energy=r.energy_ev, fmax=r.max_force_ev_per_angstrom, its=r.iterations, nfev=r.function_evaluations,
                 ok=r.converged)
 
 

@@ -128,16 +128,18 @@ def stage_gap(comm, radius_a, repeats, args):
 
 
 def stage_coulomb(comm, radius_a, repeats, args):
-    from hpc_nc.physics.coulomb import COULOMB_EV_ANGSTROM, ZNS_EPSILON_INF, coulomb_potential, onsite_coulomb_ev
-    from hpc_nc.physics.coulomb_fft import coulomb_potential_fft
+    from hpc_nc.physics.coulomb import ZNS_EPSILON_INF, coulomb_potential, screening_model
+    from hpc_nc.physics.coulomb_fft import coulomb_potential_fft, screened_pair_potential
 
     nc, _ = _dot(radius_a)
     rng = np.random.default_rng(0)
     dens = rng.random((nc.n_atoms, 26)) + 1j * rng.normal(size=(nc.n_atoms, 26))
     eps = ZNS_EPSILON_INF
-    direct = _timed(comm, lambda: coulomb_potential(comm, nc.positions, dens, eps), repeats)
-    fft = _timed(comm, lambda: coulomb_potential_fft(comm, nc.positions, dens, lambda r: COULOMB_EV_ANGSTROM / (eps * r),
-                                                     onsite_coulomb_ev(eps), nc.lattice_constant), repeats)
+    model = screening_model(epsilon=eps)  # the default screening, for both paths
+    v = screened_pair_potential(model)
+    direct = _timed(comm, lambda: coulomb_potential(comm, nc.positions, dens, eps, screening=model.model), repeats)
+    fft = _timed(comm, lambda: coulomb_potential_fft(comm, nc.positions, dens, v, model.onsite_ev, nc.lattice_constant),
+                 repeats)
     return {"n_atoms": nc.n_atoms, "wall_s": direct["wall_s"], "cpu_s": direct["cpu_s"],
             "fft_wall_s": fft["wall_s"], "fft_cpu_s": fft["cpu_s"]}
 

@@ -104,17 +104,45 @@ def _load(args):
     from hpc_nc.io.jobs import load_job, parse_job, parse_set_options
 
     overrides = parse_set_options(getattr(args, "set", None))
-    if not overrides:
-        return load_job(args.job)
     job = load_job(args.job)  # file errors first, then the overridden version
-    return parse_job(job.job_text, source=args.job, overrides=overrides)
+    if overrides:
+        job = parse_job(job.job_text, source=job.source, overrides=overrides)
+    if _world_rank() == 0:
+        for w in job.warnings:  # deprecated keys: one line each, once
+            print(f"hpc-nc: warning: {w}", file=sys.stderr)
+    return job
+
+
+def _check_resources(args, job, results: str | None = None, structures: str | None = None) -> None:
+    """Refuse, before anything runs, a job that cannot fit in memory or on the disk."""
+    from hpc_nc.io.jobs import check_output_path
+    from hpc_nc.pipeline.sweep import check_resources
+
+    results = results or getattr(args, "results", None) or job.results_path
+    structures = structures or getattr(args, "structures", None) or job.structures_path
+    check_output_path("--results", "path", results)
+    check_output_path("--structures", "path", structures)
+    if os.path.normpath(results) == os.path.normpath(structures):
+        raise HpcNcError(f"the results and the structures file are the same file ({results})")
+    check_resources(job, results, structures)
 
 
 def cmd_validate(args) -> int:
     from hpc_nc.io.jobs import summarize
+    from hpc_nc.pipeline.cost import job_cost, memory_per_rank_bytes
 
     job = _load(args)
+    _check_resources(args, job)
     s = summarize(job)
+    ranks = args.ranks or job.ranks_per_task
+    if args.mem_per_rank is not None and not args.mem_per_rank > 0:
+        raise HpcNcError(f"--mem-per-rank must be positive (GiB), got {args.mem_per_rank}")
+    mem = (int(args.mem_per_rank * 2**30) if args.mem_per_rank
+           else memory_per_rank_bytes(min(ranks, os.cpu_count() or 1)))
+    c = job_cost(job, ranks, mem)  # refuses a task that cannot fit, naming it
+    s["cost"] = {k: v for k, v in c.items() if k not in ("tasks", "structures")} | {"mem_per_rank_bytes": mem}
+    for row, pred in zip(s["tasks"], c["tasks"]):
+        row.update(cpu_s_estimate=pred["cpu_s"], wall_s_estimate=pred["wall_s"])
     if _world_rank() != 0:
         return 0
     if args.json:
@@ -125,10 +153,21 @@ def cmd_validate(args) -> int:
     print(f"  tasks: {s['n_tasks']}  (models {', '.join(s['models'])}; "
           f"{s['n_structures_to_relax']} structures to relax)")
     print(f"  atoms per dot: {s['n_atoms_min']} .. {s['n_atoms_max']}")
-    print(f"  memory per task (estimate, electronic stage): up to {gib:.2f} GiB")
+    print(f"  memory per task (estimate, electronic stage): up to {gib:.2f} GiB per rank "
+          f"(available: {mem / 2**30:.1f} GiB per rank)")
+    print(f"  predicted on {ranks} rank(s) ({c['groups']} group(s) of {c['ranks_per_task']}): "
+          f"relax {c['relax_cpu_hours']:.3g} CPU h, wall {_hms(c['relax_wall_s'])}; "
+          f"solve ({c['strategy']}) {c['solve_cpu_hours']:.3g} CPU h, wall {_hms(c['solve_wall_s'])}"
+          + ("  [beyond the fitted sizes]" if c["any_extrapolated"] else ""))
+    print(f"  cost model fitted on: {c['machine']}")
     print(f"  ranks per task: {s['ranks_per_task']}")
     print(f"  results: {s['results']}   structures: {s['structures']}")
     return 0
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _world():
@@ -252,9 +291,12 @@ def cmd_run(args) -> int:
     import shutil
     import signal
 
+    if args.np is not None and args.np < 1:
+        raise HpcNcError(f"-n {args.np}: the number of MPI ranks must be at least 1")
     job = _load(args)
     results = args.results or job.results_path
     structures = args.structures or job.structures_path
+    _check_resources(args, job, results, structures)
     has_str = any(t.model == "STR" for t in job.tasks)
     passthrough = [args.job] + sum((["--set", s] for s in (args.set or [])), [])
     if args.shard:
@@ -269,8 +311,6 @@ def cmd_run(args) -> int:
                              "`hpc-nc solve JOB` (see `hpc-nc slurm --dry-run`), or start `hpc-nc run` "
                              "without mpirun")
         return cmd_solve(args)
-    if args.np is not None and args.np < 1:
-        raise HpcNcError(f"-n {args.np}: the number of MPI ranks must be at least 1")
     n = args.np or os.cpu_count() or 1
     mpirun = shutil.which("mpirun")
     if mpirun is None and n > 1:
@@ -417,7 +457,11 @@ def cmd_bulk(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hpc-nc", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="hpc-nc", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="exit status: 0 done, 1 internal error, 2 usage or input error, 3 some tasks "
+                                       "failed,\n4 some tasks pending, 130 SIGINT, 143 SIGTERM (finished rows are kept; "
+                                       "re-running resumes)")
     p.add_argument("--version", action="version", version=f"hpc_nc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -425,8 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("validate", help="check a job file and print its tasks, atom counts and memory")
+    s = sub.add_parser("validate", help="check a job file; predict each task's CPU time and memory, and the total")
     s.add_argument("job")
+    s.add_argument("--ranks", type=int, metavar="N", help="predict the job's wall time on N ranks "
+                   "(default: parallel.ranks_per_task)")
+    s.add_argument("--mem-per-rank", type=float, metavar="GIB", help="memory per rank in GiB (default: "
+                   "SLURM_MEM_PER_CPU / SLURM_MEM_PER_NODE, else this node's memory / ranks on it)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a job-file entry")
     s.set_defaults(func=cmd_validate)
@@ -443,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
         return s
 
     stage_parser("relax", "structure stage: VFF-relax every STR structure (real PETSc, TAO)", cmd_relax)
-    stage_parser("solve", "electronic stage: H, gap states, excitons for every task (complex PETSc)", cmd_solve)
+    stage_parser("solve", "electronic stage: Hamiltonian, gap states, excitons for every task (complex PETSc)", cmd_solve)
     s = stage_parser("run", "both stages on this machine (launches mpirun -n N), then CSV and figures", cmd_run)
     s.add_argument("-n", "--np", type=int, default=None, help="MPI ranks (default: number of cores)")
     s.add_argument("--no-plots", action="store_true")
@@ -471,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("plot", help="the paper's figures (maps, curves, radial densities) from a results file")
     plots.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.io.plots"))
-    s = sub.add_parser("slurm", help="submit a sweep with the slurm/ templates (--dry-run prints the commands)")
+    s = sub.add_parser("slurm", help="submit a sweep to Slurm, resources sized from the job (--dry-run prints the commands)")
     slurm.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.pipeline.slurm"))
 

@@ -72,8 +72,9 @@ def test_mixed_same_region_shifted_maxima(dot):
 
 def test_mixed_different_regions_but_close_maxima(dot):
     r = dot.radii
-    res = _analyse(dot, _gauss(r, dot.core_radius + 1.0, 0.6), _gauss(r, dot.core_radius - 1.0, 0.6))
+    res = _analyse(dot, _gauss(r, dot.core_radius + 0.7, 0.8), _gauss(r, dot.core_radius - 0.7, 0.8))
     assert res["core_weight_E1"] < 0.4 and res["core_weight_H1"] > 0.6
+    assert res["overlap_envelope"] >= 0.8  # both hug the interface
     assert res["confinement"] == "mixed", res["confinement_reason"]
 
 
@@ -90,42 +91,75 @@ def test_alternating_layers_is_type_I_not_type_II(dot):
     assert "atomic layers" in res["confinement_reason"]
 
 
+REF = dict(reference_weight_e=0.4, reference_weight_h=0.6)  # a pure ZnS dot of R = H = 3a
+
+
 def test_rules_directly():
     base = dict(r_max_e=15.0, r_max_h=4.0, total_radius=20.0, overlap_envelope=0.3, overlap_atomic=0.2, j_eh=0.5)
-    assert classify_confinement(0.1, 0.9, dxx=0.3, **base).label == "type-II"
-    # the same densities but no Coulomb signature of separation: not type-II
-    assert classify_confinement(0.1, 0.9, dxx=-0.01, **base).label == "mixed"
-    # thresholds are data
-    strict = ClassifySettings(localised_weight=0.92)  # w_h = 0.9 no longer counts as "core"
-    assert classify_confinement(0.05, 0.9, dxx=0.3, settings=strict, **base).label == "quasi-type-II"
-    c = classify_confinement(0.9, 0.9, r_max_e=5.0, r_max_h=5.5, total_radius=20.0, overlap_envelope=0.95, overlap_atomic=0.9, dxx=0.0, j_eh=0.5)
+    c = classify_confinement(0.1, 0.9, dxx=0.3, **base, **REF)
+    assert c.label == "type-II"
+    # the enhancement odds ratios against the reference, and their contrast
+    assert c.metrics["core_enhancement_e"] == pytest.approx((0.1 / 0.9) / (0.4 / 0.6), rel=1e-12)
+    assert c.metrics["core_enhancement_h"] == pytest.approx((0.9 / 0.1) / (0.6 / 0.4), rel=1e-12)
+    # Delta_XX plays no part (it is >= 0 for any densities): the same call with any dxx
+    assert classify_confinement(0.1, 0.9, dxx=-1.0, **base, **REF).label == "type-II"
+    # thresholds are data: a contrast of 36 is not enough when 50 is asked for
+    strict = ClassifySettings(separation_ratio=50.0)
+    assert classify_confinement(0.1, 0.9, dxx=0.3, settings=strict, **base, **REF).label != "type-II"
+    c = classify_confinement(0.4, 0.6, r_max_e=5.0, r_max_h=5.5, total_radius=20.0, overlap_envelope=0.95,
+                             overlap_atomic=0.9, dxx=0.0, j_eh=0.5, **REF)
     assert c.label == "type-I" and "atomic layers" not in c.reason
-    assert set(c.metrics) >= {"core_weight_e", "core_weight_h", "separation_relative", "overlap_envelope", "overlap_atomic", "dxx_over_jeh"}
+    assert set(c.metrics) >= {"core_weight_e", "core_weight_h", "reference_weight_e", "core_enhancement_h",
+                              "separation_contrast", "separation_relative", "overlap_envelope", "overlap_atomic"}
+
+
+def test_location_is_judged_against_the_reference_not_a_fixed_number():
+    """The issue's InS/ZnS R = H = 3a case (w_e = 0.11, w_h = 0.78, once labelled 'mixed'):
+    against the ZnS dot of that size (0.38, 0.60) the electron is pushed out (g = 0.2) and
+    the hole drawn in (g = 2.3), contrast 11: type-II. The same weights in a dot whose
+    homogeneous reference already has them are type-I; and a tiny core (R = 1a, H = 2a: a
+    pure ZnS electron has w = 0.10 there) does not make a carrier 'in the shell'."""
+    base = dict(r_max_e=20.1, r_max_h=14.9, total_radius=32.5, overlap_envelope=0.73, overlap_atomic=0.38,
+                dxx=0.05, j_eh=0.13)
+    assert classify_confinement(0.11, 0.78, reference_weight_e=0.38, reference_weight_h=0.60, **base).label == "type-II"
+    same = classify_confinement(0.11, 0.78, reference_weight_e=0.11, reference_weight_h=0.78,
+                                **dict(base, r_max_e=15.0, overlap_envelope=0.95))
+    assert same.label == "type-I", same.reason
+    tiny = dict(r_max_e=10.9, r_max_h=10.2, total_radius=16.2, overlap_envelope=0.99, overlap_atomic=0.75,
+                dxx=0.03, j_eh=0.26)
+    assert classify_confinement(0.10, 0.06, reference_weight_e=0.10, reference_weight_h=0.06, **tiny).label == "type-I"
+    # the homogeneous rule wins whatever the weights
+    h = classify_confinement(0.05, 0.95, homogeneous=True, **base, **REF)
+    assert h.label == "type-I" and "homogeneous" in h.reason
+
+
+def test_quasi_type_II_one_carrier_drawn_in_the_other_as_homogeneous():
+    base = dict(r_max_e=8.0, r_max_h=9.0, total_radius=20.0, overlap_envelope=0.9, overlap_atomic=0.7, dxx=0.0,
+                j_eh=0.3)
+    c = classify_confinement(0.85, 0.6, **base, **REF)  # g_e = 8.5, g_h = 1
+    assert c.label == "quasi-type-II", c.reason
 
 
 def test_every_rule_gives_a_known_class_and_a_short_reason():
     """All branches: the label is one of CLASSES and the reason fits the store's field."""
     seen = set()
-    for we, wh, oe, oa, dxx, re, rh in itertools.product(
-        [0.0, 0.5, 1.0], [0.0, 0.5, 1.0], [0.1, 0.9], [0.0, 0.9], [-0.5, 0.5], [0.0, 30.0], [0.0, 30.0]
+    for we, wh, oe, oa, re, rh, ref, homo in itertools.product(
+        [0.02, 0.5, 0.98], [0.02, 0.5, 0.98], [0.1, 0.9], [0.0, 0.9], [0.0, 30.0], [0.0, 30.0],
+        [(0.05, 0.09), (0.5, 0.5)], [False, True]
     ):
-        c = classify_confinement(we, wh, re, rh, 20.0, oe, oa, dxx, 0.3)
+        c = classify_confinement(we, wh, re, rh, 20.0, oe, oa, 0.1, 0.3, reference_weight_e=ref[0],
+                                 reference_weight_h=ref[1], homogeneous=homo, reference="1S envelope")
         assert c.label in CLASSES
         assert 0 < len(c.reason) <= MAX_REASON_CHARS
         seen.add(c.label)
     assert seen == set(CLASSES)
 
 
-def test_homogeneous_dot_label_does_not_depend_on_nominal_core_radius():
-    """A pure ZnS dot has no band offset: E1 and H1 are distributed alike, and the label
-    must not change when only the nominal core/shell boundary moves (docs/VALIDATION.md:
-    the same 915-atom dot was quasi-type-II as R=2a,H=1a and type-I as R=1a,H=2a)."""
-    from hpc_nc.physics.classify import classify_confinement
+def test_envelope_core_share_continuum_limit():
+    """On a large dot the atom-sampled 1S share approaches x - sin(2 pi x)/(2 pi), x = R/R_dot."""
+    from hpc_nc.physics.classify import envelope_core_share
 
-    common = dict(r_max_e=6.0, r_max_h=6.5, total_radius=16.2, overlap_envelope=0.98,
-                  overlap_atomic=0.9, dxx=0.01, j_eh=0.4)
-    big_core = classify_confinement(core_weight_e=0.63, core_weight_h=0.57, **common)
-    small_core = classify_confinement(core_weight_e=0.21, core_weight_h=0.17, **common)
-    assert big_core.label == small_core.label == "type-I"
-    # a real contrast between the carriers is still quasi-type-II
-    assert classify_confinement(core_weight_e=0.5, core_weight_h=0.8, **common).label == "quasi-type-II"
+    nc = build_nanocrystal(4.0, 4.0)
+    x = nc.core_radius / nc.total_radius
+    assert envelope_core_share(nc.positions, nc.in_core, nc.total_radius) == pytest.approx(
+        x - np.sin(2 * np.pi * x) / (2 * np.pi), abs=0.02)

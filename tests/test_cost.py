@@ -41,3 +41,47 @@ def test_predict_task_grows_and_splits():
 def test_unknown_strategy_is_an_error():
     with pytest.raises(HpcNcError, match="no cost fit"):
         cost.predict_task(1000, 16, "magic")
+
+
+def _cli(*args, ranks=0):
+    import subprocess
+    import sys
+
+    from _mpi_env import fresh_mpi_env
+
+    cmd = [sys.executable, "-m", "hpc_nc", *args]
+    if ranks:
+        cmd = ["mpirun", "-n", str(ranks), *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, env=fresh_mpi_env(), timeout=120)
+
+
+def test_validate_predicts_each_task_and_the_total():
+    import json
+
+    out = _cli("validate", "jobs/demo.yaml", "--json", "--ranks", "4")
+    assert out.returncode == 0, out.stderr
+    s = json.loads(out.stdout)
+    assert s["cost"]["ranks"] == 4 and s["cost"]["groups"] == 4
+    for t in s["tasks"]:
+        cpu, peak = cost.predict_task(t["n_atoms"], 12, "davidson", 1)
+        assert t["cpu_s_estimate"] == pytest.approx(cpu) and t["memory_estimate_bytes"] == peak
+    # the farm cannot finish before its longest task nor beat perfect sharing
+    walls = [t["wall_s_estimate"] for t in s["tasks"]]
+    assert max(walls) <= s["cost"]["solve_wall_s"] <= sum(walls)
+    one = json.loads(_cli("validate", "jobs/demo.yaml", "--json", "--ranks", "1").stdout)
+    assert one["cost"]["solve_wall_s"] == pytest.approx(sum(walls))
+
+
+@pytest.mark.parametrize("ranks", [0, 2])
+def test_validate_refuses_a_task_that_cannot_fit(ranks):
+    out = _cli("validate", "jobs/demo.yaml", "--mem-per-rank", "0.05", ranks=ranks)
+    assert out.returncode == 2
+    ours = [line for line in out.stderr.splitlines() if line.startswith("hpc-nc: error:")]
+    assert len(ours) == 1 and "GiB per rank" in ours[0] and ("task " in ours[0] or "structure " in ours[0])
+    assert "Traceback" not in out.stderr
+
+
+def test_farm_makespan():
+    # largest first to the first free group: 5 | 4, then 3 -> 4+3, 3 -> 5+3, 3 -> 7+3 = 10
+    assert cost.farm_makespan_s([5, 4, 3, 3, 3], 2) == pytest.approx(10.0)
+    assert cost.farm_makespan_s([2.0] * 6, 3) == pytest.approx(4.0)

@@ -58,7 +58,7 @@ def test_defaults_and_overrides():
                                                        "solver.strategy=harmonic"]))
     assert {t.model for t in job.tasks} == {"NSTR"}
     assert job.n_electrons == 2 and job.n_holes == 8
-    assert job.solver["strategy"] == "harmonic"
+    assert job.solver.strategy == "harmonic"
     assert job.results_path == "results/t.h5"
 
 
@@ -73,27 +73,36 @@ def test_summary_and_memory_estimate():
     assert 1475 * mib / 1.5 < estimate_task_memory_bytes(11543, 16, "davidson") < 1475 * mib * 1.5
     # and grows with the dot
     assert estimate_task_memory_bytes(4235, 16, "davidson") < estimate_task_memory_bytes(11543, 16, "davidson")
-    assert parse_job(GOOD).solver["strategy"] == "davidson"  # the default
+    assert parse_job(GOOD).solver.strategy == "davidson"  # the default
 
 
-def test_job_strategies_are_the_eigensolvers():
-    from hpc_nc.solvers import eigensolver
+def test_choices_have_one_home():
+    """Strategies and models are the solvers' own tuples, looked up, never copied."""
+    from dataclasses import fields
+
+    from hpc_nc import settings
     from hpc_nc.io import jobs
+    from hpc_nc.solvers import eigensolver, hamiltonian
 
-    assert set(jobs.STRATEGIES) == set(eigensolver.STRATEGIES)
+    strategy = {f.name: f for f in fields(settings.SolverSection)}["strategy"]
+    assert settings.resolve_choices(strategy.metadata["bound"].choices) is eigensolver.STRATEGIES
+    assert jobs.MODELS is hamiltonian.MODELS
 
 
 def test_job_coulomb_methods_are_the_kernels():
-    from hpc_nc.io import jobs
+    from dataclasses import fields
+
+    from hpc_nc import settings
     from hpc_nc.physics import coulomb_fft
 
-    assert jobs.COULOMB_METHODS == coulomb_fft.COULOMB_METHODS
-    assert parse_job(GOOD).coulomb["method"] == "auto"  # the default
+    method = {f.name: f for f in fields(settings.AnalysisSection)}["method"]
+    assert settings.resolve_choices(method.metadata["bound"].choices) is coulomb_fft.COULOMB_METHODS
+    assert parse_job(GOOD).analysis.method == "auto"  # the default
 
 
 BAD = {
-    "unknown coulomb method": ("name: x\nsweep: {x_in: [1], core_radius_a: [1]}\ncoulomb: {method: fast}\n",
-                               "coulomb.method"),
+    "unknown coulomb method": ("name: x\nsweep: {x_in: [1], core_radius_a: [1]}\nanalysis: {method: fast}\n",
+                               "analysis.method"),
     "unknown top key": ("name: x\nsweeps: {}\n", "sweeps"),
     "unknown sweep key": ("name: x\nsweep: {x_cu: [0], x_in: [1], core_radius: [1]}\n", "sweep.core_radius"),
     "impossible composition": ("name: x\nsweep: {x_cu: [0.6], x_in: [0.5], core_radius_a: [1]}\n", "exceeds 1"),

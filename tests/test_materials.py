@@ -118,3 +118,31 @@ def test_with_band_offsets_is_a_rigid_shift(mats):
     assert vbm == pytest.approx(1.6, abs=1e-10) and cbm == pytest.approx(1.6 + 2.45, abs=1e-6)
     with pytest.raises(HpcNcError):
         with_band_offsets(mats, float("nan"), 0.3)
+
+
+def test_gap_volume_deformation_potentials_of_the_strain_model():
+    """Strain acts only through Harrison scaling of the two-centre integrals (on-site energies
+    and spin-orbit fixed), so a_gap = dE_g/d ln V vanishes for eta = 0, is proportional to
+    eta (E_g depends on a only through f = (a0/a)^eta), and does not depend on the step.
+    Values (docs/physics.md, "Strain"): ZnS -4.57 eV, CdS/InS/CuS -1.50 to -1.52 eV."""
+    from hpc_nc.physics.materials import gap_volume_deformation_potential, strained_material
+
+    mats = load_materials()
+    values = {}
+    for name in ("ZnS", "InS", "CuS"):
+        m = mats[name]
+        a2 = gap_volume_deformation_potential(m, harrison_eta=2.0)
+        values[name] = a2
+        assert a2 < 0  # the gap closes under expansion
+        assert gap_volume_deformation_potential(m, harrison_eta=0.0) == pytest.approx(0.0, abs=1e-8)
+        assert a2 == pytest.approx(2.0 * gap_volume_deformation_potential(m, harrison_eta=1.0), rel=1e-5)
+        assert a2 == pytest.approx(gap_volume_deformation_potential(m, strain=1e-3), rel=1e-4)
+        s = strained_material(m, 1.01 * m.lattice_constant)
+        for n in m.vogl:
+            if n.startswith("E"):
+                assert s.vogl[n] == m.vogl[n]
+            else:
+                assert s.vogl[n] == pytest.approx(m.vogl[n] / 1.01**2, rel=1e-14)
+    assert values["ZnS"] == pytest.approx(-4.57, abs=0.01)
+    for name in ("InS", "CuS"):
+        assert values[name] == pytest.approx(-1.51, abs=0.02)

@@ -25,9 +25,11 @@ from hpc_nc.io.jobs import parse_job
 def _solve(comm, text):
     """Solve every task of a job in-process; return (tasks, list of result dicts)."""
     from hpc_nc.pipeline.electronic_stage import solve_task
+    from hpc_nc.settings import ElectronicSettings
 
     job = parse_job(textwrap.dedent(text), source="test_paper_trends")
-    return job.tasks, [solve_task(comm, task, job) for task in job.tasks]
+    settings = ElectronicSettings.from_job(job)
+    return job.tasks, [solve_task(comm, task, settings) for task in job.tasks]
 
 
 def _pick(tasks, results, key, **where):
@@ -52,7 +54,7 @@ def test_ins_core_only_levels_approach_bulk_ins_edges_as_dot_grows(comm, petsc):
         sweep: {x_cu: [0.0], x_in: [1.0], core_radius_a: [1.5, 2.0, 2.5], shell_thickness_a: [0],
                 model: [VCA]}
         states: {electrons: 2, holes: 4}
-        coulomb: {n_radial_bins: 40}
+        analysis: {n_radial_bins: 40}
     """)
     e1 = np.array([_pick(tasks, res, "E1", core_radius_a=r) for r in (1.5, 2.0, 2.5)])
     h1 = np.array([_pick(tasks, res, "H1", core_radius_a=r) for r in (1.5, 2.0, 2.5)])
@@ -82,7 +84,7 @@ def test_zn_in_s_alloy_vca_vs_nstr(comm, petsc):
         sweep: {x_cu: [0.0], x_in: [0.0, 0.5, 1.0], core_radius_a: [2.0], shell_thickness_a: [0],
                 model: [VCA, NSTR], realizations: 1, seed: 5}
         states: {electrons: 2, holes: 4}
-        coulomb: {n_radial_bins: 40}
+        analysis: {n_radial_bins: 40}
     """)
     g = {(m, x): _pick(tasks, res, "gap", model=m, x_in=x) for m in ("VCA", "NSTR") for x in (0.0, 0.5, 1.0)}
     e1 = {(m, x): _pick(tasks, res, "E1", model=m, x_in=x) for m in ("VCA", "NSTR") for x in (0.0, 0.5, 1.0)}
@@ -119,7 +121,7 @@ def test_core_hole_follows_vbo_and_cus_core_ignores_it(comm, petsc):
         sweep: {compositions: [[0.0, 1.0], [1.0, 0.0]], geometries: [[1.5, 1.0]],
                 vbo_ins: [0.9, 1.1, 1.3], model: [NSTR]}
         states: {electrons: 2, holes: 4}
-        coulomb: {n_radial_bins: 40}
+        analysis: {n_radial_bins: 40}
     """)
     vbos = (0.9, 1.1, 1.3)
     h1 = np.array([_pick(tasks, res, "H1", x_in=1.0, vbo_ins=v) for v in vbos])

@@ -47,7 +47,7 @@ def test_ideal_zns_dot_is_already_relaxed(petsc, comm):
     nc = build_nanocrystal(1.5, 0.0)
     r = _relax(comm, nc, realise_alloy(nc, 0.0, 0.0, seed=1))
     assert r.converged and r.iterations == 0
-    assert r.energy_ev < 1e-20 and r.max_force_ev_per_a < 1e-10
+    assert r.energy_ev < 1e-20 and r.max_force_ev_per_angstrom < 1e-10
     np.testing.assert_allclose(r.positions, nc.positions, rtol=0, atol=1e-12)  # centroid round-off
 
 
@@ -56,7 +56,7 @@ def test_relaxation_converges_to_the_scipy_minimum(petsc, comm, alloy_dot):
     nc, alloy = alloy_dot
     r = _relax(comm, nc, alloy, force_tol=1e-5)
     assert r.converged, r.reason
-    assert r.max_force_ev_per_a <= 1e-5
+    assert r.max_force_ev_per_angstrom <= 1e-5
     assert r.energy_ev < r.initial_energy_ev
     x_ref, e_ref, terms = _scipy_reference(nc, alloy)
     # Same minimum: energy to 1e-9 relative, positions up to a rigid motion (the energy is
@@ -66,7 +66,7 @@ def test_relaxation_converges_to_the_scipy_minimum(petsc, comm, alloy_dot):
     # The reported force is the true one at the returned positions.
     _, g = vff.keating_energy_gradient(r.positions, terms)
     g -= g.mean(axis=0)
-    assert np.linalg.norm(g, axis=1).max() == pytest.approx(r.max_force_ev_per_a, rel=1e-6, abs=1e-12)
+    assert np.linalg.norm(g, axis=1).max() == pytest.approx(r.max_force_ev_per_angstrom, rel=1e-6, abs=1e-12)
 
 
 @pytest.mark.mpi
@@ -143,7 +143,7 @@ def test_non_convergence_is_reported(petsc, comm, alloy_dot):
     assert not r.converged
     assert r.iterations == 2
     assert "MAXITS" in r.reason
-    assert r.max_force_ev_per_a > 1e-4
+    assert r.max_force_ev_per_angstrom > 1e-4
 
 
 @pytest.mark.mpi

@@ -22,7 +22,7 @@ JOB = textwrap.dedent("""
       realizations: 2
       seed: 3
     states: {electrons: 2, holes: 4}
-    coulomb: {n_radial_bins: 40}
+    analysis: {n_radial_bins: 40}
 """)
 
 # Quantities that are invariant under unitary mixing inside degenerate levels: they must not
@@ -82,7 +82,7 @@ STR_JOB = textwrap.dedent("""
       vbo_ins: [1.1, 1.6]
       model: [STR]
     states: {electrons: 2, holes: 4}
-    coulomb: {n_radial_bins: 40}
+    analysis: {n_radial_bins: 40}
 """)
 
 
@@ -109,7 +109,7 @@ def test_run_end_to_end_str_on_1_and_2_ranks(tmp_path):
         job = parse_job(STR_JOB)
         s = read_structure(d / "results" / "e2e_structures.h5", job.tasks[0].structure_key)
         assert s["positions"].shape == (job.tasks[0].n_atoms, 3)
-        assert s["max_force_ev_per_a"] < 1e-4
+        assert s["max_force_ev_per_angstrom"] < 1e-4
     for key in INVARIANT:
         np.testing.assert_allclose(out[2][key], out[1][key], rtol=1e-5, atol=1e-6, err_msg=key)
     # a larger InS/ZnS VBO raises H1 (holes) while CuS tasks do not care about it

@@ -1,76 +1,92 @@
 """Job files: YAML description of a sweep, validated into a frozen JobSpec and its tasks.
 
 A job file can express every calculation of the paper (see jobs/*.yaml). Schema (all keys
-optional unless marked; unknown keys are errors so that typos never pass silently)::
+optional unless marked; unknown keys are errors so that typos never pass silently). The
+settings sections and their defaults, units and bounds are the dataclasses of
+``hpc_nc/settings.py`` (the one home of every default; this text is tested against them)::
 
-    name: demo                      # required; letters, digits, _ and -
+    name: demo                      # required; letters, digits, _, - and . (at most 100)
     description: free text
     output:
       results: results/demo.h5      # default results/<name>.h5 (relative to the job file's cwd)
-      structures: results/demo_structures.h5
+      structures: results/demo_structures.h5   # must differ from results
     sweep:                          # required
       x_cu: [0.0]                   # grid over x_cu x x_in (Cartesian product) ...
       x_in: [0.5, 1.0]
       compositions: [[0.1, 0.4]]    # ... or explicit (x_cu, x_in) pairs (not both)
       core_radius_a: [1.0, 1.5]     # lattice constants (a = 5.409 A); halves allowed
-      shell_thickness_a: [0, 1.0]   # 0 = core-only dot
-      geometries: [[1.0, 2.0]]      # ... or explicit (R, H) pairs instead of the two lists
+      shell_thickness_a: [0, 1.0]   # 0 = core-only dot; core + shell <= 30 a
+      geometries: [[1.0, 2.0]]      # ... or explicit (core_radius_a, shell_thickness_a) pairs
       vbo_ins: [1.1]                # eV, valence-band offset InS/ZnS (default [1.1])
       vbo_cus: [0.34]               # eV, CuS/ZnS (default [0.34])
       model: [STR]                  # any of VCA, NSTR, STR (default [STR])
-      realizations: 2               # random alloy realisations per point (NSTR, STR)
+      realizations: 2               # random alloy realisations per point (NSTR, STR), <= 65536
       seed: 2024                    # alloy seed; realisation r uses seed*65536 + r
-      points:                       # extra explicit points, each a full mapping
-        - {x_cu: 0, x_in: 1, core_radius_a: 1, shell_thickness_a: 1, model: NSTR}
-    states: {electrons: 4, holes: 8}   # spin-orbital states (even: Kramers pairs)
-    solver:   {strategy: davidson, tol: 1.0e-9, max_it: 500, ncv: 0, eps_options: {}}
-              # strategy: davidson (default), shift-invert or harmonic (hpc_nc/solvers/eigensolver.py);
-              # eps_options: PETSc options, e.g. {davidson_mat_mumps_cntl_7: 1.0e-4}
-    relax:    {tao_type: bncg, force_tol: 1.0e-4, max_it: 5000, tao_options: {}}
-    physics:  {passivation_ev: 20.0, harrison_eta: 2.0}
-    coulomb:  {epsilon: 5.2, screening: thomas-fermi-resta, onsite_ev: null, temperature_k: 300,
-               broadening_ev: 0.01, n_radial_bins: 200, method: auto}
-              # screening: thomas-fermi-resta (default), uniform or none (hpc_nc/physics/coulomb.py)
-              # method: direct (exact sum), fft (convolution, ideal-lattice dots only) or auto
-              # (fft from hpc_nc.physics.coulomb_fft.AUTO_FFT_MIN_ATOMS atoms on the lattice)
-    parallel: {ranks_per_task: 1}
+      points:                       # extra explicit points, each a full mapping (a model
+        - {x_cu: 0, x_in: 1, core_radius_a: 1, shell_thickness_a: 1, model: NSTR}  # list expands)
+    states:      {electrons: 4, holes: 8}   # spin-orbital states (even: Kramers pairs), <= 256
+    solver:      {strategy: 'davidson', tol: 1e-09, max_it: 500, ncv: 0, petsc_options: {}}
+                 # strategy: hpc_nc.solvers.eigensolver.STRATEGIES; 1e-14 <= tol <= 1e-3;
+                 # petsc_options (old name eps_options): PETSc options, e.g.
+                 # {davidson_mat_mumps_cntl_7: 1.0e-4}
+    relax:       {tao_type: 'bncg', force_tol: 0.0001, max_it: 5000, tao_options: {}}
+    hamiltonian: {passivation_ev: 20.0, harrison_eta: 2.0}        # old name: physics
+    analysis:    {epsilon: 5.2, onsite_ev: None, temperature_k: 300.0, broadening_ev: 0.01,
+                  n_radial_bins: 200, screening: 'thomas-fermi-resta', method: 'auto'}
+                 # old name: coulomb. screening: hpc_nc.physics.coulomb.SCREENING_MODELS;
+                 # method: direct (exact sum), fft (convolution, ideal-lattice dots only) or auto
+                 # (fft from hpc_nc.physics.coulomb_fft.AUTO_FFT_MIN_ATOMS atoms on the lattice)
+    parallel:    {ranks_per_task: 1}
 
 Tasks are the Cartesian product compositions x geometries x VBOs x models x realisations,
 followed by the explicit points. VCA has one realisation. A composition that leaves no
 randomness (x_cu, x_in in {0, 1}) has one realisation too: repeating it would only repeat
-the same dot. Task order is stable (it is the row order of the results file).
+the same dot. Task order is stable (it is the row order of the results file). Task keys
+print values with 6 significant digits; values that differ only below that are refused, and
+so is a list that repeats a value.
+
+Input is bounded before anything is expanded (docs/design.md, "Bounded input"): the file
+size, the YAML nesting depth, aliases (refused), duplicate keys (refused), every size-like
+key (hpc_nc/settings.py), and the number of tasks and atoms, which are counted in closed form.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import math
+import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import yaml
 
+from hpc_nc import settings as st
 from hpc_nc.errors import JobFileError
-from hpc_nc.physics.coulomb import SCREENING_MODELS
-from hpc_nc.physics.geometry import count_atoms_in_sphere
+from hpc_nc.physics.geometry import count_atoms_by_columns
+from hpc_nc.settings import (
+    AnalysisSection,
+    HamiltonianSection,
+    ParallelSection,
+    RelaxSection,
+    SolverSection,
+    StatesSection,
+    fail as _fail,
+    show as _show,
+)
+from hpc_nc.solvers.hamiltonian import MODELS
 
-MODELS = ("VCA", "NSTR", "STR")
-COULOMB_METHODS = ("auto", "direct", "fft")  # = hpc_nc.physics.coulomb_fft.COULOMB_METHODS (tested)
-STRATEGIES = ("davidson", "shift-invert", "harmonic")  # = hpc_nc.solvers.eigensolver.STRATEGIES (tested)
+#: Largest job file read (bytes): the paper's biggest job is under 2 kB.
+MAX_JOB_BYTES = 1 << 20
+#: Deepest YAML nesting accepted (a job file needs 4: sweep.points[i].model[j]).
+MAX_NESTING = 16
+#: Longest integer literal accepted (digits): every count and seed fits in 20.
+MAX_INT_DIGITS = 30
+#: Smallest dot: a central atom and its 4 neighbours (core + shell >= sqrt(3)/4 a); a dot
+#: without a bond has no Hamiltonian hopping and no analysis.
+MIN_ATOMS = 5
 
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "states": {"electrons": 4, "holes": 8},
-    "solver": {"strategy": "davidson", "tol": 1e-9, "max_it": 500, "ncv": 0, "eps_options": {}},
-    "relax": {"tao_type": "bncg", "force_tol": 1e-4, "max_it": 5000, "tao_options": {}},
-    "physics": {"passivation_ev": 20.0, "harrison_eta": 2.0},
-    "coulomb": {"method": "auto", "epsilon": 5.2, "screening": "thomas-fermi-resta", "onsite_ev": None, "temperature_k": 300.0, "broadening_ev": 0.01,
-                "n_radial_bins": 200},
-    "parallel": {"ranks_per_task": 1},
-}
-_TOP_KEYS = {"name", "description", "output", "sweep", *_DEFAULTS}
+_TOP_KEYS = ("name", "description", "output", "sweep", *st.SECTIONS)
 _SWEEP_KEYS = {"x_cu", "x_in", "compositions", "core_radius_a", "shell_thickness_a", "geometries",
                "vbo_ins", "vbo_cus", "model", "realizations", "seed", "points"}
 _POINT_KEYS = {"x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model",
@@ -79,7 +95,7 @@ _POINT_KEYS = {"x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", 
 
 @dataclass(frozen=True)
 class Task:
-    """One (x_Cu, x_In, R, H, VBO, model, realisation) point: one row of the results file."""
+    """One (x_Cu, x_In, R, shell, VBO, model, realisation) point: one row of the results file."""
 
     index: int
     x_cu: float
@@ -109,43 +125,46 @@ class Task:
 
 @dataclass(frozen=True)
 class JobSpec:
+    """A validated job: its tasks and one typed, frozen dataclass per settings section."""
+
     name: str
     tasks: tuple[Task, ...]
-    n_electrons: int
-    n_holes: int
-    ranks_per_task: int
     results_path: str
     structures_path: str
-    solver: dict = field(default_factory=dict)
-    relax: dict = field(default_factory=dict)
-    physics: dict = field(default_factory=dict)
-    coulomb: dict = field(default_factory=dict)
+    states: StatesSection = field(default_factory=StatesSection)
+    solver: SolverSection = field(default_factory=SolverSection)
+    relax: RelaxSection = field(default_factory=RelaxSection)
+    hamiltonian: HamiltonianSection = field(default_factory=HamiltonianSection)
+    analysis: AnalysisSection = field(default_factory=AnalysisSection)
+    parallel: ParallelSection = field(default_factory=ParallelSection)
     job_text: str = ""
     source: str = ""
+    warnings: tuple[str, ...] = ()  # deprecated keys used (one line each)
+
+    @property
+    def n_electrons(self) -> int:
+        return self.states.electrons
+
+    @property
+    def n_holes(self) -> int:
+        return self.states.holes
+
+    @property
+    def ranks_per_task(self) -> int:
+        return self.parallel.ranks_per_task
 
     @property
     def job_hash(self) -> str:
-        return hashlib.sha256(self.job_text.encode()).hexdigest()
+        return hashlib.sha256(self.job_text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _fail(where: str, key: str, problem: str) -> None:
-    raise JobFileError(f"{where}: {key}: {problem}")
+def _number(where, key, value, *, minimum=None, exclusive=False, maximum=None, why_max="") -> float:
+    return st.check_number(where, key, value, minimum=minimum, exclusive=exclusive, maximum=maximum,
+                           why_max=why_max)
 
 
-def _number(where, key, value, *, minimum=None, exclusive=False, maximum=None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        _fail(where, key, f"must be a number, got {value!r}")
-    if minimum is not None and (value < minimum or (exclusive and value == minimum)):
-        _fail(where, key, f"must be {'>' if exclusive else '>='} {minimum:g}, got {value!r}")
-    if maximum is not None and value > maximum:
-        _fail(where, key, f"must be <= {maximum:g}, got {value!r}")
-    return float(value)
-
-
-def _integer(where, key, value, minimum=0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        _fail(where, key, f"must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+def _integer(where, key, value, minimum=0, maximum=None, why_max="") -> int:
+    return st.check_number(where, key, value, minimum=minimum, maximum=maximum, why_max=why_max, integer=True)
 
 
 def _number_list(where, key, value, **limits) -> list[float]:
@@ -153,17 +172,32 @@ def _number_list(where, key, value, **limits) -> list[float]:
         value = [value]
     if not value:
         _fail(where, key, "must not be an empty list")
-    return [_number(where, f"{key}[{i}]", v, **limits) for i, v in enumerate(value)]
+    out = [_number(where, f"{key}[{i}]", v, **limits) for i, v in enumerate(value)]
+    _distinct(where, key, out)
+    return out
+
+
+def _distinct(where, key, values) -> None:
+    """Refuse repeated values, and values that task keys (6 significant digits) cannot tell apart."""
+    seen: dict[str, tuple[int, object]] = {}
+    for i, v in enumerate(values):
+        text = "/".join(f"{x:g}" for x in v) if isinstance(v, tuple) else f"{v:g}"
+        if text in seen:
+            j, w = seen[text]
+            what = "repeats" if w == v else "equals at the 6 significant digits of task keys"
+            _fail(where, f"{key}[{i}]", f"{_show(v)} {what} {key}[{j}] = {_show(w)}; give distinct values")
+        seen[text] = (i, v)
 
 
 def _pairs(where, key, value, names, limits) -> list[tuple[float, float]]:
     if not isinstance(value, list) or not value:
-        _fail(where, key, "must be a non-empty list of pairs")
+        _fail(where, key, f"must be a non-empty list of pairs, got {_show(value)}")
     out = []
     for i, pair in enumerate(value):
         if not isinstance(pair, list) or len(pair) != 2:
-            _fail(where, f"{key}[{i}]", f"must be a pair [{names[0]}, {names[1]}], got {pair!r}")
+            _fail(where, f"{key}[{i}]", f"must be a pair [{names[0]}, {names[1]}], got {_show(pair)}")
         out.append(tuple(_number(where, f"{key}[{i}].{n}", v, **lim) for n, v, lim in zip(names, pair, limits)))
+    _distinct(where, key, out)
     return out
 
 
@@ -179,132 +213,208 @@ def _models(where, key, value) -> list[str]:
         _fail(where, key, "must not be an empty list")
     for i, m in enumerate(value):
         if m not in MODELS:
-            _fail(where, f"{key}[{i}]", f"unknown model {m!r} (use one of {', '.join(MODELS)})")
+            _fail(where, f"{key}[{i}]", f"unknown model {_show(m)} (use one of {', '.join(MODELS)})")
+        if m in value[:i]:
+            _fail(where, f"{key}[{i}]", f"repeats model {m}")
     return list(value)
 
 
-def _section(where, raw, name) -> dict:
-    given = raw.get(name) or {}
-    if not isinstance(given, dict):
-        _fail(where, name, "must be a mapping")
-    merged = dict(_DEFAULTS[name])
-    for k, v in given.items():
-        if k not in merged:
-            _fail(where, f"{name}.{k}", f"unknown key (known: {', '.join(sorted(merged))})")
-        merged[k] = v
-    return merged
-
-
-def _options(where, key, value) -> dict:
-    if not isinstance(value, dict):
-        _fail(where, key, "must be a mapping of PETSc option names to values")
-    for k, v in value.items():
-        if not isinstance(k, str) or not re.fullmatch(r"-?[A-Za-z0-9_]+", k):
-            _fail(where, f"{key}.{k}", "is not a PETSc option name")
-        if not isinstance(v, (str, int, float, bool)) and v is not None:
-            _fail(where, f"{key}.{k}", f"value must be a scalar, got {v!r}")
-    return {k.lstrip("-"): v for k, v in value.items()}
-
-
 def atom_count(core_radius_a: float, shell_thickness_a: float) -> int:
-    return count_atoms_in_sphere(core_radius_a + shell_thickness_a)
+    """Atoms of a dot, counted in closed form (hpc_nc.physics.geometry.count_atoms_by_columns)."""
+    return count_atoms_by_columns(core_radius_a + shell_thickness_a)
+
+
+# -- YAML: bounded, strict, YAML-1.2 numbers ------------------------------------------------------
+
+class _JobLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases, duplicate keys, deep nesting and huge integers, and reads
+    ``1e-6`` as a number (YAML 1.2; YAML 1.1 would read it as a string)."""
+
+    yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise JobFileError(f"YAML alias *{_show(event.anchor)[1:-1]} at line {event.start_mark.line + 1}: "
+                               "aliases are not allowed in job files (write the value out)")
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            raise JobFileError(f"nesting deeper than {MAX_NESTING} levels at line "
+                               f"{self.peek_event().start_mark.line + 1}")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise JobFileError(f"line {key_node.start_mark.line + 1}: a mapping key must be a "
+                                       "scalar") from None
+                if key in seen:
+                    raise JobFileError(f"line {key_node.start_mark.line + 1}: duplicate key {_show(key)} "
+                                       f"(first given at line {seen[key] + 1})")
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        digits = sum(ch.isdigit() for ch in node.value)
+        if digits > MAX_INT_DIGITS:
+            raise JobFileError(f"line {node.start_mark.line + 1}: integer of {digits} digits is too large")
+        return super().construct_yaml_int(node)
+
+
+_JobLoader.add_constructor("tag:yaml.org,2002:int", _JobLoader.construct_yaml_int)
+_JobLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _yaml_load(text: str, where: str):
+    """The YAML document in text, or a one-line JobFileError naming ``where``."""
+    try:
+        return yaml.load(text, Loader=_JobLoader)  # noqa: S506 - a SafeLoader subclass
+    except JobFileError as exc:
+        raise JobFileError(f"{where}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):
+            problem = f"unacceptable character #x{exc.character:04x}" if isinstance(exc.character, int) \
+                else exc.reason
+            loc = f" at position {exc.position}"
+        problem = " ".join(str(problem).split())[:200]
+        raise JobFileError(f"{where}: not valid YAML{loc}: {problem}") from None
+    except RecursionError:
+        raise JobFileError(f"{where}: nesting too deep") from None
 
 
 def load_job(path: str) -> JobSpec:
     """Read and validate a job file; raise JobFileError with a one-line message on any problem."""
+    if not _encodable(path):
+        raise JobFileError(f"{_show(path)}: the job file name cannot be encoded as a file name")
+    shown = path if len(path) <= 300 else _show(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_JOB_BYTES + 1)
     except FileNotFoundError:
-        raise JobFileError(f"{path}: job file not found") from None
-    except OSError as exc:
-        raise JobFileError(f"{path}: cannot read job file ({exc.strerror})") from None
-    return parse_job(text, source=path)
+        raise JobFileError(f"{shown}: job file not found") from None
+    except IsADirectoryError:
+        raise JobFileError(f"{shown}: is a directory, not a job file") from None
+    except (OSError, ValueError) as exc:
+        raise JobFileError(f"{shown}: cannot read job file ({getattr(exc, 'strerror', None) or exc})") from None
+    if len(data) > MAX_JOB_BYTES:
+        raise JobFileError(f"{shown}: job file larger than {MAX_JOB_BYTES // 1024} KiB (a job file is a few kB)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JobFileError(f"{shown}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                           "a job file is YAML text") from None
+    return parse_job(text, source=shown)
+
+
+def _encodable(path) -> bool:
+    try:
+        os.fsencode(path)
+        path.encode("utf-8")
+        return True
+    except (UnicodeError, TypeError):
+        return False
+
+
+def _section(where, raw, name, warnings) -> object:
+    given = raw.get(name)
+    for old, new in st.SECTION_ALIASES.items():
+        if new == name and old in raw:
+            if name in raw:
+                _fail(where, old, f"is the old name of {name}; give only one of them")
+            warnings.append(f"{where}: section '{old}' is deprecated, use '{name}'")
+            given = raw[old]
+            name = old
+    return st.parse_section(st.SECTIONS[name if name in st.SECTIONS else st.SECTION_ALIASES[name]],
+                            given, where, name, warnings)
 
 
 def parse_job(text: str, source: str = "<job>", overrides: dict | None = None) -> JobSpec:
     where = source
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = f" at line {mark.line + 1}" if mark is not None else ""
-        raise JobFileError(f"{where}: not valid YAML{loc}: {getattr(exc, 'problem', exc)}") from None
+    if len(text) > MAX_JOB_BYTES:
+        raise JobFileError(f"{where}: job text larger than {MAX_JOB_BYTES // 1024} KiB")
+    raw = _yaml_load(text, where)
     if not isinstance(raw, dict):
         raise JobFileError(f"{where}: the job file must be a YAML mapping")
     if overrides:
         raw = apply_overrides(raw, overrides, where)
+    known = (*_TOP_KEYS, *st.SECTION_ALIASES)
     for k in raw:
-        if k not in _TOP_KEYS:
-            _fail(where, str(k), f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
+        if k not in known:
+            _fail(where, _show(k) if not isinstance(k, str) else k[: st.MAX_ECHO],
+                  f"unknown key (known: {', '.join(_TOP_KEYS)})")
     name = raw.get("name")
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        _fail(where, "name", f"required: letters, digits, '_', '-' or '.', got {name!r}")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name):
+        _fail(where, "name", f"required: 1-100 letters, digits, '_', '-' or '.', got {_show(name)}")
+    desc = raw.get("description")
+    if desc is not None and not isinstance(desc, str):
+        _fail(where, "description", f"must be text, got {_show(desc)}")
     sweep = raw.get("sweep")
     if not isinstance(sweep, dict):
         _fail(where, "sweep", "required mapping is missing")
     for k in sweep:
         if k not in _SWEEP_KEYS:
-            _fail(where, f"sweep.{k}", f"unknown key (known: {', '.join(sorted(_SWEEP_KEYS))})")
+            _fail(where, f"sweep.{_show(k) if not isinstance(k, str) else k[: st.MAX_ECHO]}",
+                  f"unknown key (known: {', '.join(sorted(_SWEEP_KEYS))})")
 
-    states = _section(where, raw, "states")
-    n_e = _integer(where, "states.electrons", states["electrons"], 2)
-    n_h = _integer(where, "states.holes", states["holes"], 4)
-    if n_e % 2 or n_h % 2:
-        _fail(where, "states", "electrons and holes count spin-orbital states and must be even (Kramers pairs)")
-    solver = _section(where, raw, "solver")
-    if solver["strategy"] not in STRATEGIES:
-        _fail(where, "solver.strategy", f"unknown strategy {solver['strategy']!r} (use one of {', '.join(STRATEGIES)})")
-    _number(where, "solver.tol", solver["tol"], minimum=0, exclusive=True)
-    _integer(where, "solver.max_it", solver["max_it"], 1)
-    _integer(where, "solver.ncv", solver["ncv"], 0)
-    solver["eps_options"] = _options(where, "solver.eps_options", solver["eps_options"])
-    relax = _section(where, raw, "relax")
-    if relax["tao_type"] not in ("cg", "bncg", "nls", "lmvm", "blmvm"):
-        _fail(where, "relax.tao_type", f"unsupported TAO type {relax['tao_type']!r} (cg, bncg, nls, lmvm, blmvm)")
-    _number(where, "relax.force_tol", relax["force_tol"], minimum=0, exclusive=True)
-    _integer(where, "relax.max_it", relax["max_it"], 1)
-    relax["tao_options"] = _options(where, "relax.tao_options", relax["tao_options"])
-    physics = _section(where, raw, "physics")
-    _number(where, "physics.passivation_ev", physics["passivation_ev"], minimum=0)
-    _number(where, "physics.harrison_eta", physics["harrison_eta"], minimum=0)
-    coulomb = _section(where, raw, "coulomb")
-    _number(where, "coulomb.epsilon", coulomb["epsilon"], minimum=0, exclusive=True)
-    if coulomb["screening"] not in SCREENING_MODELS:
-        _fail(where, "coulomb.screening", f"unknown model {coulomb['screening']!r} ({', '.join(SCREENING_MODELS)})")
-    if coulomb["screening"] == "thomas-fermi-resta" and coulomb["epsilon"] < 1:
-        _fail(where, "coulomb.epsilon", "must be >= 1 for thomas-fermi-resta screening")
-    if coulomb["onsite_ev"] is not None:
-        _number(where, "coulomb.onsite_ev", coulomb["onsite_ev"], minimum=0)
-    _number(where, "coulomb.temperature_k", coulomb["temperature_k"], minimum=0)
-    _number(where, "coulomb.broadening_ev", coulomb["broadening_ev"], minimum=0, exclusive=True)
-    _integer(where, "coulomb.n_radial_bins", coulomb["n_radial_bins"], 10)
-    if coulomb["method"] not in COULOMB_METHODS:
-        _fail(where, "coulomb.method", f"unknown method {coulomb['method']!r} (use one of {', '.join(COULOMB_METHODS)})")
-    parallel = _section(where, raw, "parallel")
-    ranks_per_task = _integer(where, "parallel.ranks_per_task", parallel["ranks_per_task"], 1)
+    warnings: list[str] = []
+    sections = {name_: _section(where, raw, name_, warnings) for name_ in st.SECTIONS}
+    states = sections["states"]
 
-    output = raw.get("output") or {}
+    output = raw.get("output")
+    if output is None:
+        output = {}
     if not isinstance(output, dict):
-        _fail(where, "output", "must be a mapping")
+        _fail(where, "output", f"must be a mapping, got {_show(output)}")
     for k in output:
         if k not in ("results", "structures"):
-            _fail(where, f"output.{k}", "unknown key (known: results, structures)")
+            _fail(where, f"output.{_show(k)}", "unknown key (known: results, structures)")
     results_path = output.get("results", f"results/{name}.h5")
     structures_path = output.get("structures", f"results/{name}_structures.h5")
     for k, v in (("output.results", results_path), ("output.structures", structures_path)):
-        if not isinstance(v, str) or not v:
-            _fail(where, k, "must be a file path")
+        check_output_path(where, k, v)
+    if os.path.normpath(results_path) == os.path.normpath(structures_path):
+        _fail(where, "output.structures", f"is the same file as output.results ({_show(results_path)})")
 
-    tasks = _expand(where, sweep)
+    tasks = _expand(where, sweep, states.electrons + states.holes)
     return JobSpec(
-        name=name, tasks=tuple(tasks), n_electrons=n_e, n_holes=n_h, ranks_per_task=ranks_per_task,
-        results_path=results_path, structures_path=structures_path, solver=solver, relax=relax,
-        physics=physics, coulomb=coulomb, job_text=text, source=source,
+        name=name, tasks=tuple(tasks), results_path=results_path, structures_path=structures_path,
+        job_text=text, source=source, warnings=tuple(warnings), **sections,
     )
 
 
-def _expand(where: str, sweep: dict) -> list[Task]:
+def check_output_path(where: str, key: str, path) -> str:
+    """A usable output file path (text that the file system can encode, not a directory name)."""
+    if not isinstance(path, str) or not path.strip():
+        _fail(where, key, f"must be a file path, got {_show(path)}")
+    if len(path) > 4096 or "\0" in path:
+        _fail(where, key, f"is not a usable file path: {_show(path)}")
+    if not _encodable(path):
+        _fail(where, key, f"cannot be encoded as a file name: {_show(path)}")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        _fail(where, key, f"is a directory, not a file: {_show(path)}")
+    return path
+
+
+def _expand(where: str, sweep: dict, n_states: int) -> list[Task]:
     has_grid = "x_cu" in sweep or "x_in" in sweep
     if has_grid and "compositions" in sweep:
         _fail(where, "sweep.compositions", "give either x_cu/x_in lists or compositions pairs, not both")
@@ -312,89 +422,137 @@ def _expand(where: str, sweep: dict) -> list[Task]:
     if has_geo_lists and "geometries" in sweep:
         _fail(where, "sweep.geometries", "give either core_radius_a/shell_thickness_a lists or geometries pairs, not both")
     frac = dict(minimum=0.0, maximum=1.0)
+    why = f"core + shell <= {st.MAX_DOT_RADIUS_A:g} a (16 nm), the bulk limit of confinement"
+    radius = dict(minimum=0.0, exclusive=True, maximum=st.MAX_DOT_RADIUS_A, why_max=why)
+    shell = dict(minimum=0.0, maximum=st.MAX_DOT_RADIUS_A, why_max=why)
+    vbo = dict(minimum=-10.0, maximum=10.0, why_max="band offsets are a few eV")
+
+    # lists first (their lengths are bounded by the file size); products are counted, not built
+    xs_cu = xs_in = comp_pairs = None
     if "compositions" in sweep:
-        comps = _pairs(where, "sweep.compositions", sweep["compositions"], ("x_cu", "x_in"), (frac, frac))
+        comp_pairs = _pairs(where, "sweep.compositions", sweep["compositions"], ("x_cu", "x_in"), (frac, frac))
+        for i, (c, n) in enumerate(comp_pairs):
+            _check_composition(where, f"sweep.compositions[{i}] (x_cu={c:g}, x_in={n:g})", c, n)
+        n_comps = len(comp_pairs)
+        n_pure = sum(c in (0.0, 1.0) and n in (0.0, 1.0) for c, n in comp_pairs)
     elif has_grid:
         xs_cu = _number_list(where, "sweep.x_cu", sweep.get("x_cu", [0.0]), **frac)
         xs_in = _number_list(where, "sweep.x_in", sweep.get("x_in", [0.0]), **frac)
-        comps = list(itertools.product(xs_cu, xs_in))
+        # the largest pair decides whether any composition of the grid is impossible
+        _check_composition(where, f"sweep composition (x_cu={max(xs_cu):g}, x_in={max(xs_in):g})",
+                           max(xs_cu), max(xs_in))
+        n_comps = len(xs_cu) * len(xs_in)
+        n_pure = sum(c in (0.0, 1.0) for c in xs_cu) * sum(n in (0.0, 1.0) for n in xs_in)
     else:
-        comps = []
-    for i, (c, n) in enumerate(comps):
-        _check_composition(where, f"sweep composition {i} (x_cu={c:g}, x_in={n:g})", c, n)
-    radius = dict(minimum=0.0, exclusive=True)
-    shell = dict(minimum=0.0)
+        n_comps = n_pure = 0
+    radii = shells = geo_pairs = None
     if "geometries" in sweep:
-        geos = _pairs(where, "sweep.geometries", sweep["geometries"], ("core_radius_a", "shell_thickness_a"),
-                      (radius, shell))
+        geo_pairs = _pairs(where, "sweep.geometries", sweep["geometries"], ("core_radius_a", "shell_thickness_a"),
+                           (radius, shell))
+        n_geos = len(geo_pairs)
     elif has_geo_lists:
         if "core_radius_a" not in sweep:
             _fail(where, "sweep.core_radius_a", "required with shell_thickness_a")
-        rs = _number_list(where, "sweep.core_radius_a", sweep["core_radius_a"], **radius)
-        hs = _number_list(where, "sweep.shell_thickness_a", sweep.get("shell_thickness_a", [0.0]), **shell)
-        geos = list(itertools.product(rs, hs))
+        radii = _number_list(where, "sweep.core_radius_a", sweep["core_radius_a"], **radius)
+        shells = _number_list(where, "sweep.shell_thickness_a", sweep.get("shell_thickness_a", [0.0]), **shell)
+        n_geos = len(radii) * len(shells)
     else:
-        geos = []
-    vbo_ins = _number_list(where, "sweep.vbo_ins", sweep.get("vbo_ins", [1.1]))
-    vbo_cus = _number_list(where, "sweep.vbo_cus", sweep.get("vbo_cus", [0.34]))
+        n_geos = 0
+    vbo_ins = _number_list(where, "sweep.vbo_ins", sweep.get("vbo_ins", [1.1]), **vbo)
+    vbo_cus = _number_list(where, "sweep.vbo_cus", sweep.get("vbo_cus", [0.34]), **vbo)
     models = _models(where, "sweep.model", sweep.get("model", ["STR"]))
-    n_real = _integer(where, "sweep.realizations", sweep.get("realizations", 1), 1)
-    seed = _integer(where, "sweep.seed", sweep.get("seed", 0), 0)
-    if seed >= 2**40:
-        _fail(where, "sweep.seed", "must be below 2^40")
+    n_real = _integer(where, "sweep.realizations", sweep.get("realizations", 1), 1, st.MAX_REALIZATIONS,
+                      "realisation seeds are distinct below 2^16")
+    seed = _integer(where, "sweep.seed", sweep.get("seed", 0), 0, 2**40 - 1, "below 2^40")
 
-    points: list[dict] = []
-    if comps or geos:
-        if not comps:
+    if n_comps or n_geos:
+        if not n_comps:
             _fail(where, "sweep", "geometries given but no compositions (x_cu/x_in or compositions)")
-        if not geos:
+        if not n_geos:
             _fail(where, "sweep", "compositions given but no geometries (core_radius_a or geometries)")
-        for (x_cu, x_in), (r, h), vi, vc, m in itertools.product(comps, geos, vbo_ins, vbo_cus, models):
-            points.append(dict(x_cu=x_cu, x_in=x_in, core_radius_a=r, shell_thickness_a=h, vbo_ins=vi,
-                               vbo_cus=vc, model=m, realizations=n_real))
+    per_model = sum(n_comps if m == "VCA" else n_pure + (n_comps - n_pure) * n_real for m in models)
+    n_tasks = n_geos * len(vbo_ins) * len(vbo_cus) * per_model
+
     extra = sweep.get("points", [])
+    if extra is None:
+        extra = []
     if not isinstance(extra, list):
-        _fail(where, "sweep.points", "must be a list of mappings")
+        _fail(where, "sweep.points", f"must be a list of mappings, got {_show(extra)}")
+    points: list[tuple[str, dict]] = []
     for i, p in enumerate(extra):
         w = f"sweep.points[{i}]"
         if not isinstance(p, dict):
-            _fail(where, w, "must be a mapping")
+            _fail(where, w, f"must be a mapping, got {_show(p)}")
         for k in p:
             if k not in _POINT_KEYS:
-                _fail(where, f"{w}.{k}", f"unknown key (known: {', '.join(sorted(_POINT_KEYS))})")
+                _fail(where, f"{w}.{_show(k) if not isinstance(k, str) else k[: st.MAX_ECHO]}",
+                      f"unknown key (known: {', '.join(sorted(_POINT_KEYS))})")
         for k in ("x_cu", "x_in", "core_radius_a"):
             if k not in p:
                 _fail(where, f"{w}.{k}", "required")
         x_cu = _number(where, f"{w}.x_cu", p["x_cu"], **frac)
         x_in = _number(where, f"{w}.x_in", p["x_in"], **frac)
         _check_composition(where, w, x_cu, x_in)
-        points.append(dict(
+        common = dict(
             x_cu=x_cu, x_in=x_in,
             core_radius_a=_number(where, f"{w}.core_radius_a", p["core_radius_a"], **radius),
             shell_thickness_a=_number(where, f"{w}.shell_thickness_a", p.get("shell_thickness_a", 0.0), **shell),
-            vbo_ins=_number(where, f"{w}.vbo_ins", p.get("vbo_ins", vbo_ins[0])),
-            vbo_cus=_number(where, f"{w}.vbo_cus", p.get("vbo_cus", vbo_cus[0])),
-            model=_models(where, f"{w}.model", p.get("model", models[0]))[0],
-            realizations=_integer(where, f"{w}.realizations", p.get("realizations", n_real), 1),
-        ))
-    if not points:
+            vbo_ins=_number(where, f"{w}.vbo_ins", p.get("vbo_ins", vbo_ins[0]), **vbo),
+            vbo_cus=_number(where, f"{w}.vbo_cus", p.get("vbo_cus", vbo_cus[0]), **vbo),
+            realizations=_integer(where, f"{w}.realizations", p.get("realizations", n_real), 1,
+                                  st.MAX_REALIZATIONS, "realisation seeds are distinct below 2^16"),
+        )
+        # a model list expands into one point per model, like the sweep's model list
+        for m in _models(where, f"{w}.model", p.get("model", models[0])):
+            points.append((w, dict(common, model=m)))
+            pure = x_cu in (0.0, 1.0) and x_in in (0.0, 1.0)
+            n_tasks += 1 if m == "VCA" or pure else common["realizations"]
+    if n_tasks == 0:
         _fail(where, "sweep", "defines no task (give compositions and geometries, or points)")
+    if n_tasks > st.MAX_TASKS:
+        _fail(where, "sweep", f"defines {n_tasks:,} tasks, more than {st.MAX_TASKS:,} per job "
+              "(split the sweep into several jobs)")
+    geos = geo_pairs if geo_pairs is not None else (list(itertools.product(radii, shells)) if radii is not None else [])
+    comps = comp_pairs if comp_pairs is not None else (list(itertools.product(xs_cu, xs_in)) if xs_cu else [])
+    grid = [("sweep", dict(x_cu=c, x_in=n, core_radius_a=core, shell_thickness_a=shell_a, vbo_ins=vi, vbo_cus=vc, model=m,
+                           realizations=n_real))
+            for (c, n), (core, shell_a), vi, vc, m in itertools.product(comps, geos, vbo_ins, vbo_cus, models)]
+
+    counts: dict[float, int] = {}
+    for origin, p in grid + points:
+        total = p["core_radius_a"] + p["shell_thickness_a"]
+        if total > st.MAX_DOT_RADIUS_A:
+            _fail(where, origin, f"core_radius_a + shell_thickness_a = {total:g} a exceeds {why}")
+        if total not in counts:
+            counts[total] = n_atoms = atom_count(p["core_radius_a"], p["shell_thickness_a"])
+            if n_atoms < MIN_ATOMS:
+                _fail(where, origin, f"a dot of radius {total:g} a has {n_atoms} atom(s): too small (at least "
+                      f"{MIN_ATOMS}, a central atom and its 4 neighbours: core + shell >= 0.433 a)")
+            if 10 * n_atoms < 2 * n_states + 16:
+                _fail(where, origin, f"a dot of radius {total:g} a has {n_atoms} atoms ({10 * n_atoms} states "
+                      f"in all), too few for {n_states} gap states (states.electrons + states.holes)")
 
     tasks: list[Task] = []
-    seen: set[str] = set()
-    counts: dict[float, int] = {}
-    for p in points:
+    by_key: dict[str, tuple] = {}
+    by_structure: dict[str, tuple] = {}
+    for origin, p in grid + points:
         deterministic = p["model"] == "VCA" or (p["x_cu"] in (0.0, 1.0) and p["x_in"] in (0.0, 1.0))
         total = p["core_radius_a"] + p["shell_thickness_a"]
-        if total not in counts:
-            counts[total] = count_atoms_in_sphere(total)
         for r in range(1 if deterministic else p["realizations"]):
             t = Task(index=len(tasks), x_cu=p["x_cu"], x_in=p["x_in"], core_radius_a=p["core_radius_a"],
                      shell_thickness_a=p["shell_thickness_a"], vbo_ins=p["vbo_ins"], vbo_cus=p["vbo_cus"],
                      model=p["model"], realization=r, seed=realisation_seed(seed, r), n_atoms=counts[total])
-            if t.key in seen:  # an explicit point repeating a grid point
-                continue
-            seen.add(t.key)
+            exact = (t.x_cu, t.x_in, t.core_radius_a, t.shell_thickness_a, t.vbo_ins, t.vbo_cus, t.model, t.seed)
+            if t.key in by_key:
+                if by_key[t.key][0] == exact:  # an explicit point repeating a grid point
+                    continue
+                _fail(where, origin, f"task {t.key} differs from the task of {by_key[t.key][1]} only below "
+                      "the 6 significant digits of task keys; give distinct values")
+            structure = exact[:4] + (t.model == "VCA", t.seed)
+            if by_structure.setdefault(t.structure_key, (structure, origin))[0] != structure:
+                _fail(where, origin, f"structure {t.structure_key} differs from that of "
+                      f"{by_structure[t.structure_key][1]} only below the 6 significant digits of task keys")
+            by_key[t.key] = (exact, origin)
             tasks.append(t)
     return tasks
 
@@ -415,7 +573,7 @@ def apply_overrides(raw: dict, overrides: dict, where: str) -> dict:
             if child is None:
                 child = {}
             elif not isinstance(child, dict):
-                _fail(where, dotted, f"cannot set inside non-mapping {p!r}")
+                _fail(where, _show(dotted), f"cannot set inside non-mapping {_show(p)}")
             node[p] = child = dict(child)
             node = child
         node[parts[-1]] = value
@@ -427,12 +585,11 @@ def parse_set_options(items: list[str]) -> dict:
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise JobFileError(f"--set {item}: expected key=value")
+            raise JobFileError(f"--set {_show(item)}: expected key=value")
         k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = yaml.safe_load(v)
-        except yaml.YAMLError:
-            raise JobFileError(f"--set {item}: value is not valid YAML") from None
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,3}", k.strip()):
+            raise JobFileError(f"--set {_show(item)}: expected section.key=value")
+        out[k.strip()] = _yaml_load(v, f"--set {_show(item)}")
     return out
 
 
@@ -451,8 +608,9 @@ def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str, ranks
 
 def summarize(job: JobSpec) -> dict:
     n_atoms = np.array([t.n_atoms for t in job.tasks])
-    mem = [estimate_task_memory_bytes(t.n_atoms, job.n_electrons + job.n_holes, job.solver["strategy"])
-           for t in job.tasks]
+    by_size = {n: estimate_task_memory_bytes(n, job.n_electrons + job.n_holes, job.solver.strategy, job.ranks_per_task)
+               for n in {t.n_atoms for t in job.tasks}}
+    mem = [by_size[t.n_atoms] for t in job.tasks]
     models = sorted({t.model for t in job.tasks})
     return {
         "job": job.name,

@@ -88,7 +88,7 @@ def job_task_seconds(job, model: PowerLawCost | None = None) -> tuple[np.ndarray
     from hpc_nc.pipeline.cost import predict_relax, predict_task
 
     n_states = job.n_electrons + job.n_holes
-    strategy = job.solver["strategy"]
+    strategy = job.solver.strategy
     cache: dict[int, float] = {}
     for k in set(int(v) for v in n):
         cache[k] = predict_task(k, n_states, strategy, job.ranks_per_task).cpu_s
@@ -113,7 +113,7 @@ def predict_job(job, model: PowerLawCost | None = None, n_ranks: int = NODE_RANK
 
     tasks, relax = job_task_seconds(job, model)
     n_states = job.n_electrons + job.n_holes
-    mem = max(estimate_task_memory_bytes(t.n_atoms, n_states, job.solver["strategy"]) for t in job.tasks)
+    mem = max(estimate_task_memory_bytes(t.n_atoms, n_states, job.solver.strategy) for t in job.tasks)
     return {"job": job.name, "n_tasks": len(job.tasks), "cpu_seconds": float(tasks.sum() + relax),
             "relax_seconds": relax, "max_task_seconds": float(tasks.max()),
             "node_wall_seconds": makespan(tasks, n_ranks) + relax / n_ranks, "n_ranks": n_ranks,

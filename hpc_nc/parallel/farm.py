@@ -16,7 +16,11 @@ raising; stage drivers therefore catch their own errors before any collective ca
 
 Progress: every group root, after finishing a task, adds to three more counters in the window
 (done, failed, atoms finished) and prints one line with the global counts and an ETA; on a
-terminal (single-process runs) the line is redrawn in place as a progress bar.
+terminal (single-process runs) the line is redrawn in place as a progress bar. While a task
+runs, the group root writes a heartbeat line every ``HPC_NC_HEARTBEAT_S`` seconds (default
+20) with what the task is doing (:mod:`hpc_nc.parallel.heartbeat`). Ranks that wait (for
+the group root's next task, or for the others' last tasks at the end) sleep between tests
+of a nonblocking request instead of spinning in a blocking call.
 
 Caveat: where the network has no hardware one-sided support, an MPI library may progress
 passive-target operations only when rank 0 calls MPI, so a group root's fetch can wait for
@@ -40,6 +44,7 @@ import numpy as np
 
 from hpc_nc.errors import HpcNcError
 from hpc_nc.parallel.collective import agree_on_error
+from hpc_nc.parallel.heartbeat import TaskHeartbeat
 
 # Slots of the int64 counters in rank 0's window memory: next position in the task order,
 # tasks done, tasks failed, atoms of the finished tasks (the ETA's measure of work).
@@ -180,6 +185,26 @@ def _hms(seconds: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+# Polling interval of an idle rank (s): short against a task, long against a core's time slice.
+IDLE_POLL_S = 0.02
+
+
+def _wait_sleeping(request) -> None:
+    """Complete a nonblocking MPI request, sleeping between tests instead of busy-waiting
+    (blocking MPI calls in OpenMPI spin the core while they wait)."""
+    while not request.Test():
+        time.sleep(IDLE_POLL_S)
+
+
+def _bcast_sleeping(group, value):
+    """``group.bcast(value, root=0)`` for a small int, waiting asleep on the non-root ranks
+    (they wait here while the group root fetches the next position)."""
+    buf = np.array([-1 if value is None else int(value)], dtype=np.int64)
+    if group.size > 1:
+        _wait_sleeping(group.Ibcast(buf, root=0))
+    return int(buf[0])
+
+
 def _wants_seconds(on_done: Callable) -> bool:
     try:
         return "seconds" in inspect.signature(on_done).parameters
@@ -260,7 +285,7 @@ def run_farm(
             position = int(fetched[0])
         else:
             position = None
-        position = group.bcast(position, root=0)
+        position = _bcast_sleeping(group, position)
         if position >= n_todo:
             break
         task = order[position]
@@ -268,7 +293,9 @@ def run_farm(
         t0 = time.perf_counter()
         result, error = None, None
         try:
-            result = run_task(group, task)
+            with TaskHeartbeat(f"task {task.index} ({int(task.n_atoms)} atoms)", enabled=is_root and progress != "none",
+                               stream=stream):
+                result = run_task(group, task)
         except Exception as exc:  # noqa: BLE001 - any failure of one task is recorded
             error = one_line(exc)
         error = agree_on_error(group, error)
@@ -304,6 +331,9 @@ def run_farm(
         after = before + increment
         what = f"task {task.index} {'FAILED' if error else 'done'} ({seconds:.1f} s); "
         reporter.update(int(after[_DONE]), int(after[_FAILED]), int(after[_ATOMS]), what)
+    # A rank out of tasks waits here for the others' last tasks: sleeping, not spinning in
+    # a blocking collective at 100 % CPU (which would also slow the ranks still working).
+    _wait_sleeping(comm.Ibarrier())
     win.Free()
 
     # Everyone learns the outcome (the roots hold it) so the summary is the same everywhere.

@@ -75,6 +75,7 @@ import numpy as np
 
 from hpc_nc.errors import HpcNcError
 from hpc_nc.parallel.collective import agree_on_error
+from hpc_nc.settings import DEFAULT_ANALYSIS
 
 COULOMB_EV_ANGSTROM = 14.399645  # e^2/(4 pi eps0), CODATA 2018
 BOHR_ANGSTROM = 0.529177210903  # a_B, CODATA 2018
@@ -82,7 +83,7 @@ ZNS_EPSILON_INF = 5.2  # ZnS high-frequency dielectric constant (module docstrin
 ZNS_LATTICE_CONSTANT = 5.409  # Angstrom (docs/physics.md)
 VALENCE_ELECTRONS_PER_CUBIC_CELL = 32  # zinc blende: 8 per formula unit, 4 formula units
 SCREENING_MODELS = ("thomas-fermi-resta", "uniform", "none")
-DEFAULT_SCREENING = "thomas-fermi-resta"
+DEFAULT_SCREENING = DEFAULT_ANALYSIS.screening  # the job default (hpc_nc/settings.py)
 MIN_ATOM_DISTANCE = 0.1  # Angstrom: closer distinct atoms mean broken input, not physics
 DEFAULT_BLOCK_ELEMENTS = 1 << 22  # rows x N doubles per kernel call (~32 MiB per temporary)
 MIN_BLOCKS = 256  # at least this many row blocks (if N allows), so up to 256 ranks get work

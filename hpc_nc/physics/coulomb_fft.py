@@ -3,10 +3,10 @@
 The direct sum (hpc_nc/physics/coulomb.py) costs O(N^2 M) for N atoms and M densities.
 When every atom sits on an ideal zinc-blende site, V_ij depends only on the lattice offset
 R_i - R_j, so Phi = V rho is a discrete convolution and costs O(G log G) per density by
-FFT, with G the number of grid points of the padded box (docs/physics.md, "Coulomb
-integrals"; the approach of M. Rozanski and M. Zielinski, Comput. Phys. Commun. 287, 108693
-(2023): atoms on a regular grid, densities embedded on it, zero padding, the pair potential
-tabulated on the grid offsets; this code is our own).
+FFT, with G the number of grid points of the padded box (docs/physics.md §5; the approach
+of M. Rozanski and M. Zielinski, Comput. Phys. Commun. 287, 108693 (2023): atoms on a
+regular grid, densities embedded on it, zero padding, the pair potential tabulated on the
+grid offsets; this code is our own).
 
 Grid. Zinc blende is two interpenetrating fcc lattices, each a subset of the simple-cubic
 lattice of spacing a/2 (the points whose integer coordinates sum to an even number), the

@@ -75,10 +75,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpc_nc.physics import observables as obs
-from hpc_nc.physics.classify import ClassifySettings, classify_confinement
+from hpc_nc.physics.classify import ClassifySettings, classify_confinement, envelope_core_share
 from hpc_nc.physics.coulomb import DEFAULT_BLOCK_ELEMENTS, DEFAULT_SCREENING, ZNS_EPSILON_INF, onsite_coulomb_ev
 from hpc_nc.physics.coulomb_fft import coulomb_potential_by_method
 from hpc_nc.errors import HpcNcError
+from hpc_nc.settings import DEFAULT_ANALYSIS
 
 N_ELECTRON_BASIS = 2
 N_HOLE_BASIS = 4
@@ -107,16 +108,16 @@ class AnalysisSettings:
     degenerate levels are never split; module docstring "Basis invariance").
     """
 
-    epsilon: float = ZNS_EPSILON_INF
-    onsite_ev: float | None = None
-    screening: str = DEFAULT_SCREENING
-    coulomb_method: str = "direct"  # direct, fft or auto (hpc_nc.physics.coulomb_fft)
-    temperature_k: float = 300.0
-    broadening_ev: float = 0.02
+    epsilon: float = DEFAULT_ANALYSIS.epsilon
+    onsite_ev: float | None = DEFAULT_ANALYSIS.onsite_ev
+    screening: str = DEFAULT_ANALYSIS.screening
+    coulomb_method: str = DEFAULT_ANALYSIS.method  # direct, fft or auto (hpc_nc.physics.coulomb_fft)
+    temperature_k: float = DEFAULT_ANALYSIS.temperature_k
+    broadening_ev: float = DEFAULT_ANALYSIS.broadening_ev
     spectrum_min_ev: float = 1.5
     spectrum_max_ev: float = 5.0
     n_spectrum: int = 701
-    n_radial_bins: int = 400
+    n_radial_bins: int = DEFAULT_ANALYSIS.n_radial_bins
     radial_margin: float = 3.0
     envelope_width: float = obs.DEFAULT_ENVELOPE_WIDTH
     degeneracy_tol_ev: float = 1e-6
@@ -405,6 +406,8 @@ def analyse_states(
     hole_vectors: np.ndarray,
     settings: AnalysisSettings = AnalysisSettings(),
     split_levels: dict | None = None,
+    reference_weights: tuple[float, float] | None = None,
+    homogeneous: bool = False,
 ) -> dict:
     """Collective: every observable of one task from its gap states.
 
@@ -416,6 +419,10 @@ def analyse_states(
     level (module docstring "Basis invariance"). split_levels: {"electron": bool, "hole":
     bool} as in GapStates.diagnostics["split_degenerate_level"] (True: the solver cut the
     last level of that side); None = the states end at a level boundary.
+    reference_weights: (w_E1, w_H1) core weights of the homogeneous (pure ZnS) dot of the
+    same size for the classifier; None = the 1S-envelope core share on these atoms for both
+    (hpc_nc.physics.classify.envelope_core_share; the reason string names the reference).
+    homogeneous: the dot has no core/shell band offset (always type-I).
     Returns a dict with the keys of RESULT_UNITS and the shapes of ``result_shapes``; the
     same on every rank. Only the Coulomb sum is distributed; the rest is O(N) per rank.
     """
@@ -477,7 +484,14 @@ def analyse_states(
     w_E1 = float(w_e[0])
     w_H1 = float(w_h[0])
     dipole_sq = obs.optical_activity(dipoles, g_e1, g_h1)
-    cls = classify_confinement(w_E1, w_H1, r_max_e, r_max_h, total_radius, o_env, o_atom, dxx, terms.j_eh, dipole_sq, settings.classification)
+    if reference_weights is None:
+        share = envelope_core_share(pos, core, total_radius)
+        ref_e, ref_h, ref_name = share, share, "1S envelope"
+    else:
+        (ref_e, ref_h), ref_name = reference_weights, "ZnS dot"
+    cls = classify_confinement(w_E1, w_H1, r_max_e, r_max_h, total_radius, o_env, o_atom, dxx, terms.j_eh, dipole_sq,
+                               settings.classification, reference_weight_e=float(ref_e),
+                               reference_weight_h=float(ref_h), homogeneous=homogeneous, reference=ref_name)
 
     gap = float(e_lvl[0] - h_lvl[0])
     return {

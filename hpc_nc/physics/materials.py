@@ -8,6 +8,13 @@ energies are shifted rigidly so that its bulk VBM (spin-orbit included) sits exa
 that offset: ZnS's published set therefore ends up with VBM = 0 eV, the project's energy
 reference. InS and CuS are fitted from CdS by :mod:`hpc_nc.fit` and stored already shifted.
 The band offsets of InS and CuS are run-time parameters: :func:`with_band_offsets`.
+
+Strain (docs/physics.md, "Strain"). Strain enters the tight-binding model only through the
+bond directions and the Harrison scaling (d0/d)^eta of the two-centre integrals (eta = 2 by
+default, job key physics.harrison_eta); on-site energies and spin-orbit splittings do not
+depend on strain. The resulting hydrostatic (volume) deformation potential of the gap,
+a_gap = dE_g / d ln V, follows from the bulk Hamiltonian alone:
+:func:`gap_volume_deformation_potential` (values in docs/physics.md).
 """
 
 from __future__ import annotations
@@ -226,3 +233,27 @@ def with_band_offsets(mats: Mapping[str, Material], vbo_ins: float, vbo_cus: flo
             raise HpcNcError(f"valence band offset of {name} must be a finite number of eV, got {vbo!r}")
         out[name] = mats[name].shifted(float(vbo) - mats[name].vbm)
     return out
+
+
+def strained_material(material: Material, lattice_constant: float, harrison_eta: float = 2.0) -> Material:
+    """The bulk material hydrostatically strained to ``lattice_constant`` (Angstrom) as the
+    nanocrystal Hamiltonian strains it: every two-centre integral times (a0/a)^eta (the bond
+    length scales with a), on-site energies and spin-orbit unchanged (module docstring).
+    The Vogl parameters V.. are fixed linear combinations of the two-centre integrals, so
+    scaling them all by one factor is exact."""
+    factor = (material.lattice_constant / float(lattice_constant)) ** float(harrison_eta)
+    vogl = {n: (v if n in ONSITE_NAMES else v * factor) for n, v in material.vogl.items()}
+    return dataclasses.replace(material, vogl=types.MappingProxyType(vogl), lattice_constant=float(lattice_constant))
+
+
+def gap_volume_deformation_potential(material: Material, harrison_eta: float = 2.0, strain: float = 1e-4) -> float:
+    """a_gap = dE_g/d ln V (eV) of the bulk minimum gap (spin-orbit included) under the
+    project's strain model, by a central difference in the lattice constant (relative step
+    ``strain``; V ~ a^3, so d ln V = 3 d ln a). Negative: the gap shrinks under expansion."""
+    a0 = material.lattice_constant
+    gaps = []
+    for sign in (1.0, -1.0):
+        m = strained_material(material, a0 * (1.0 + sign * strain), harrison_eta)
+        vbm, cbm = band_edges(m)
+        gaps.append(cbm - vbm)
+    return float((gaps[0] - gaps[1]) / (3.0 * (math.log1p(strain) - math.log1p(-strain))))

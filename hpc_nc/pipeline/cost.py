@@ -5,7 +5,7 @@ machine they were measured on and the benchmark that produced them (benchmarks/b
 measures, benchmarks/fit_cost.py fits and writes the file). Nothing here runs a solver.
 
 Model of one electronic-stage task (build H + gap states + analysis; docs/design.md,
-"resources") with N atoms, S states, strategy s, on r ranks of one group:
+"Resources and cost model") with N atoms, S states, strategy s, on r ranks of one group:
 
     cpu_1(N)      = c0_s + a_s (N / 1e4)^p_s                     CPU seconds on one rank
     cpu_r(N)      = cpu_1(N) r^beta_s                            summed over the r ranks
@@ -125,3 +125,70 @@ def memory_per_rank_bytes(ranks_on_node: int = 1) -> int:
             if line.startswith("MemTotal:"):
                 return int(line.split()[1]) * 1024 // max(ranks_on_node, 1)
     raise HpcNcError("cannot tell the memory per rank: pass --mem-per-rank")
+
+
+def farm_makespan_s(task_walls: list[float], n_groups: int) -> float:
+    """Wall time of a farm that deals tasks largest first to the first free group (LPT),
+    as hpc_nc.parallel.farm does; a lower bound when groups also wait for each other."""
+    import heapq
+
+    free = [0.0] * max(int(n_groups), 1)
+    for w in sorted(task_walls, reverse=True):
+        t = heapq.heappop(free)
+        heapq.heappush(free, t + w)
+    return max(free)
+
+
+def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
+    """Predicted cost of a whole job on ``ranks`` ranks (groups of job.ranks_per_task).
+
+    Per task: CPU seconds (summed over its ranks), wall seconds and peak bytes per rank of
+    the electronic stage; per STR structure the same for its relaxation. Totals: CPU hours of
+    both stages and their farm wall times on ranks // ranks_per_task groups. With
+    mem_per_rank_bytes, the first task (or structure) predicted above it raises HpcNcError
+    naming the task and the estimate, before anything runs.
+    """
+    rpt = int(job.ranks_per_task)
+    if ranks < rpt or ranks % rpt:
+        raise HpcNcError(f"--ranks {ranks} is not a multiple of parallel.ranks_per_task = {rpt}")
+    n_states = job.n_electrons + job.n_holes
+    strategy = job.solver.strategy
+    method = job.analysis.method
+    tasks, structures = [], {}
+    for t in job.tasks:
+        # auto: the FFT only for ideal-lattice dots above the crossover (hpc_nc.physics.coulomb_fft)
+        from hpc_nc.physics.coulomb_fft import AUTO_FFT_MIN_ATOMS
+
+        m = method if method != "auto" else ("fft" if t.model != "STR" and t.n_atoms >= AUTO_FFT_MIN_ATOMS else "direct")
+        d = predict_task_detail(t.n_atoms, n_states, strategy, rpt, coulomb_method=m)
+        tasks.append({"index": t.index, "key": t.key, "n_atoms": t.n_atoms, "cpu_s": d.cpu_s, "wall_s": d.wall_s,
+                      "peak_bytes_per_rank": d.peak_bytes, "extrapolated": d.extrapolated})
+        if t.model == "STR" and t.structure_key not in structures:
+            r = predict_relax(t.n_atoms, rpt)
+            structures[t.structure_key] = {"key": t.structure_key, "n_atoms": t.n_atoms, "cpu_s": r.cpu_s,
+                                           "wall_s": r.cpu_s / rpt, "peak_bytes_per_rank": r.peak_bytes}
+    if mem_per_rank_bytes is not None:
+        rows = [(f"structure {r['key']}", "relax", r) for r in structures.values()]
+        rows += [(f"task {r['index']} {r['key']}", strategy, r) for r in tasks]
+        too_big = [x for x in rows if x[2]["peak_bytes_per_rank"] > mem_per_rank_bytes]
+        if too_big:
+            name, what, row = max(too_big, key=lambda x: x[2]["peak_bytes_per_rank"])
+            raise HpcNcError(
+                f"{name} ({row['n_atoms']} atoms, {what} on {rpt} rank(s)) needs about "
+                f"{row['peak_bytes_per_rank'] / 2**30:.2f} GiB per rank, more than the {mem_per_rank_bytes / 2**30:.2f} "
+                f"GiB per rank available ({len(too_big)} of {len(rows)} would not fit): raise "
+                f"parallel.ranks_per_task or the memory per rank")
+    groups = ranks // rpt
+    relax = list(structures.values())
+    return {
+        "ranks": ranks, "groups": groups, "ranks_per_task": rpt, "strategy": strategy,
+        "machine": load_model()["machine"],
+        "tasks": tasks, "structures": relax,
+        "solve_cpu_hours": sum(t["cpu_s"] for t in tasks) / 3600.0,
+        "relax_cpu_hours": sum(s["cpu_s"] for s in relax) / 3600.0,
+        "solve_wall_s": farm_makespan_s([t["wall_s"] for t in tasks], groups),
+        "relax_wall_s": farm_makespan_s([s["wall_s"] for s in relax], groups) if relax else 0.0,
+        "peak_bytes_per_rank_max": max([t["peak_bytes_per_rank"] for t in tasks]
+                                       + [s["peak_bytes_per_rank"] for s in relax]),
+        "any_extrapolated": any(t["extrapolated"] for t in tasks),
+    }

@@ -1,6 +1,6 @@
-"""Electronic stage (complex PETSc build): structure -> H -> gap states -> observables.
+"""Electronic stage (complex PETSc build): structure -> Hamiltonian -> gap states -> observables.
 
-One task = one (x_Cu, x_In, R, H, VBO, model, realisation) point. VCA and NSTR build their
+One task = one (x_Cu, x_In, core radius, shell thickness, VBO, model, realisation) point. VCA and NSTR build their
 ideal-lattice dot here; STR reads its relaxed positions from the structures file written by
 the structure stage (``hpc-nc relax``).
 """
@@ -11,8 +11,10 @@ import time
 
 import numpy as np
 
+from hpc_nc.io.jobs import Task
 from hpc_nc.physics.alloy import COMPOUNDS, realise_alloy, virtual_crystal
 from hpc_nc.physics.geometry import build_nanocrystal
+from hpc_nc.settings import AnalysisSection, ElectronicSettings, SolverSection
 
 
 def build_alloy(nc, task):
@@ -31,59 +33,115 @@ def band_edge_estimates(mats, alloy) -> tuple[float, float]:
     return max(mats[c].vbm for c in present), min(mats[c].cbm for c in present)
 
 
-def eigen_settings(job):
+def eigen_settings(solver: SolverSection):
+    """The eigensolver's settings from the job's solver section."""
     from hpc_nc.solvers.eigensolver import EigenSettings
 
-    s = job.solver
-    return EigenSettings(strategy=s["strategy"], tol=float(s["tol"]), max_it=int(s["max_it"]), ncv=int(s["ncv"]),
-                         petsc_options=dict(s["eps_options"]))
+    return EigenSettings(strategy=solver.strategy, tol=solver.tol, max_it=solver.max_it, ncv=solver.ncv,
+                         petsc_options=dict(solver.petsc_options))
 
 
-def analysis_settings(job):
+def analysis_settings(analysis: AnalysisSection):
+    """The exciton/observable stage's settings from the job's analysis section."""
     from hpc_nc.physics.exciton import AnalysisSettings
 
-    c = job.coulomb
-    kwargs = dict(epsilon=float(c["epsilon"]), screening=str(c["screening"]), coulomb_method=str(c["method"]),
-                  temperature_k=float(c["temperature_k"]),
-                  broadening_ev=float(c["broadening_ev"]), n_radial_bins=int(c["n_radial_bins"]))
-    if c["onsite_ev"] is not None:
-        kwargs["onsite_ev"] = float(c["onsite_ev"])
-    return AnalysisSettings(**kwargs)
+    return AnalysisSettings(epsilon=analysis.epsilon, onsite_ev=analysis.onsite_ev, screening=analysis.screening,
+                            coulomb_method=analysis.method, temperature_k=analysis.temperature_k,
+                            broadening_ev=analysis.broadening_ev, n_radial_bins=analysis.n_radial_bins)
 
 
-def solve_task(comm, task, job, positions=None) -> dict:
+# Reference core weights of homogeneous ZnS dots, per process: {(R, H, settings): (w_E1, w_H1)}.
+# Every rank of a task group holds the same entries (they solve the same tasks in order).
+_REFERENCE_CACHE: dict = {}
+
+
+def is_homogeneous(task) -> bool:
+    """No core/shell band offset: pure ZnS (x_Cu = x_In = 0) or no shell (H = 0)."""
+    return (task.x_cu == 0 and task.x_in == 0) or task.shell_thickness_a == 0
+
+
+def homogeneous_reference(comm, task: Task, settings: ElectronicSettings) -> tuple[float, float]:
+    """Collective: (w_E1, w_H1), the core weights of the E1 and H1 levels of the pure ZnS dot
+    with the task's R and H (ideal lattice: ZnS in ZnS is unstrained), with the job's solver
+    and physics settings. The classifier judges carrier locations against them
+    (hpc_nc.physics.classify). Cached per process and geometry, so a sweep pays one extra
+    solve per geometry and task group."""
+    from hpc_nc.physics import observables as obs
+    from hpc_nc.physics.exciton import AnalysisSettings
+    from hpc_nc.physics.materials import load_materials
+    from hpc_nc.solvers.eigensolver import solve_gap_states
+    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
+
+    key = (task.core_radius_a, task.shell_thickness_a, repr(settings.solver), repr(settings.hamiltonian),
+           repr(settings.states))
+    if key in _REFERENCE_CACHE:
+        return _REFERENCE_CACHE[key]
+    nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
+    alloy = virtual_crystal(nc, 0.0, 0.0)
+    mats = load_materials()
+    vbm, cbm = band_edge_estimates(mats, alloy)
+    hamiltonian = assemble_hamiltonian(comm, nc, alloy, mats, "VCA", positions=None,
+                                       passivation_ev=settings.hamiltonian.passivation_ev,
+                                       harrison_eta=settings.hamiltonian.harrison_eta)
+    try:
+        states = solve_gap_states(comm, hamiltonian, settings.states.electrons, settings.states.holes, vbm, cbm,
+                                  eigen_settings(settings.solver))
+    finally:
+        hamiltonian.destroy()
+    tol = AnalysisSettings().level_tol_ev
+    weights = []
+    for energies, vectors in ((states.electron_energies, states.electron_vectors),
+                              (states.hole_energies, states.hole_vectors)):
+        lo, hi = obs.degenerate_levels(energies, tol)[0]
+        weights.append(float(obs.core_weight(obs.level_density(vectors, lo, hi - lo), nc.in_core)))
+    _REFERENCE_CACHE[key] = (weights[0], weights[1])
+    return _REFERENCE_CACHE[key]
+
+
+def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.ndarray | None = None) -> dict:
     """Electronic structure and excitons of one task. Collective over comm (the group).
 
     positions: relaxed (N, 3) Å for STR (from the structures file), None otherwise.
     Returns the task's row of the results file (numpy values, units in store schema).
     """
+    from hpc_nc.parallel import heartbeat
     from hpc_nc.solvers.eigensolver import solve_gap_states
     from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
     from hpc_nc.physics.materials import load_materials, with_band_offsets
     from hpc_nc.physics.exciton import analyse_states
 
     t0 = time.perf_counter()
+    heartbeat.status("building the dot and its Hamiltonian")
     nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
     alloy = build_alloy(nc, task)
     if task.model == "STR" and positions is None:
         raise ValueError("STR task without relaxed positions")
     mats = with_band_offsets(load_materials(), task.vbo_ins, task.vbo_cus)
     vbm, cbm = band_edge_estimates(mats, alloy)
-    H = assemble_hamiltonian(comm, nc, alloy, mats, task.model, positions=positions,
-                             passivation_ev=float(job.physics["passivation_ev"]),
-                             harrison_eta=float(job.physics["harrison_eta"]))
+    hamiltonian = assemble_hamiltonian(comm, nc, alloy, mats, task.model, positions=positions,
+                                       passivation_ev=settings.hamiltonian.passivation_ev,
+                                       harrison_eta=settings.hamiltonian.harrison_eta)
     t_build = time.perf_counter() - t0
     try:
-        states = solve_gap_states(comm, H, job.n_electrons, job.n_holes, vbm, cbm, eigen_settings(job))
+        states = solve_gap_states(comm, hamiltonian, settings.states.electrons, settings.states.holes, vbm, cbm,
+                                  eigen_settings(settings.solver))
     finally:
-        H.destroy()
+        hamiltonian.destroy()
     t_solve = time.perf_counter() - t0 - t_build
     atom_positions = nc.positions if positions is None else positions
+    t_ref = time.perf_counter()
+    homogeneous = is_homogeneous(task)
+    reference = None if homogeneous else homogeneous_reference(comm, task, settings)
+    t_ref = time.perf_counter() - t_ref
+    heartbeat.status("observables, Coulomb integrals and excitons")
     result = analyse_states(comm, atom_positions, nc.in_core, nc.core_radius, nc.total_radius,
                             states.electron_energies, states.hole_energies, states.electron_vectors,
-                            states.hole_vectors, analysis_settings(job),
-                            split_levels=states.diagnostics.get("split_degenerate_level"))
+                            states.hole_vectors, analysis_settings(settings.analysis),
+                            split_levels=states.diagnostics.get("split_degenerate_level"),
+                            reference_weights=reference, homogeneous=homogeneous)
     result = dict(result)
+    if reference is None:  # a homogeneous dot is its own reference
+        reference = (result["core_weight_E1"], result["core_weight_H1"])
     result.update(
         electron_energies=states.electron_energies,
         hole_energies=states.hole_energies,
@@ -93,7 +151,10 @@ def solve_task(comm, task, job, positions=None) -> dict:
         realised_x_in=alloy.realised_x_in,
         build_seconds=t_build,
         solve_seconds=t_solve,
-        analysis_seconds=time.perf_counter() - t0 - t_build - t_solve,
+        analysis_seconds=time.perf_counter() - t0 - t_build - t_solve - t_ref,
+        reference_seconds=t_ref,
+        reference_core_weight_E1=float(reference[0]),
+        reference_core_weight_H1=float(reference[1]),
         solver_iterations=int(np.sum(states.diagnostics.get("iterations", [-1]))),
         solver_converged=int(states.diagnostics.get("n_converged", -1)),
     )
@@ -109,6 +170,9 @@ _SOLVER_FIELDS = {
     "build_seconds": ((), "f8", "s", "geometry, alloy and Hamiltonian assembly"),
     "solve_seconds": ((), "f8", "s", "SLEPc eigen solve"),
     "analysis_seconds": ((), "f8", "s", "observables, Coulomb integrals, CI"),
+    "reference_seconds": ((), "f8", "s", "solve of the homogeneous ZnS reference dot (0 when cached or not needed)"),
+    "reference_core_weight_E1": ((), "f8", "1", "E1 core weight of the pure ZnS dot of the same R, H (classifier reference)"),
+    "reference_core_weight_H1": ((), "f8", "1", "H1 core weight of the pure ZnS dot of the same R, H (classifier reference)"),
     "solver_iterations": ((), "i8", "1", "SLEPc iterations (restarts) summed over the solves"),
     "solver_converged": ((), "i8", "1", "eigenpairs SLEPc reported converged"),
 }
@@ -116,18 +180,18 @@ _STRING_BYTES = {"confinement": 16, "confinement_reason": 200}
 _COMPLEX = {"ci_direct", "ci_exchange"}
 
 
-def result_fields(job) -> list:
-    """FieldSpecs of the results file for this job (shapes follow from the job alone)."""
+def result_fields(settings: ElectronicSettings) -> list:
+    """FieldSpecs of the results file for these settings (shapes follow from the settings alone)."""
     from hpc_nc.physics.exciton import RESULT_UNITS, result_shapes
     from hpc_nc.io.store import FieldSpec
 
-    settings = analysis_settings(job)
-    shapes = result_shapes(job.n_electrons, job.n_holes, settings)
+    n_e, n_h = settings.states.electrons, settings.states.holes
+    shapes = result_shapes(n_e, n_h, analysis_settings(settings.analysis))
     fields = []
     for name, units in RESULT_UNITS.items():
         dtype = f"S{_STRING_BYTES[name]}" if name in _STRING_BYTES else ("c16" if name in _COMPLEX else "f8")
         fields.append(FieldSpec(name, shapes[name], dtype, units or "1", f"see hpc_nc.physics.exciton ({name})"))
-    n_states = job.n_electrons + job.n_holes
+    n_states = n_e + n_h
     for name, (shape, dtype, units, doc) in _SOLVER_FIELDS.items():
         shape = tuple(n_states if s == "n_states" else s for s in shape)
         fields.append(FieldSpec(name, shape, dtype, units, doc))

@@ -8,9 +8,11 @@ solver settings) reuses it. Results go to the structures file (hpc_nc/io/store.p
 from __future__ import annotations
 
 
-from hpc_nc.physics.alloy import realise_alloy
 from hpc_nc.errors import ConvergenceError
+from hpc_nc.io.jobs import Task
+from hpc_nc.physics.alloy import realise_alloy
 from hpc_nc.physics.geometry import build_nanocrystal
+from hpc_nc.settings import RelaxSection
 
 
 def structure_tasks(tasks) -> list:
@@ -22,15 +24,15 @@ def structure_tasks(tasks) -> list:
     return list(seen.values())
 
 
-def relax_settings(job):
+def relax_settings(relax: RelaxSection):
+    """The VFF relaxation's settings from the job's relax section."""
     from hpc_nc.solvers.relax import RelaxSettings
 
-    r = job.relax
-    return RelaxSettings(tao_type=r["tao_type"], force_tol=float(r["force_tol"]), max_it=int(r["max_it"]),
-                         tao_options=dict(r["tao_options"]))
+    return RelaxSettings(tao_type=relax.tao_type, force_tol=relax.force_tol, max_it=relax.max_it,
+                         tao_options=dict(relax.tao_options))
 
 
-def relax_task(comm, task, job) -> dict:
+def relax_task(comm, task: Task, settings: RelaxSection) -> dict:
     """Relax the dot of one STR task. Collective over comm (the task's group).
 
     Returns the row of the structures file. Non-convergence raises ConvergenceError, so the
@@ -41,19 +43,18 @@ def relax_task(comm, task, job) -> dict:
 
     nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
     alloy = realise_alloy(nc, task.x_cu, task.x_in, task.seed)
-    settings = relax_settings(job)
-    relaxed = relax_structure(comm, nc, alloy, settings)
+    relaxed = relax_structure(comm, nc, alloy, relax_settings(settings))
     if not relaxed.converged:
         raise ConvergenceError(
             f"VFF relaxation of {task.structure_key} did not converge ({relaxed.reason}, "
-            f"{relaxed.iterations} iterations, max force {relaxed.max_force_ev_per_a:.2e} eV/A "
+            f"{relaxed.iterations} iterations, max force {relaxed.max_force_ev_per_angstrom:.2e} eV/A "
             f"> {settings.force_tol:g})"
         )
     return {
         "positions": relaxed.positions,
         "energy_ev": relaxed.energy_ev,
         "initial_energy_ev": relaxed.initial_energy_ev,
-        "max_force_ev_per_a": relaxed.max_force_ev_per_a,
+        "max_force_ev_per_angstrom": relaxed.max_force_ev_per_angstrom,
         "iterations": relaxed.iterations,
         "realised_x_cu": alloy.realised_x_cu,
         "realised_x_in": alloy.realised_x_in,
@@ -74,7 +75,7 @@ def structure_fields() -> list:
     return [
         FieldSpec("energy_ev", (), "f8", "eV", "Keating energy of the relaxed dot"),
         FieldSpec("initial_energy_ev", (), "f8", "eV", "Keating energy of the ideal-lattice dot"),
-        FieldSpec("max_force_ev_per_a", (), "f8", "eV/Angstrom", "largest atomic force at the end"),
+        FieldSpec("max_force_ev_per_angstrom", (), "f8", "eV/Angstrom", "largest atomic force at the end"),
         FieldSpec("iterations", (), "i8", "1", "TAO iterations"),
         FieldSpec("realised_x_cu", (), "f8", "1", "realised Cu fraction of core cations"),
         FieldSpec("realised_x_in", (), "f8", "1", "realised In fraction of core cations"),

@@ -14,6 +14,7 @@ import sys
 
 from hpc_nc import __version__
 from hpc_nc.errors import HpcNcError
+from hpc_nc.settings import ElectronicSettings, as_dict
 
 
 def select_shard(tasks, shard: tuple[int, int] | None):
@@ -70,11 +71,11 @@ def provenance(comm, job, stage: str) -> dict:
         from hpc_nc.physics.vff import load_vff
 
         prov["vff_sha256"] = getattr(load_vff(), "content_hash", "")
-        prov["relax_settings"] = job.relax
+        prov["relax_settings"] = as_dict(job.relax)
     else:
-        prov["solver_settings"] = job.solver
-        prov["physics_settings"] = job.physics
-        prov["coulomb_settings"] = job.coulomb
+        prov["solver_settings"] = as_dict(job.solver)
+        prov["hamiltonian_settings"] = as_dict(job.hamiltonian)
+        prov["analysis_settings"] = as_dict(job.analysis)
     return prov
 
 
@@ -87,6 +88,7 @@ def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
 
     select_build("real")
     path = structures_path or job.structures_path
+    _check_resources_collective(comm, job, job.results_path, path)
     wanted = structure_tasks(select_shard(job.tasks, shard))
     all_structures = {t.structure_key: t.n_atoms for t in structure_tasks(job.tasks)}
     if not all_structures:
@@ -109,7 +111,7 @@ def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
 
         if comm.rank == 0:
             print(f"relax: {len(wanted)} structures ({len(skip)} already relaxed) -> {path}", flush=True)
-        summary = run_farm(comm, wanted, job.ranks_per_task, lambda g, t: relax_task(g, t, job), on_done,
+        summary = run_farm(comm, wanted, job.ranks_per_task, lambda g, t: relax_task(g, t, job.relax), on_done,
                            skip=skip, progress=progress or "auto")
     finally:
         store.close()
@@ -126,11 +128,14 @@ def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None,
     select_build("complex")
     path = results_path or job.results_path
     spath = structures_path or job.structures_path
+    _check_resources_collective(comm, job, path, spath)
     wanted = select_shard(job.tasks, shard)
     _ensure_dir(comm, path)
     # Resuming with other settings or parameters would mix incomparable rows in one file.
-    store = ResultsStore.create_or_open(comm, path, job.tasks, result_fields(job), provenance(comm, job, "solve"),
-                                        must_match=["solver_settings", "physics_settings", "coulomb_settings",
+    settings = ElectronicSettings.from_job(job)
+    store = ResultsStore.create_or_open(comm, path, job.tasks, result_fields(settings),
+                                        provenance(comm, job, "solve"),
+                                        must_match=["solver_settings", "hamiltonian_settings", "analysis_settings",
                                                     "materials_sha256"])
     try:
         skip = [t.index for t in wanted if t.index in store.done]
@@ -140,7 +145,7 @@ def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None,
             if task.model == "STR":
                 # every rank of the group reads the same rows (serial HDF5, read-only)
                 positions = read_structure(spath, task.structure_key)["positions"]
-            return solve_task(group, task, job, positions)
+            return solve_task(group, task, settings, positions)
 
         if comm.rank == 0:
             print(f"solve: {len(wanted)} tasks ({len(skip)} already done) -> {path}", flush=True)
@@ -151,8 +156,117 @@ def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None,
     return summary
 
 
+def _check_resources_collective(comm, job, results_path: str, structures_path: str) -> None:
+    """check_resources on rank 0; the same one-line error on every rank."""
+    from hpc_nc.errors import JobFileError
+
+    error = None
+    if comm.rank == 0:
+        try:
+            check_resources(job, results_path, structures_path)
+        except HpcNcError as exc:
+            error = str(exc)
+    error = comm.bcast(error, root=0)
+    if error:
+        raise JobFileError(error)
+
+
 def _ensure_dir(comm, path: str) -> None:
     if comm.rank == 0:
         d = os.path.dirname(os.path.abspath(path))
         os.makedirs(d, exist_ok=True)
     comm.Barrier()
+
+
+# -- resources checked before anything runs ------------------------------------------------------
+#: Bytes of a row beyond its fields (task columns, key, status, message, timing; measured ~1 kB
+#: of the demo's results file per row) and slack for HDF5 metadata.
+_ROW_OVERHEAD_BYTES = 2048
+_FILE_OVERHEAD_BYTES = 1 << 20
+
+
+def _field_bytes(fields, n_atoms: int = 0) -> int:
+    import numpy as np
+
+    total = 0
+    for f in fields:
+        shape = [n_atoms if s == "n_atoms" else s for s in f.shape_per_task]  # store.PER_ATOM
+        total += int(np.prod(shape, dtype=np.int64)) * np.dtype(f.dtype).itemsize
+    return total
+
+
+def output_size_estimates(job) -> tuple[int, int]:
+    """Estimated bytes of the results file and of the structures file of a job (uncompressed)."""
+    from hpc_nc.pipeline.electronic_stage import result_fields
+    from hpc_nc.pipeline.structure_stage import structure_fields, structure_tasks
+
+    row = _field_bytes(result_fields(ElectronicSettings.from_job(job))) + _ROW_OVERHEAD_BYTES
+    results = _FILE_OVERHEAD_BYTES + len(job.tasks) * row
+    fields = structure_fields()
+    structures = _FILE_OVERHEAD_BYTES
+    sizes: dict[int, int] = {}
+    for t in structure_tasks(job.tasks):
+        sizes[t.n_atoms] = sizes.get(t.n_atoms, 0) + 1
+    for n_atoms, count in sizes.items():
+        # positions (N, 3) f8 plus the per-atom and fixed fields of structure_fields()
+        structures += count * (n_atoms * 24 + _field_bytes(fields, n_atoms) + _ROW_OVERHEAD_BYTES)
+    return results, structures
+
+
+def _free_bytes(path: str) -> int:
+    import shutil
+
+    d = os.path.dirname(os.path.abspath(path))
+    while d and not os.path.isdir(d):
+        d = os.path.dirname(d)
+    return shutil.disk_usage(d or "/").free
+
+
+def physical_memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_resources(job, results_path: str, structures_path: str) -> None:
+    """Refuse a job whose largest task cannot fit in memory, or whose files cannot fit on disk.
+
+    Memory: the electronic-stage estimate per rank of the largest task (hpc_nc.io.jobs.
+    estimate_task_memory_bytes, on ranks_per_task ranks) against this machine's physical
+    memory (a rank can use at most a whole node). Disk: the estimated sizes of the files still
+    to be written against the free space of their directories. Raises JobFileError (one line).
+    """
+    from hpc_nc.errors import JobFileError
+    from hpc_nc.io.jobs import estimate_task_memory_bytes
+
+    n_states = job.n_electrons + job.n_holes
+    biggest = max(job.tasks, key=lambda t: t.n_atoms)
+    need = estimate_task_memory_bytes(biggest.n_atoms, n_states, job.solver.strategy, job.ranks_per_task)
+    have = physical_memory_bytes()
+    if have and need > have:
+        raise JobFileError(
+            f"{job.source}: task {biggest.index} ({biggest.key}, {biggest.n_atoms:,} atoms) needs about "
+            f"{need / 2**30:,.1f} GiB per rank on {job.ranks_per_task} rank(s), more than this machine's "
+            f"{have / 2**30:.1f} GiB of memory (use smaller dots, or more ranks_per_task)")
+    results_bytes, structures_bytes = output_size_estimates(job)
+    wants = [(results_path, results_bytes)]
+    if any(t.model == "STR" for t in job.tasks):
+        wants.append((structures_path, structures_bytes))
+    need_on: dict[int, list] = {}
+    for path, size in wants:
+        try:
+            size -= os.path.getsize(path) if os.path.isfile(path) else 0  # resuming: already allocated
+            free = _free_bytes(path)
+            dev = os.stat(os.path.dirname(os.path.abspath(path)) if os.path.isdir(
+                os.path.dirname(os.path.abspath(path))) else "/").st_dev
+        except (OSError, ValueError, UnicodeError):
+            continue  # the path is checked again when the file is created (one-line error there)
+        entry = need_on.setdefault(dev, [0, free, []])
+        entry[0] += max(size, 0)
+        entry[2].append(path)
+    for size, free, paths in need_on.values():
+        if size > free:
+            raise JobFileError(
+                f"{job.source}: the output ({', '.join(paths)}) needs about {size / 2**30:,.2f} GiB, "
+                f"but only {free / 2**30:,.2f} GiB are free there")

@@ -49,6 +49,7 @@ import time
 
 import numpy as np
 
+from hpc_nc.parallel import heartbeat
 from hpc_nc.parallel.rng import uniform_for_sites
 from hpc_nc.errors import ConvergenceError, HpcNcError
 from hpc_nc.physics.tight_binding import time_reversal
@@ -368,6 +369,8 @@ def block_davidson(ops: BlockOperators, nev: int, sigma: float, key, res_limit: 
         converged = rnorm <= res_limit
         if monitor is not None:
             monitor(iteration, theta, rnorm)
+        heartbeat.status(f"block Davidson iteration {iteration}, largest residual {float(np.max(rnorm)):.1e} eV "
+                         f"(target {res_limit:.0e})")
         if retarget_toward is not None and retargets < max_retargets and len(theta) >= nev:
             new = _better_target(theta[:nev], rnorm[0], sigma, retarget_toward)
             if new is not None:

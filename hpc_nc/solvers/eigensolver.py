@@ -71,7 +71,9 @@ import numpy as np
 
 from hpc_nc.physics.tight_binding import time_reversal  # noqa: F401 (also this module's API)
 from hpc_nc.errors import ConvergenceError, HpcNcError
+from hpc_nc.parallel import heartbeat
 from hpc_nc.parallel.collective import agree_on_error
+from hpc_nc.settings import DEFAULT_SOLVER
 
 STRATEGIES = ("davidson", "shift-invert", "harmonic")
 
@@ -124,10 +126,10 @@ class EigenSettings:
         and removed again afterwards.
     """
 
-    strategy: str = "davidson"
-    tol: float = 1e-9
-    max_it: int = 0
-    ncv: int = 0
+    strategy: str = DEFAULT_SOLVER.strategy
+    tol: float = DEFAULT_SOLVER.tol
+    max_it: int = DEFAULT_SOLVER.max_it
+    ncv: int = DEFAULT_SOLVER.ncv
     mpd: int = 0
     extra_states: int | None = None
     edge_margin: float | None = None
@@ -379,6 +381,7 @@ def _solve_side_rounds(PETSc, SLEPc, H, eps, res, n, side, boundary, target, set
         eps.setWhichEigenpairs(SLEPc.EPS.Which.USER)
         eps.setEigenvalueComparison(_comparison(key))
         eps.setDeflationSpace(res.vectors)  # empty list clears the previous side's space
+        heartbeat.status(f"SLEPc {settings.strategy}: {side} states, round {round_ + 1}")
         eps.solve()
         before = len(res.values)
         nconv = _collect(eps, SLEPc, res, key, H)

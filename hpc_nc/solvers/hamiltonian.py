@@ -30,6 +30,7 @@ import numpy as np
 
 from hpc_nc.physics.alloy import COMPOUNDS
 from hpc_nc.errors import BuildError, HpcNcError
+from hpc_nc.settings import DEFAULT_HAMILTONIAN
 from hpc_nc.parallel.collective import agree_on_error
 from hpc_nc.parallel.petsc_matrix import aij_from_local_csr
 from hpc_nc.physics.tight_binding import (
@@ -150,8 +151,8 @@ def hamiltonian_rows(
     positions,
     atom_start: int,
     atom_stop: int,
-    passivation_ev: float = 20.0,
-    harrison_eta: float = 2.0,
+    passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev,
+    harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta,
 ):
     """CSR rows (indptr, indices, values) of atoms [atom_start, atom_stop), global columns.
 
@@ -214,7 +215,7 @@ def hamiltonian_rows(
     return indptr, indices, values
 
 
-def hamiltonian_csr(nc, alloy, mats, model: str, positions=None, passivation_ev: float = 20.0, harrison_eta: float = 2.0):
+def hamiltonian_csr(nc, alloy, mats, model: str, positions=None, passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev, harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta):
     """Serial convenience: the whole H (eV) as scipy.sparse.csr_matrix from :func:`hamiltonian_rows`."""
     import scipy.sparse as sp
 
@@ -238,7 +239,7 @@ def row_nnz(nc, atom_start: int, atom_stop: int) -> tuple[np.ndarray, np.ndarray
 
 
 # ----------------------------------------------------------------------------- reference
-def reference_hamiltonian(nc, alloy, mats, model: str, positions=None, passivation_ev: float = 20.0, harrison_eta: float = 2.0):
+def reference_hamiltonian(nc, alloy, mats, model: str, positions=None, passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev, harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta):
     """Independent, loop-over-atoms-and-bonds build of H as scipy.sparse.csr_matrix (eV).
 
     Test reference for :func:`hamiltonian_rows`: dense 10x10 blocks per atom and per bond
@@ -331,8 +332,8 @@ def assemble_hamiltonian(
     mats,
     model: str,
     positions=None,
-    passivation_ev: float = 20.0,
-    harrison_eta: float = 2.0,
+    passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev,
+    harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta,
 ):
     """Collective: the Hamiltonian as a complex PETSc MPIAIJ matrix on comm (eV).
 

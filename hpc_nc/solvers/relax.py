@@ -24,6 +24,8 @@ import numpy as np
 from hpc_nc.physics.alloy import COMPOUNDS
 from hpc_nc.physics.geometry import atom_block
 from hpc_nc.errors import HpcNcError
+from hpc_nc.parallel import heartbeat
+from hpc_nc.settings import DEFAULT_RELAX
 from hpc_nc.physics.vff import (
     VffParameters,
     block_terms,
@@ -59,9 +61,9 @@ class RelaxSettings:
     bond_length_edges, radial_edges: Å, the fixed grids of the strain diagnostics.
     """
 
-    tao_type: str = "bncg"
-    force_tol: float = 1e-4
-    max_it: int = 20000
+    tao_type: str = DEFAULT_RELAX.tao_type
+    force_tol: float = DEFAULT_RELAX.force_tol
+    max_it: int = DEFAULT_RELAX.max_it
     tao_options: dict = field(default_factory=dict)
     options_prefix: str = ""
     bond_length_edges: tuple = DEFAULT_BOND_LENGTH_EDGES
@@ -79,7 +81,7 @@ class RelaxedStructure:
     """Result of a relaxation (identical on every rank of the communicator).
 
     positions: (N, 3) Å. energy_ev: Keating energy at positions; initial_energy_ev at the
-    ideal lattice. max_force_ev_per_a: largest atomic force |F_i| at the end. iterations,
+    ideal lattice. max_force_ev_per_angstrom: largest atomic force |F_i| at the end. iterations,
     function_evaluations: TAO iterations and energy+gradient evaluations. converged,
     reason: TAO's converged reason (name) — converged=False is reported, never raised.
     Strain diagnostics (fixed shapes):
@@ -95,7 +97,7 @@ class RelaxedStructure:
     positions: np.ndarray
     energy_ev: float
     initial_energy_ev: float
-    max_force_ev_per_a: float
+    max_force_ev_per_angstrom: float
     iterations: int
     function_evaluations: int
     converged: bool
@@ -188,6 +190,8 @@ def relax_structure(comm, nc, alloy, settings: RelaxSettings | None = None,
         state["max_force"] = comm.allreduce(fmax, op=_mpi_max())
         state["x"] = X.getArray(readonly=True).copy()
         state["n_eval"] += 1
+        heartbeat.status(f"VFF relaxation: {state['n_eval']} force evaluations, largest force "
+                         f"{state['max_force']:.1e} eV/Å (target {settings.force_tol:.0e})")
         return comm.allreduce(e)
 
     tao = PETSc.TAO().create(comm=comm)
@@ -274,7 +278,7 @@ def relax_structure(comm, nc, alloy, settings: RelaxSettings | None = None,
         positions=positions,
         energy_ev=float(energy),
         initial_energy_ev=float(e0),
-        max_force_ev_per_a=float(state["max_force"]),
+        max_force_ev_per_angstrom=float(state["max_force"]),
         iterations=iterations,
         function_evaluations=int(state["n_eval"]),
         converged=bool(converged_ok),
