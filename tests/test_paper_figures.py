@@ -290,8 +290,9 @@ def test_cost_model_fit_and_farm_makespan():
     m = cost.fit_cost_model(n, 12.0 * (n / cost.N7) ** 1.3)
     assert m.solve_s == pytest.approx(12.0) and m.solve_exp == pytest.approx(1.3)
     assert float(m.task_seconds(cost.N7)) == pytest.approx(12.0)
-    measured = cost.predict_job(load_job(_job(4)), model=m)  # 4 tasks of 7193 atoms, no relax term
-    assert measured["cpu_seconds"] == pytest.approx(4 * 12.0 * (7193 / cost.N7) ** 1.3)
+    # 4 tasks of 7193 atoms in 4 geometries: 4 tasks + 4 reference solves, no separate relax term
+    measured = cost.predict_job(load_job(_job(4)), model=m)
+    assert measured["cpu_seconds"] == pytest.approx(8 * 12.0 * (7193 / cost.N7) ** 1.3)
     m1 = cost.fit_cost_model([2149, 2149], [3.0, 5.0])  # one size: default exponent, mean in log
     assert m1.solve_exp == cost.DEFAULT_EXPONENT
     assert float(m1.task_seconds(2149)) == pytest.approx(np.sqrt(15.0))
@@ -299,11 +300,19 @@ def test_cost_model_fit_and_farm_makespan():
         cost.fit_cost_model([100], [np.nan])
     assert cost.makespan([10.0] * 130, 64) == pytest.approx(30.0)  # three rounds
     assert cost.makespan([100.0] + [1.0] * 63, 64) == pytest.approx(100.0)
+    # a per-process extra (the reference solve of a geometry) is paid once per rank and key
+    assert cost.makespan([1.0] * 4, 2, ["A"] * 4, [10.0] * 4) == pytest.approx(12.0)
+    assert cost.makespan([1.0] * 4, 2, ["A", "B", "A", "B"], [10.0] * 4) == pytest.approx(12.0)
+    assert cost.makespan([1.0] * 4, 1, ["A", "B", None, "B"], [10.0] * 4) == pytest.approx(24.0)
+    keys = cost.reference_keys(load_job(_job(12)))
+    assert sum(k is None for k in keys) == 3  # the pure-ZnS core of each dot is its own reference
+    assert all(k is None for k in cost.reference_keys(load_job(_job(2))))  # core-only: homogeneous
     t = np.random.default_rng(1).uniform(1, 50, 500)
     w = cost.makespan(t, 64)
     assert max(t.sum() / 64, t.max()) <= w <= t.sum() / 64 + t.max()
     p = cost.predict_job(load_job(_job(6)))
     assert p["n_tasks"] == 80 and p["cpu_seconds"] > p["relax_seconds"] > 0
+    assert p["reference_seconds_min"] > 0  # 20 geometries, one reference solve each at least
     from hpc_nc.pipeline.cost import predict_task
 
     assert p["max_task_seconds"] == pytest.approx(predict_task(24447, 12, "davidson", 1).cpu_s)
