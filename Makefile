@@ -1,5 +1,6 @@
 # hpc_nc: `make demo` runs the demo sweep, `make test` the whole test suite, `make paper` the paper's
-# study (jobs/paper/; NP=ranks, FIG=one figure e.g. FIG=6, EXTENDED=1 adds the extended Fig. 6/10 maps).
+# study (jobs/paper/; NP=ranks, FIG=one figure e.g. FIG=6, EXTENDED=1 adds the extended Fig. 6/10 maps,
+# COMMIT=1 commits each figure's docs/reproduction/figN/ once it has run, PLOT_ONLY=1 never computes).
 # Both set everything up first (`make setup`, idempotent: seconds on a set-up machine).
 
 SHELL := /bin/bash
@@ -54,7 +55,7 @@ demo: setup
 # Resumable: finished tasks are kept (results/paper/*.h5); a figure whose committed CSVs are
 # complete is only re-plotted. Writes docs/reproduction/ and the cost block of benchmarks/RESULTS.md.
 paper: setup
-	$(PY) -m hpc_nc.paper run --np $(NP) $(if $(FIG),--fig $(FIG)) $(if $(EXTENDED),--extended) $(if $(PLOT_ONLY),--plot-only)
+	$(PY) -m hpc_nc.paper run --np $(NP) $(if $(FIG),--fig $(FIG)) $(if $(EXTENDED),--extended) $(if $(PLOT_ONLY),--plot-only) $(if $(COMMIT),--commit)
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -234,6 +234,12 @@ def test_claim_verdicts_follow_the_numbers():
     assert o.number == pytest.approx(9.0) and o.verdict == claims.REPRODUCED
     # the exciton change along In (-1.2 eV) is mostly H1's, not E1's (-0.2): "follows E1" fails there
     assert by["11d"].evaluate(_fig11(3.7, 2.1)).verdict == claims.PARTLY
+    # a results file without the field: "not run", saying what is missing
+    ds = _fig11(3.7, 2.1)
+    del ds[11].ensemble["exciton_energy_mean"]
+    out = {c.id: o for c, o in claims.evaluate_all(ds)}
+    assert out["11e"].verdict == claims.NOT_RUN and "exciton_energy" in out["11e"].detail
+    assert out["11c"].verdict == claims.REPRODUCED
 
 
 def test_spearman_and_label_spread():
@@ -284,8 +290,9 @@ def test_cost_model_fit_and_farm_makespan():
     m = cost.fit_cost_model(n, 12.0 * (n / cost.N7) ** 1.3)
     assert m.solve_s == pytest.approx(12.0) and m.solve_exp == pytest.approx(1.3)
     assert float(m.task_seconds(cost.N7)) == pytest.approx(12.0)
-    measured = cost.predict_job(load_job(_job(4)), model=m)  # 4 tasks of 7193 atoms, no relax term
-    assert measured["cpu_seconds"] == pytest.approx(4 * 12.0 * (7193 / cost.N7) ** 1.3)
+    # 4 tasks of 7193 atoms in 4 geometries: 4 tasks + 4 reference solves, no separate relax term
+    measured = cost.predict_job(load_job(_job(4)), model=m)
+    assert measured["cpu_seconds"] == pytest.approx(8 * 12.0 * (7193 / cost.N7) ** 1.3)
     m1 = cost.fit_cost_model([2149, 2149], [3.0, 5.0])  # one size: default exponent, mean in log
     assert m1.solve_exp == cost.DEFAULT_EXPONENT
     assert float(m1.task_seconds(2149)) == pytest.approx(np.sqrt(15.0))
@@ -293,20 +300,45 @@ def test_cost_model_fit_and_farm_makespan():
         cost.fit_cost_model([100], [np.nan])
     assert cost.makespan([10.0] * 130, 64) == pytest.approx(30.0)  # three rounds
     assert cost.makespan([100.0] + [1.0] * 63, 64) == pytest.approx(100.0)
+    # a per-process extra (the reference solve of a geometry) is paid once per rank and key
+    assert cost.makespan([1.0] * 4, 2, ["A"] * 4, [10.0] * 4) == pytest.approx(12.0)
+    assert cost.makespan([1.0] * 4, 2, ["A", "B", "A", "B"], [10.0] * 4) == pytest.approx(12.0)
+    assert cost.makespan([1.0] * 4, 1, ["A", "B", None, "B"], [10.0] * 4) == pytest.approx(24.0)
+    keys = cost.reference_keys(load_job(_job(12)))
+    assert sum(k is None for k in keys) == 3  # the pure-ZnS core of each dot is its own reference
+    assert all(k is None for k in cost.reference_keys(load_job(_job(2))))  # core-only: homogeneous
     t = np.random.default_rng(1).uniform(1, 50, 500)
     w = cost.makespan(t, 64)
     assert max(t.sum() / 64, t.max()) <= w <= t.sum() / 64 + t.max()
     p = cost.predict_job(load_job(_job(6)))
     assert p["n_tasks"] == 80 and p["cpu_seconds"] > p["relax_seconds"] > 0
+    assert p["reference_seconds_min"] > 0  # 20 geometries, one reference solve each at least
     from hpc_nc.pipeline.cost import predict_task
 
     assert p["max_task_seconds"] == pytest.approx(predict_task(24447, 12, "davidson", 1).cpu_s)
+
+
+def test_run_measured_counts_the_ranks_of_mpirun():
+    import shutil
+
+    from _mpi_env import fresh_mpi_env
+
+    if shutil.which("mpirun") is None:
+        pytest.skip("no mpirun")
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass"
+    s = cost.run_measured(["mpirun", "-n", "2", sys.executable, "-c", busy], env=fresh_mpi_env())
+    assert s["returncode"] == 0 and s["cpu_seconds"] >= 2 * 0.5 * 0.95  # both ranks' CPU time
 
 
 def test_run_measured_records_child_cpu_time(tmp_path):
     s = cost.run_measured([sys.executable, "-c", "import time\nt=time.process_time()\n"
                            "while time.process_time()-t < 0.3: pass"])
     assert s["returncode"] == 0 and s["cpu_seconds"] >= 0.25 and s["wall_seconds"] >= s["cpu_seconds"] * 0.5
+    # peaks are per call: a small command after a large one reports its own peak
+    big = cost.run_measured([sys.executable, "-c", "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"])
+    small = cost.run_measured([sys.executable, "-c", "pass"])
+    assert big["peak_rss_mib"] > 300 and small["peak_rss_mib"] < 100
+    assert cost.run_measured([sys.executable, "-c", "raise SystemExit(3)"])["returncode"] == 3
     rec = cost.record_session(str(tmp_path), dict(s, np=1))
     rec = cost.record_session(str(tmp_path), dict(s, np=2))
     summ = cost.summarize_record(json.load(open(tmp_path / "cost.json")))
@@ -344,8 +376,8 @@ def test_command_line_errors_are_one_line():
         assert len(lines) == 1 and lines[0].startswith("hpc-nc: error: "), p.stderr
 
 
-def test_predict_command(capsys):
-    os.chdir(REPO)
+def test_predict_command(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
     assert driver.main(["predict", "--fig", "4"]) == 0
     out = capsys.readouterr().out
     assert "jobs/paper/fig4.yaml" in out and "fig6_10_extended" in out
@@ -383,3 +415,25 @@ def test_driver_runs_a_tiny_real_job_then_only_replots(tmp_path, monkeypatch):
     monkeypatch.setattr(cost, "run_measured", no_run)
     info = driver.process_figure(fig, np_ranks=1, out_root="out", plot_only=False, log=logs.append)
     assert info["ran"] is False
+
+
+def test_commit_each_figure_and_cheapest_first(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], check=True)
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "t")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "t@t")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "t")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "t@t")
+    (tmp_path / "other.txt").write_text("not to be committed")
+    os.makedirs("out/fig4")
+    (tmp_path / "out" / "fig4" / "tasks.csv").write_text("task\n0\n")
+    logs = []
+    driver._commit("out/fig4", "fig4", log=logs.append)
+    driver._commit("out/fig4", "fig4", log=logs.append)  # nothing new: no second commit
+    log = subprocess.run(git + ["log", "--name-only", "--format=%s"], capture_output=True, text=True).stdout
+    assert logs == ["paper: fig4: committed"]
+    assert log.split() == ["docs/reproduction/fig4:", "results", "of", "make", "paper", "out/fig4/tasks.csv"]
+    monkeypatch.chdir(REPO)
+    order = [f.number for f in driver._cheapest_first([FIGURES[12], FIGURES[6], FIGURES[4]])]
+    assert order == [4, 6, 12]

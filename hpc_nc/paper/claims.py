@@ -62,7 +62,13 @@ def _fig(ds: dict, n: int) -> FigureData:
     return d
 
 
+def _need(d: FigureData, field: str) -> None:
+    if f"{field}_mean" not in d.ensemble:
+        raise NotRun(f"results have no {field}")
+
+
 def _point(d: FigureData, field: str, **where) -> tuple[float, float]:
+    _need(d, field)
     rows = select(d.ensemble, **where)
     if rows.size != 1:
         raise NotRun(f"no unique point {where}")
@@ -82,6 +88,7 @@ def _label(d: FigureData, **where) -> str:
 
 def _series(d: FigureData, xkey: str, field: str, **where):
     """x (sorted), mean, sem of ``field`` over the rows matching ``where``."""
+    _need(d, field)
     rows = select(d.ensemble, **where)
     if rows.size < 2:
         raise NotRun(f"fewer than two points {where}")
@@ -96,6 +103,7 @@ def _series(d: FigureData, xkey: str, field: str, **where):
 
 def _map(d: FigureData, field: str, **where):
     """(rows, mean, sem, labels) of every point matching ``where`` (all must be done)."""
+    _need(d, field)
     rows = select(d.ensemble, **where)
     if rows.size == 0:
         raise NotRun(f"no points {where}")

@@ -11,13 +11,15 @@ STR structure. After a study has run, :func:`fit_cost_model` fits a power law
 Node prediction (:func:`makespan`): the task farm hands the next task to the next free
 rank group in task order; with per-task times t_i on P ranks that is greedy list
 scheduling, simulated exactly here. Its wall time lies between max(sum t / P, max t) and
-that bound plus max t.
+that bound plus max t. Every process also solves the pure-ZnS dot of each (R, H) it meets
+once (the classifier's homogeneous reference): on many ranks nearly every task of a map
+pays it, on one rank each geometry once; the simulation charges it per rank.
 
 Measured record (``cost.json`` in the figure's directory): one entry per ``make paper``
 session that ran tasks: wall seconds, CPU seconds of all processes of the run (user +
-system, from ``getrusage(RUSAGE_CHILDREN)``: every rank is a reaped descendant of mpirun,
-checked in the tests), peak resident memory of the largest single process (``ru_maxrss``,
-i.e. the peak per rank), ranks, tasks done before and after. Sessions add up across resumed
+system, from ``getrusage(RUSAGE_CHILDREN)`` in a wrapper process per command: every rank is
+a reaped descendant of mpirun, checked in the tests), peak resident memory of the largest
+single process (``ru_maxrss``, i.e. the peak per rank), ranks, tasks done before and after. Sessions add up across resumed
 runs.
 """
 
@@ -27,7 +29,6 @@ import heapq
 import json
 import os
 import platform
-import resource
 import subprocess
 import time
 from dataclasses import dataclass
@@ -97,14 +98,47 @@ def job_task_seconds(job, model: PowerLawCost | None = None) -> tuple[np.ndarray
     return np.array([cache[int(v)] for v in n]), relax
 
 
-def makespan(task_seconds: Sequence[float], n_ranks: int) -> float:
-    """Wall seconds of the farm: tasks in order, each to the rank free first (module doc)."""
-    free = [0.0] * max(1, int(n_ranks))
+def reference_keys(job) -> list:
+    """Per task, the geometry whose pure-ZnS reference solve the classifier needs, or None.
+
+    The electronic stage solves the homogeneous ZnS dot of a task's (R, H) once per process
+    and geometry (hpc_nc.pipeline.electronic_stage.homogeneous_reference) unless the task is
+    itself homogeneous (pure ZnS core or no shell)."""
+    return [None if (t.x_cu == 0 and t.x_in == 0) or t.shell_thickness_a == 0
+            else (t.core_radius_a, t.shell_thickness_a) for t in job.tasks]
+
+
+def makespan(task_seconds: Sequence[float], n_ranks: int, keys: Sequence | None = None,
+             key_seconds: Sequence[float] | None = None) -> float:
+    """Wall seconds of the farm: tasks in order, each to the rank free first (module doc).
+
+    ``keys``/``key_seconds``: a rank pays ``key_seconds[i]`` extra the first time it meets
+    ``keys[i]`` (not None), e.g. the per-process reference solve of a geometry."""
+    n = max(1, int(n_ranks))
+    free = [(0.0, r) for r in range(n)]
     heapq.heapify(free)
-    for t in task_seconds:
-        start = heapq.heappop(free)
-        heapq.heappush(free, start + float(t))
-    return max(free)
+    seen: list[set] = [set() for _ in range(n)]
+    for i, t in enumerate(task_seconds):
+        start, r = heapq.heappop(free)
+        extra = 0.0
+        if keys is not None and keys[i] is not None and keys[i] not in seen[r]:
+            seen[r].add(keys[i])
+            extra = float(key_seconds[i])
+        heapq.heappush(free, (start + float(t) + extra, r))
+    return max(t for t, _ in free)
+
+
+def reference_seconds(job, model: PowerLawCost | None = None) -> np.ndarray:
+    """Per task, the predicted seconds of its geometry's pure-ZnS reference solve (0 if none)."""
+    keys = reference_keys(job)
+    n = np.array([t.n_atoms for t in job.tasks], dtype=float)
+    if model is not None:
+        return np.where([k is not None for k in keys], model.task_seconds(n), 0.0)
+    from hpc_nc.pipeline.cost import predict_task
+
+    n_states = job.n_electrons + job.n_holes
+    return np.array([0.0 if k is None else predict_task(int(v), n_states, job.solver.strategy,
+                                                        job.ranks_per_task).cpu_s for k, v in zip(keys, n)])
 
 
 def predict_job(job, model: PowerLawCost | None = None, n_ranks: int = NODE_RANKS) -> dict:
@@ -113,28 +147,52 @@ def predict_job(job, model: PowerLawCost | None = None, n_ranks: int = NODE_RANK
     from hpc_nc.io.jobs import estimate_task_memory_bytes
 
     tasks, relax = job_task_seconds(job, model)
+    keys, ref = reference_keys(job), reference_seconds(job, model)
+    once = {k: r for k, r in zip(keys, ref) if k is not None}  # at least one reference per geometry
     n_states = job.n_electrons + job.n_holes
     mem = max(estimate_task_memory_bytes(t.n_atoms, n_states, job.solver.strategy) for t in job.tasks)
-    return {"job": job.name, "n_tasks": len(job.tasks), "cpu_seconds": float(tasks.sum() + relax),
-            "relax_seconds": relax, "max_task_seconds": float(tasks.max()),
-            "node_wall_seconds": makespan(tasks, n_ranks) + relax / n_ranks, "n_ranks": n_ranks,
+    return {"job": job.name, "n_tasks": len(job.tasks), "cpu_seconds": float(tasks.sum() + relax + sum(once.values())),
+            "relax_seconds": relax, "reference_seconds_min": float(sum(once.values())),
+            "max_task_seconds": float(tasks.max()),
+            "node_wall_seconds": makespan(tasks, n_ranks, keys, ref) + relax / n_ranks, "n_ranks": n_ranks,
             "memory_per_rank_bytes": int(mem), "model": model.source if model else BENCHMARK_SOURCE}
 
 
 # -- measured record ------------------------------------------------------------------------
+# A fresh process per measured command: RUSAGE_CHILDREN's ru_maxrss is a lifetime maximum of
+# the process that reaps the children, so measuring in the driver itself would report an
+# earlier, larger figure's peak for every later figure of the same `make paper`.
+_WRAPPER = (
+    "import json, resource, subprocess, sys\n"
+    "rc = subprocess.run(sys.argv[2:]).returncode\n"
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "json.dump({'cpu': r.ru_utime + r.ru_stime, 'maxrss_kib': r.ru_maxrss}, open(sys.argv[1], 'w'))\n"
+    "sys.exit(rc)\n"
+)
+
+
 def run_measured(cmd: Sequence[str], env: dict | None = None) -> dict:
-    """Run ``cmd`` to completion; its wall, CPU (children, user + system) and peak RSS."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run ``cmd`` to completion in a measuring wrapper process; its wall seconds, CPU seconds
+    (user + system of every descendant, mpirun's ranks included) and the peak RSS of its
+    largest single descendant (MiB), which for ``hpc-nc run`` is the peak of one rank."""
+    import sys
+    import tempfile
+
+    fd, out = tempfile.mkstemp(prefix="hpc_nc_cost_", suffix=".json")
+    os.close(fd)
     t0 = time.time()
-    rc = subprocess.run(list(cmd), env=env).returncode
-    wall = time.time() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    # ru_maxrss (KiB on Linux) of children is the largest single descendant's peak, over the
-    # whole life of this process: a later, smaller run reports the earlier peak. The driver
-    # runs one figure per call in practice; the record says so.
-    return {"returncode": rc, "wall_seconds": wall, "cpu_seconds": cpu, "peak_rss_mib": after.ru_maxrss / 1024.0,
-            "started_unix": t0}
+    try:
+        rc = subprocess.run([sys.executable, "-c", _WRAPPER, out, *cmd], env=env).returncode
+        wall = time.time() - t0
+        try:
+            with open(out, encoding="utf-8") as fh:
+                usage = json.load(fh)
+        except (OSError, ValueError):  # the wrapper was killed: nothing measured
+            usage = {"cpu": float("nan"), "maxrss_kib": float("nan")}
+    finally:
+        os.unlink(out)
+    return {"returncode": rc, "wall_seconds": wall, "cpu_seconds": float(usage["cpu"]),
+            "peak_rss_mib": float(usage["maxrss_kib"]) / 1024.0, "started_unix": t0}
 
 
 def record_session(fig_dir: str, session: dict) -> dict:

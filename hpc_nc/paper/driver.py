@@ -6,13 +6,14 @@ Commands::
     python -m hpc_nc.paper predict [--fig ...]          # predicted cost per job, no calculation
     python -m hpc_nc.paper report                       # README.md from the CSVs only
 
-``run`` for each figure: (1) decide whether tasks remain: the results file
+``run`` takes the figures cheapest first (predicted CPU time) and for each: (1) decide whether tasks remain: the results file
 (job's ``output.results``, results/paper/figN.h5) if it exists, otherwise the committed
 ``tasks.csv`` + ``meta.json`` of the figure (same job text hash, every task done) means
 "finished"; (2) if tasks remain, ``hpc-nc run JOB -n NP --no-plots`` (resumes: finished
 rows are skipped) measured with :func:`hpc_nc.paper.cost.run_measured` and appended to
 cost.json; (3) if the results file exists, export the CSVs; (4) draw the figure from the
-CSVs; finally write docs/reproduction/README.md and the benchmarks/RESULTS.md cost block.
+CSVs; (5) with ``--commit``, git-commit the figure's directory. Finally it writes
+docs/reproduction/README.md and the benchmarks/RESULTS.md cost block.
 A finished checkout therefore only re-plots (seconds per figure).
 """
 
@@ -74,6 +75,15 @@ def _status(results_path: str) -> tuple[int, int, int]:
     return int((s == 1).sum()), int((s == 2).sum()), int(s.size)
 
 
+def _fresh_env() -> dict:
+    """This environment without the variables of an MPI job this process may belong to (a
+    singleton MPI init, e.g. by h5py/mpi4py, sets OMPI_COMM_WORLD_*; ``hpc-nc run`` would
+    then refuse to launch its own mpirun); user settings (OMPI_MCA_*, OMPI_ALLOW_*) stay."""
+    keep = ("OMPI_MCA_", "OMPI_ALLOW_")
+    return {k: v for k, v in os.environ.items()
+            if not (k.startswith(("OMPI_", "PMIX_", "PMI_", "OPAL_", "ORTE_")) and not k.startswith(keep))}
+
+
 def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only: bool, log=print) -> dict:
     """Steps (1)-(4) of the module docstring for one figure; returns what happened."""
     from hpc_nc.io.jobs import load_job
@@ -91,7 +101,7 @@ def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only:
     if not plot_only and not finished:
         cmd = [sys.executable, "-m", "hpc_nc", "run", fig.job, "-n", str(np_ranks), "--no-plots"]
         log(f"paper: {name}: {total - done} of {total} tasks to compute: {' '.join(cmd)}")
-        session = cost.run_measured(cmd)
+        session = cost.run_measured(cmd, env=_fresh_env())
         done_after, failed_after, _ = _status(results) if os.path.exists(results) else (0, 0, total)
         session.update(np=np_ranks, tasks_done_before=done, tasks_done_after=done_after, failed=failed_after,
                        job_sha256=job.job_hash)
@@ -123,12 +133,40 @@ def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only:
     return info
 
 
+def _cheapest_first(figs: list[PaperFigure]) -> list[PaperFigure]:
+    """Figures in order of predicted CPU time, so that an interrupted study has the most
+    figures finished."""
+    from hpc_nc.io.jobs import load_job
+    from hpc_nc.paper.cost import predict_job
+
+    return sorted(figs, key=lambda f: predict_job(load_job(f.job))["cpu_seconds"])
+
+
+def _commit(fig_dir: str, name: str, log=print) -> None:
+    """``git add`` the figure's directory and commit it (``--commit``); a failure is reported."""
+    import subprocess
+
+    add = subprocess.run(["git", "add", fig_dir], capture_output=True, text=True)
+    diff = subprocess.run(["git", "diff", "--cached", "--quiet", "--", fig_dir])
+    if add.returncode != 0:
+        log(f"paper: {name}: git add failed: {add.stderr.strip()}")
+        return
+    if diff.returncode == 0:
+        return  # nothing new
+    c = subprocess.run(["git", "commit", "-q", "-m", f"docs/reproduction/{name}: results of make paper",
+                        "--", fig_dir], capture_output=True, text=True)
+    log(f"paper: {name}: " + ("committed" if c.returncode == 0 else f"git commit failed: {c.stderr.strip()}"))
+
+
 def cmd_run(args) -> int:
-    figs = [FIGURES[n] for n in _parse_figs(args.fig)] + ([EXTENDED] if args.extended else [])
+    figs = [FIGURES[n] for n in _parse_figs(args.fig)]
+    figs = (figs if args.fig else _cheapest_first(figs)) + ([EXTENDED] if args.extended else [])
     worst = 0
     for fig in figs:
         info = process_figure(fig, np_ranks=args.np, out_root=args.out, plot_only=args.plot_only)
         worst = max(worst, int(info.get("returncode", 0)))
+        if args.commit and info.get("ran"):
+            _commit(os.path.join(args.out, figure_dir_name(fig.number)), figure_dir_name(fig.number))
     _extended_figure(args.out)
     cmd_report(args)
     # 0: all done; 1: some tasks failed (recorded; rerun to retry); 2: a run stopped on an error
@@ -184,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--out", default="docs/reproduction", help="output root (default docs/reproduction)")
         s.add_argument("--extended", action="store_true", help="also run the extended Fig. 6/10 maps (item 5)")
         s.add_argument("--plot-only", action="store_true", help="never compute; export and plot what exists")
+        s.add_argument("--commit", action="store_true", help="git-commit each figure's directory once it has run")
         s.add_argument("--no-results-md", action="store_true", help="do not touch benchmarks/RESULTS.md")
     return p
 

@@ -306,10 +306,13 @@ def _map_panel(fig, ax, x, y, values, sem, labels, cmap, vmin=None, vmax=None, c
     ax.set_ylim(ys[0] - 0.6 * dy, ys[-1] + 0.6 * dy)
     for xi, yi, lab in zip(x, y, labels):
         ax.plot(xi, yi, LABEL_MARKERS.get(str(lab), "x"), ms=4, mfc="none", mec="k", mew=0.8)
+    from matplotlib.patheffects import withStroke
+
+    halo = [withStroke(linewidth=1.6, foreground="white")]  # readable on dark and light cells
     for xi, yi, s in zip(x, y, sem):
         if np.isfinite(s):
             ax.annotate(f"±{s:.2g}", (xi, yi), textcoords="offset points", xytext=(0, -9), ha="center",
-                        fontsize=5, color="k")
+                        fontsize=5, color="k", path_effects=halo)
     return mesh
 
 
@@ -319,6 +322,17 @@ def _label_legend(fig):
     names = {"o": "circle", "s": "square", "^": "triangle up", "v": "triangle down"}
     fig.supxlabel("markers = our majority confinement label: "
                   + ", ".join(f"{names[m]} {lab}" for lab, m in LABEL_MARKERS.items() if lab), fontsize=7)
+
+
+def _lattice_axes(ax):
+    """Secondary axes in lattice constants (the job files' units) on top and right."""
+    to_a, to_nm = (lambda v: v / A_NM), (lambda v: v * A_NM)
+    top = ax.secondary_xaxis("top", functions=(to_a, to_nm))
+    right = ax.secondary_yaxis("right", functions=(to_a, to_nm))
+    for sec in (top, right):
+        sec.tick_params(labelsize=6)
+    top.set_xlabel("R / a", fontsize=6, labelpad=1)
+    right.set_ylabel("H / a", fontsize=6, labelpad=1)
 
 
 def _rh_maps(data: FigureData, path: str, systems, number: int, diamonds: dict, lines: dict):
@@ -348,6 +362,7 @@ def _rh_maps(data: FigureData, path: str, systems, number: int, diamonds: dict, 
                     ax.axhline(value * A_NM, color="k", ls="--", lw=0.9)
             ax.set_xlabel("core radius R (nm)")
             ax.set_ylabel("shell thickness H (nm)")
+            _lattice_axes(ax)
             ax.set_title(f"({chr(97 + 2 * i + j)}) {name}, {sysname}", fontsize=8)
     _label_legend(fig)
     fig.suptitle(f"Fig. {number}: maps over core radius and shell thickness (STR); "
