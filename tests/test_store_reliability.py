@@ -446,3 +446,22 @@ def test_info_json_has_no_nul():
     assert rc == 0, err
     info = json.loads(out)
     assert "\x00" not in info["mpi_library"] and "\x00" not in out
+
+
+def test_the_size_estimate_bounds_the_real_files(tmp_path):
+    """sweep.output_size_estimates (checked against free disk before a run) covers what the
+    store writes, per-atom species included."""
+    from hpc_nc.io.jobs import parse_job
+    from hpc_nc.pipeline import sweep
+    from hpc_nc.pipeline.electronic_stage import result_fields
+    from hpc_nc.pipeline.structure_stage import structure_fields, structure_tasks
+
+    job = parse_job("name: s\nsweep: {compositions: [[0.5, 0.5]], geometries: [[2, 1]], model: [STR],\n"
+                    "        realizations: 3}\n")
+    results_bytes, structures_bytes = sweep.output_size_estimates(job)
+    path, spath = tmp_path / "r.h5", tmp_path / "s.h5"
+    ResultsStore.create_or_open(comm(), path, job.tasks, result_fields(ElectronicSettings.from_job(job))).close()
+    keys = {t.structure_key: t.n_atoms for t in structure_tasks(job.tasks)}
+    StructureStore.create_or_open(comm(), spath, keys, structure_fields()).close()
+    assert os.path.getsize(path) <= results_bytes <= 2 * os.path.getsize(path) + (1 << 20)
+    assert os.path.getsize(spath) <= structures_bytes <= 2 * os.path.getsize(spath) + (1 << 20)

@@ -232,16 +232,19 @@ def output_size_estimates(job) -> tuple[int, int]:
     from hpc_nc.pipeline.electronic_stage import result_fields
     from hpc_nc.pipeline.structure_stage import structure_fields, structure_tasks
 
-    row = _field_bytes(result_fields(ElectronicSettings.from_job(job))) + _ROW_OVERHEAD_BYTES
-    results = _FILE_OVERHEAD_BYTES + len(job.tasks) * row
+    fields = result_fields(ElectronicSettings.from_job(job))
+    row = _field_bytes(fields) + _ROW_OVERHEAD_BYTES
+    # per-atom result fields (the species codes) grow with each task's dot
+    per_atom = _field_bytes([f for f in fields if f.per_atom], 1)
+    results = _FILE_OVERHEAD_BYTES + len(job.tasks) * row + per_atom * sum(t.n_atoms for t in job.tasks)
     fields = structure_fields()
     structures = _FILE_OVERHEAD_BYTES
     sizes: dict[int, int] = {}
     for t in structure_tasks(job.tasks):
         sizes[t.n_atoms] = sizes.get(t.n_atoms, 0) + 1
     for n_atoms, count in sizes.items():
-        # positions (N, 3) f8 plus the per-atom and fixed fields of structure_fields()
-        structures += count * (n_atoms * 24 + _field_bytes(fields, n_atoms) + _ROW_OVERHEAD_BYTES)
+        # positions (N, 3) f8 and species (N,) i1 plus the per-atom and fixed fields of structure_fields()
+        structures += count * (n_atoms * 25 + _field_bytes(fields, n_atoms) + _ROW_OVERHEAD_BYTES)
     return results, structures
 
 
