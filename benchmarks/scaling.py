@@ -253,8 +253,8 @@ def plot(args):
         axes[2].plot(ps, weak, "o-", label=stage)
         for p, s, e, w in zip(ps, speed, eff, weak):
             table.append((stage, p, by_p[p]["strong"]["wall_s"], s, e, by_p[p]["weak"]["wall_s"], w))
-    pmax = max(max(v) for v in series.values())
-    axes[0].plot([1, pmax], [1, pmax], "k--", lw=0.8, label="ideal")
+    all_p = sorted({p for v in series.values() for p in v})
+    axes[0].plot(all_p, all_p, "k--", lw=0.8, label="ideal")  # at the measured P (log x axis)
     for ax, title, ylabel in ((axes[0], "strong scaling: speed-up", "T(1) / T(P)"),
                               (axes[1], "strong scaling: parallel efficiency", "T(1) / (P T(P))"),
                               (axes[2], "weak scaling: efficiency (atoms per rank fixed)", "T(1) / T(P)")):
