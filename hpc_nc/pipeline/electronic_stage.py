@@ -170,9 +170,9 @@ _SOLVER_FIELDS = {
     "build_seconds": ((), "f8", "s", "geometry, alloy and Hamiltonian assembly"),
     "solve_seconds": ((), "f8", "s", "SLEPc eigen solve"),
     "analysis_seconds": ((), "f8", "s", "observables, Coulomb integrals, CI"),
-    "reference_seconds": ((), "f8", "s", "solve of the homogeneous ZnS reference dot (0 when cached or not needed)"),
-    "reference_core_weight_E1": ((), "f8", "1", "E1 core weight of the pure ZnS dot of the same R, H (classifier reference)"),
-    "reference_core_weight_H1": ((), "f8", "1", "H1 core weight of the pure ZnS dot of the same R, H (classifier reference)"),
+    "reference_seconds": ((), "f8", "s", "solve of the homogeneous ZnS reference dot (0: cached or not needed)"),
+    "reference_core_weight_E1": ((), "f8", "1", "E1 core weight of the pure ZnS dot of the same R, H (classifier)"),
+    "reference_core_weight_H1": ((), "f8", "1", "H1 core weight of the pure ZnS dot of the same R, H (classifier)"),
     "solver_iterations": ((), "i8", "1", "SLEPc iterations (restarts) summed over the solves"),
     "solver_converged": ((), "i8", "1", "eigenpairs SLEPc reported converged"),
 }
