@@ -64,7 +64,6 @@ FIT_TARGETS = {
 STORE_DECIMALS = 9
 TOLERANCE_EV = 1e-6
 ZNS_DELTA0_EV = 0.064  # measured bulk Delta0 of zinc-blende ZnS (module docstring)
-ZNS_DELTA0_SOURCE = "Springer Handbook of Condensed Matter and Materials Data (2005), Table 4.1-143: ZnS Delta0 = 64 meV"
 
 
 def fit_zns_spin_orbit(data_dir: str | None = None) -> float:
@@ -186,7 +185,8 @@ def render_yaml(name: str, fit: dict, data_dir: str | None = None) -> str:
         else:
             src = cd_src
         lines += [f"    {n}:", f"      value: {fit['vogl'][n]:.{STORE_DECIMALS}f}", f"      source: \"{src}\""]
-    so_src = "UNSOURCED: Cd/S atomic spin-orbit splitting of the CdS set kept for {} (scheme: Chadi, PRB 16, 790 (1977), paper Methods); the CdS numbers have no primary reference (CdS.yaml)"
+    so_src = ("UNSOURCED: Cd/S atomic spin-orbit splitting of the CdS set kept for {} (scheme: Chadi, PRB 16, 790 "
+              "(1977), paper Methods); the CdS numbers have no primary reference (CdS.yaml)")
     lines += [
         "spin_orbit:",
         "  unit: eV",

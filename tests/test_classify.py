@@ -133,6 +133,20 @@ def test_location_is_judged_against_the_reference_not_a_fixed_number():
     assert h.label == "type-I" and "homogeneous" in h.reason
 
 
+def test_both_drawn_into_a_tiny_core_is_not_type_II():
+    """R = 1a core (ZnS reference 0.10, 0.06): a Cu-rich core draws the electron in too
+    (w_e 0.33, g_e = 4.4) while the hole is far more localised (g_h = 32, contrast 7): the
+    electron's majority is in the shell only because the core is tiny, so not type-II."""
+    base = dict(r_max_e=5.6, r_max_h=4.2, total_radius=16.2, overlap_envelope=0.91, overlap_atomic=0.5,
+                dxx=1.5, j_eh=0.4, reference_weight_e=0.10, reference_weight_h=0.06)
+    c = classify_confinement(0.33, 0.67, **base)
+    assert c.metrics["separation_contrast"] > 4 and c.metrics["core_enhancement_e"] > 2
+    assert c.label == "type-I", c.reason
+    # an electron not drawn in (g_e ~ 1) with the same hole: type-II (the Fig. 12 corner)
+    far = classify_confinement(0.10, 0.67, **dict(base, r_max_e=13.1, overlap_envelope=0.65))
+    assert far.label == "type-II", far.reason
+
+
 def test_quasi_type_II_one_carrier_drawn_in_the_other_as_homogeneous():
     base = dict(r_max_e=8.0, r_max_h=9.0, total_radius=20.0, overlap_envelope=0.9, overlap_atomic=0.7, dxx=0.0,
                 j_eh=0.3)

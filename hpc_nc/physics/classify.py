@@ -47,17 +47,19 @@ see hpc_nc.physics.observables and hpc_nc.physics.exciton "Basis invariance"):
 Rules, first match wins:
 0. a homogeneous dot (no Cu and no In, or no shell, H = 0: no core/shell band offset to
    separate anything) is "type-I".
-1. type-II: the contrast C >= separation_ratio (4), and the carrier drawn into the core is
-   mostly there (w >= 1/2) while the other is mostly in the shell (w < 1/2): "electron in
-   the shell, hole in the core" (or the reverse) literally, and clearly more so than in the
-   homogeneous dot. Exception, "mixed": the envelopes still overlap (O_env >= envelope_high)
-   with close maxima (s < separation_min), i.e. both carriers hug the interface from either
+1. type-II: the contrast C >= separation_ratio (4), the carrier drawn into the core is
+   mostly there (w >= 1/2) while the other is mostly in the shell (w < 1/2) and is not
+   itself drawn into the core (its g < confined_ratio): "electron in the shell, hole in the
+   core" (or the reverse) literally, and clearly more so than in the homogeneous dot. (A
+   Cu-rich core of R = 1a draws both carriers in, g_e ~ 4 and g_h ~ 30, while the electron's
+   majority stays in the shell only because the core is tiny: that is type-I, not type-II.)
+   Exception, "mixed": the envelopes still overlap (O_env >= envelope_high) with close maxima (s < separation_min), i.e. both carriers hug the interface from either
    side (the paper's 'shifted maxima'). Partial overlap does not veto: a hole in a core of
    R = 3a overlaps the shell electron's envelope (O_env = 0.73, s = 0.16 for InS/ZnS
    R = H = 3a at VBO 1.1 eV) and the paper calls that case type-II.
 2. quasi-type-II: one carrier localised ("core" or "shell"), the other "as homogeneous".
-3. same location (both core, both shell, both as homogeneous) or opposite locations
-   without the type-II contrast: "type-I" if the envelopes overlap and the maxima are not
+3. same location (both core, both shell, both as homogeneous) or opposite directions
+   without rule 1's majorities: "type-I" if the envelopes overlap and the maxima are not
    separated (a low O_atom is then reported as "different atomic layers" but does not
    change the class); otherwise "mixed" (shifted maxima without separation into different
    regions).
@@ -188,10 +190,13 @@ def classify_confinement(
     w_inner, w_outer = (core_weight_h, core_weight_e) if inner == "hole" else (core_weight_e, core_weight_h)
     overlapping = overlap_envelope >= settings.envelope_high
     separated = sep >= settings.separation_min
-    if contrast >= settings.separation_ratio and w_inner >= 0.5 > w_outer:
+    g_outer = g_e if outer == "electron" else g_h
+    if contrast >= settings.separation_ratio and w_inner >= 0.5 > w_outer and g_outer < settings.confined_ratio:
         if overlapping and not separated:  # both hug the interface from either side
-            return Classification("mixed", f"{outer} in the shell, {inner} in the core, but envelopes overlap, maxima close ({summary})", metrics)
-        return Classification("type-II", f"{outer} in the shell, {inner} in the core, contrast {contrast:.1f} ({summary})", metrics)
+            return Classification(
+                "mixed", f"{outer} in the shell, {inner} in the core, but envelopes overlap, maxima close ({summary})", metrics)
+        return Classification(
+            "type-II", f"{outer} in the shell, {inner} in the core, contrast {contrast:.1f} ({summary})", metrics)
 
     localised = {"core", "shell"}
     if (loc_e in localised) != (loc_h in localised):
