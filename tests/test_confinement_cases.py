@@ -74,11 +74,11 @@ def test_confinement_cases_through_hpc_nc_run_and_resume_refusal(tmp_path):
     # the job's default screening is recorded; another model must not resume into this file
     from hpc_nc.io.store import read_provenance
 
-    coulomb = json.loads(read_provenance(d / "results" / "confinement_cases.h5")["coulomb_settings"])
-    assert coulomb["screening"] == "thomas-fermi-resta"
-    res = _hpc_nc(d, "solve", "job.yaml", "--set", "coulomb.screening=uniform")
+    analysis = json.loads(read_provenance(d / "results" / "confinement_cases.h5")["analysis_settings"])
+    assert analysis["screening"] == "thomas-fermi-resta"
+    res = _hpc_nc(d, "solve", "job.yaml", "--set", "analysis.screening=uniform")
     assert res.returncode == 2, res.stdout[-1000:] + res.stderr[-1000:]
-    assert "different coulomb_settings" in res.stderr and "Traceback" not in res.stderr
+    assert "different analysis_settings" in res.stderr and "Traceback" not in res.stderr
 
 
 @pytest.mark.slow
