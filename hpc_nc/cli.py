@@ -214,7 +214,12 @@ def cmd_solve(args) -> int:
 
 
 def _inside_mpi_job() -> bool:
-    return any(v in os.environ for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"))
+    """Started by a launcher (mpirun, srun). PMIX_RANK alone does not count: a process that
+    initialised MPI as a singleton (a test run, a Python driver) passes its PMIx variables on
+    to every child it starts, which is then not an MPI job of its own."""
+    env = os.environ
+    return ("OMPI_COMM_WORLD_SIZE" in env or "PMI_SIZE" in env
+            or ("PMIX_RANK" in env and "SLURM_STEP_NUM_TASKS" in env))
 
 
 def _set_parent_death_signal(sig: int | None = None) -> None:
@@ -315,7 +320,8 @@ def cmd_run(args) -> int:
     mpirun = shutil.which("mpirun")
     if mpirun is None and n > 1:
         raise HpcNcError("mpirun not found: install openmpi-bin or run with -n 1")
-    env = dict(os.environ)
+    # a fresh MPI job: no PMIx variables inherited from a singleton parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PMIX_")}
     env.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
     if os.geteuid() == 0:
         env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
@@ -328,7 +334,7 @@ def cmd_run(args) -> int:
         cmd = launcher + [sys.executable, "-m", "hpc_nc", stage] + passthrough + petsc_opts
         print(f"run: {' '.join(cmd)}", flush=True)
         rc = _run_child(cmd, env)
-        if rc < 0 or rc in (EXIT_SIGINT, EXIT_SIGTERM, 128 + signal.SIGKILL):
+        if rc < 0 or rc in (EXIT_SIGINT, EXIT_SIGTERM):  # this process, or the stage, was stopped
             sig = -rc if rc < 0 else rc - 128
             name = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}.get(sig, f"signal {sig}")
             print(f"run: stopped by {name} during {stage}: {_saved_summary(results)}; resume with: "
@@ -339,10 +345,15 @@ def cmd_run(args) -> int:
             return EXIT_USAGE
         if rc == EXIT_FAILED:
             continue  # failures are recorded; solve records tasks whose structure failed
+        if rc == 128 + signal.SIGKILL:
+            print(f"run: a process of stage `{stage}` was killed (SIGKILL, often the out-of-memory killer: see "
+                  f"`hpc-nc validate` for the memory per task); {_saved_summary(results)}; resume with: "
+                  f"{_resume_command(args)}", file=sys.stderr, flush=True)
+            return EXIT_INTERNAL
         if rc != 0:
             print(f"run: stage `{stage}` exited with status {rc} (see the message above); {_saved_summary(results)};"
                   f" after fixing the cause, resume with: {_resume_command(args)}", file=sys.stderr, flush=True)
-            return EXIT_INTERNAL if rc == EXIT_INTERNAL else rc if rc == EXIT_PENDING else EXIT_INTERNAL
+            return EXIT_PENDING if rc == EXIT_PENDING else EXIT_INTERNAL
     return _finish_run(args, job, results, structures)
 
 
