@@ -359,7 +359,7 @@ def cmd_run(args) -> int:
         cmd = launcher + [sys.executable, "-m", "hpc_nc", stage] + passthrough + petsc_opts
         print(f"run: {' '.join(cmd)}", flush=True)
         rc = _run_child(cmd, env)
-        if rc < 0 or rc in (EXIT_SIGINT, EXIT_SIGTERM, 128 + signal.SIGKILL):
+        if rc < 0 or rc in (EXIT_SIGINT, EXIT_SIGTERM):  # this process, or the stage, was stopped
             sig = -rc if rc < 0 else rc - 128
             name = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}.get(sig, f"signal {sig}")
             print(f"run: stopped by {name} during {stage}: {_saved_summary(results)}; resume with: "
@@ -370,10 +370,15 @@ def cmd_run(args) -> int:
             return EXIT_USAGE
         if rc == EXIT_FAILED:
             continue  # failures are recorded; solve records tasks whose structure failed
+        if rc == 128 + signal.SIGKILL:
+            print(f"run: a process of stage `{stage}` was killed (SIGKILL, often the out-of-memory killer: see "
+                  f"`hpc-nc validate` for the memory per task); {_saved_summary(results)}; resume with: "
+                  f"{_resume_command(args)}", file=sys.stderr, flush=True)
+            return EXIT_INTERNAL
         if rc != 0:
             print(f"run: stage `{stage}` exited with status {rc} (see the message above); {_saved_summary(results)};"
                   f" after fixing the cause, resume with: {_resume_command(args)}", file=sys.stderr, flush=True)
-            return EXIT_INTERNAL if rc == EXIT_INTERNAL else rc if rc == EXIT_PENDING else EXIT_INTERNAL
+            return EXIT_PENDING if rc == EXIT_PENDING else EXIT_INTERNAL
     return _finish_run(args, job, results, structures)
 
 

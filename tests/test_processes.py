@@ -110,8 +110,13 @@ def _processes_mentioning(marker: str) -> list[int]:
     return pids
 
 
+# 4 tasks of a few seconds each: two rounds on 2 ranks, so a signal after the first task
+# lands while the second round runs
+MEDIUM = ["--set", "sweep.geometries=[[1.5, 1.0]]", "--set", "sweep.compositions=[[0.0, 1.0], [1.0, 0.0]]"]
+
+
 def _start_run(tmp_path, n=2):
-    cmd = [sys.executable, "-m", "hpc_nc", "run", DEMO, "--set", "sweep.geometries=[[1.5, 1.0]]", "-n", str(n),
+    cmd = [sys.executable, "-m", "hpc_nc", "run", DEMO, *MEDIUM, "-n", str(n),
            "--no-plots", "--progress", "log", *_paths(tmp_path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     # wait until the solve stage has finished a task (the relax stage takes a few seconds)
@@ -140,7 +145,7 @@ def test_signal_stops_mpirun_and_ranks_and_says_how_to_resume(tmp_path, sig):
     assert len(lines) == 1, err
     name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
     assert lines[0].startswith(f"run: stopped by {name} during solve: ")
-    assert "of 8 tasks are saved in" in lines[0] and "resume with: hpc-nc run " in lines[0]
+    assert "of 4 tasks are saved in" in lines[0] and "resume with: hpc-nc run " in lines[0]
     time.sleep(1)
     assert _processes_mentioning(str(tmp_path / "r.h5")) == []  # nothing left computing
 
@@ -158,9 +163,39 @@ def test_sigkill_of_run_takes_mpirun_and_ranks_with_it(tmp_path):
         os.kill(pid, signal.SIGKILL)
     assert left == []
     # and the interrupted file resumes to completion
-    out = hpc_nc("run", DEMO, "--set", "sweep.geometries=[[1.5, 1.0]]", "-n", "2", "--no-plots",
+    out = hpc_nc("run", DEMO, *MEDIUM, "-n", "2", "--no-plots",
                  "--progress", "none", *_paths(tmp_path))
     assert out.returncode == 0, out.stderr
     from hpc_nc.io.store import read_results
 
     assert (np.asarray(read_results(str(tmp_path / "r.h5"))["status"]) == 1).all()
+
+
+@needs_mpirun
+def test_a_rank_killed_from_outside_is_reported_not_taken_for_a_user_stop(tmp_path):
+    """SIGKILL of one rank (what the out-of-memory killer does) ends `run` with exit 1 and one
+    line naming the likely cause, not with 'stopped by SIGTERM'."""
+    proc = _start_run(tmp_path)
+    ranks = []
+    for pid in _processes_mentioning(str(tmp_path / "r.h5")):
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+        if b"solve" in argv and not any(a.endswith(b"mpirun") for a in argv):
+            ranks.append(pid)
+    assert ranks
+    os.kill(ranks[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "was killed (SIGKILL" in lines[0] and "resume with:" in lines[0], err
+
+
+def test_run_started_by_an_mpi_singleton_is_not_taken_for_an_mpi_job(tmp_path):
+    """A Python process that initialised MPI (pytest, a driver) leaves PMIX_RANK in the
+    environment of its children; `hpc-nc run` started from it must still run both stages."""
+    code = ("import subprocess, sys\nfrom mpi4py import MPI  # singleton: sets PMIX_* for children\n"
+            f"sys.exit(subprocess.run([sys.executable, '-m', 'hpc_nc', 'run', {DEMO!r}, *{TINY!r}, '-n', '1', "
+            f"'--no-plots', '--progress', 'none', *{_paths(tmp_path)!r}]).returncode)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "cannot run both stages" not in out.stderr
