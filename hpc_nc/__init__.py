@@ -4,4 +4,4 @@ Units everywhere: energies in eV, lengths in Angstrom (job files may give radii 
 constants), force constants in N/m, elastic constants in GPa.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
