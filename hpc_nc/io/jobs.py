@@ -54,7 +54,7 @@ from hpc_nc.errors import JobFileError
 from hpc_nc.physics.geometry import count_atoms_in_sphere
 
 MODELS = ("VCA", "NSTR", "STR")
-STRATEGIES = ("davidson", "shift-invert", "harmonic")  # = hpc_nc.solvers.eigensolver.STRATEGIES (tested)
+from hpc_nc.solvers.eigensolver import STRATEGIES  # noqa: E402 (its one home)
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "states": {"electrons": 4, "holes": 8},
