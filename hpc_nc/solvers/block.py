@@ -9,7 +9,7 @@ same branch and the result does not depend on the number of ranks beyond round-o
 
 Kernels here are plain numpy (:func:`start_block`, :func:`kramers_selection`);
 :class:`BlockSpace` holds the distributed parts with ``comm`` explicit.
-docs/design.md (eigensolver section) describes the strategies built on it.
+docs/design.md (eigensolver strategies) describes the strategies built on it.
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ Iteration (one side; holes are the mirror image, distances measured downward fro
   interior Ritz values): θ, X = V Y, the window's sorted by the one-sided key (wanted side
   first, nearest to c first); residuals R = H X − X θ; stop when the leading nev have
   ||r|| ≤ res_limit (the residual is recomputed with a fresh H product on return).
+  Leading converged states are locked at level boundaries (deflated, no longer filtered),
+  and the block shrinks by as many.
   Otherwise the cut D follows the block: D = the largest wanted-side distance in the
   block once θ₁ is located (r₁ < d₁/10), never above 1.8 d₁ (σ stays below the lowest
   state) and widened 1.5x while fewer than nev wanted-side Ritz values lie in the window.
@@ -53,6 +55,8 @@ Kernels here are plain numpy (:func:`gershgorin_bounds`, :func:`chebyshev_filter
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from hpc_nc.errors import ConvergenceError, HpcNcError
@@ -62,6 +66,7 @@ from hpc_nc.solvers.options import OptionsScope
 
 DEFAULT_DEGREE = 48  # degree in F = (H − σ)²: 96 products with H per vector and iteration (2a-3a: fewer products in all than 16 or 32)
 DEFAULT_MAX_IT = 400
+log = logging.getLogger(__name__)  # one line per iteration at DEBUG (long runs: progress)
 
 
 # ----------------------------------------------------------------------------- numpy kernels
@@ -161,10 +166,12 @@ def spectrum_bounds(space: BlockSpace, steps: int = 40, seed: int = 7) -> tuple[
 
     Gershgorin discs are safe but loose for these Hamiltonians (2a ZnS: [−38, 42] eV for a
     spectrum [−14, 26.5] eV), and the filter's cost grows with the bound. So the bound is
-    the extreme Ritz value of a ``steps``-step Lanczos run plus the norm of its last
-    residual, β_k (Zhou & Li, Linear Algebra Appl. 435, 480 (2011): a bound in practice,
-    not a theorem), never beyond the Gershgorin discs. The Lanczos vectors are fully
-    reorthogonalised (steps is small)."""
+    the extreme Ritz value of a ``steps``-step Lanczos run plus its residual β_k|z_k| and
+    1 % of the spread (after Zhou & Li, Linear Algebra Appl. 435, 480 (2011): a bound in
+    practice, not a theorem; the extremes converge first in Lanczos), never beyond the
+    Gershgorin discs. An eigenvalue beyond it would slow the filter down (it is amplified),
+    never make a result wrong: residuals and the check decide. The Lanczos vectors are
+    fully reorthogonalised (steps is small)."""
     from mpi4py import MPI
 
     indptr, indices, values = space.H.getValuesCSR()
@@ -190,16 +197,19 @@ def spectrum_bounds(space: BlockSpace, steps: int = 40, seed: int = 7) -> tuple[
         q = w / b
     k = len(alpha)
     T = np.diag(alpha) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
-    ritz = np.linalg.eigvalsh(T)
-    margin = beta[k - 1]
-    lower, upper = max(lo, ritz[0] - margin), min(hi, ritz[-1] + margin)
+    ritz, Z = np.linalg.eigh(T)
+    # residual of an extreme Ritz pair: beta_k |last component of its vector|; plus 1 % of
+    # the spread as a guard against an extreme eigenvalue the run has not yet resolved
+    guard = 0.01 * (ritz[-1] - ritz[0])
+    lower = max(lo, ritz[0] - beta[k - 1] * abs(Z[-1, 0]) - guard)
+    upper = min(hi, ritz[-1] + beta[k - 1] * abs(Z[-1, -1]) + guard)
     return space.agree((float(lower), float(upper)))
 
 
 def block_chebyshev(space: BlockSpace, nev: int, key, res_limit: float, boundary: float, side: int,
                     bounds: tuple[float, float], opposite: float, cut: float, *, guard: int = 6,
                     degree: int = DEFAULT_DEGREE, max_it: int = DEFAULT_MAX_IT, deflation: np.ndarray | None = None,
-                    seed: int = 1, monitor=None):
+                    seed: int = 1, degeneracy_tol: float = 1e-6, monitor=None):
     """The ``nev`` leading eigenpairs of H by ``key`` on one side of the gap centre.
 
     boundary: the gap centre c (eV); side: +1 for electrons (λ > c), −1 for holes; key:
@@ -225,12 +235,16 @@ def block_chebyshev(space: BlockSpace, nev: int, key, res_limit: float, boundary
     reach = side * (cut - opposite)  # the window (opposite, cut) as a distance
     block = nev + guard + (nev + guard) % 2  # whole Kramers pairs
     D = deflation if deflation is not None and deflation.shape[1] else None
-    bases = [D] if D is not None else []
     S = start_block(seed, space.row_start, space.n_local, block // 2)
-    V = space.orthonormalize(np.hstack([S, time_reversal(S)]), bases)
+    V = space.orthonormalize(np.hstack([S, time_reversal(S)]), [D] if D is not None else [])
+    # Locked (converged, leading, whole levels): no longer filtered; the rest stays orthogonal.
+    locked_X = np.zeros((space.n_local, 0), dtype=np.complex128, order="F")
+    locked_theta = np.zeros(0)
     rnorm = np.full(nev, np.inf)
     sigma = opposite + side * 0.5 * reach
     for iteration in range(1, max_it + 1):
+        active = nev - len(locked_theta)
+        bases = [B for B in (D, locked_X) if B is not None and B.shape[1]]
         W = space.hmult(V)
         A, G = space.gram(V, W), space.gram(W, W)
         theta, Y, n_window, mu_max = space.agree(folded_ritz(A, G, sigma, (0.5 * reach) ** 2, key))
@@ -239,16 +253,34 @@ def block_chebyshev(space: BlockSpace, nev: int, key, res_limit: float, boundary
         rnorm = space.agree(space.column_norms(HX - X * theta))
         del HX
         if monitor is not None:
-            monitor(iteration, theta, rnorm, opposite + side * reach)
+            monitor(iteration, np.concatenate([locked_theta, theta]),
+                    np.concatenate([np.zeros(len(locked_theta)), rnorm]), opposite + side * reach)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("side %+d nev %d (%d locked) it %d: theta %.6f .. %.6f max residual %.2e eV, window to %.4f eV",
+                      side, nev, len(locked_theta), iteration, theta[0], theta[min(active, len(theta)) - 1],
+                      float(np.max(rnorm[:active])), opposite + side * reach)
         wanted = side * (theta - boundary) > 0
-        if n_window >= nev and int(np.sum(wanted[:nev])) == nev and np.all(rnorm[:nev] <= res_limit):
-            X = np.asfortranarray(X[:, :nev])
-            final = space.agree(space.column_norms(space.hmult(X) - X * theta[:nev]))
-            return theta[:nev], X, final, iteration, float(opposite + side * reach)
+        good = (np.arange(len(theta)) < n_window) & wanted & (rnorm <= res_limit)
+        if good[:active].all():
+            X = np.asfortranarray(np.hstack([locked_X, X[:, :active]]))
+            theta = np.concatenate([locked_theta, theta[:active]])
+            final = space.agree(space.column_norms(space.hmult(X) - X * theta))
+            return theta, X, final, iteration, float(opposite + side * reach)
+        # Lock the leading converged states up to a level boundary (never split a level).
+        n_lock = int(np.argmin(good[:active]))  # leading run of converged wanted states
+        while n_lock > 0 and abs(theta[n_lock] - theta[n_lock - 1]) <= degeneracy_tol:
+            n_lock -= 1
+        if n_lock:
+            locked_X = np.asfortranarray(np.hstack([locked_X, X[:, :n_lock]]))
+            locked_theta = np.concatenate([locked_theta, theta[:n_lock]])
+            bases = [B for B in (D, locked_X) if B is not None and B.shape[1]]
+            X, theta, rnorm, n_window = X[:, n_lock:], theta[n_lock:], rnorm[n_lock:], n_window - n_lock
+            wanted = wanted[n_lock:]
+            active -= n_lock
         in_window = wanted & (np.arange(len(theta)) < n_window)
         dist = side * (theta[in_window] - opposite)
-        reach = next_cut(dist, rnorm[in_window], reach, nev, side * (sigma - opposite) + np.sqrt(max(mu_max, 0.0)),
-                         widest)
+        reach = next_cut(dist, rnorm[in_window], reach, active,
+                         side * (sigma - opposite) + np.sqrt(max(mu_max, 0.0)), widest)
         sigma = opposite + side * 0.5 * reach
         top = max(upper - sigma, sigma - lower) ** 2
         mu_cut = (0.5 * reach) ** 2
@@ -263,10 +295,12 @@ def block_chebyshev(space: BlockSpace, nev: int, key, res_limit: float, boundary
         P = chebyshev_filter(apply_f, np.asfortranarray(X[:, reps]), degree, mu_cut, top, low)
         del X
         V = space.orthonormalize(np.hstack([P, time_reversal(P)]), bases)
-        if V.shape[1] < block:  # lost directions (rank-deficient filtered block): refill
+        size = active + guard + (active + guard) % 2
+        if V.shape[1] < size:  # lost directions (rank-deficient filtered block): refill
             extra = start_block(seed + 1000 * iteration, space.row_start, space.n_local,
-                                (block - V.shape[1] + 1) // 2)
+                                (size - V.shape[1] + 1) // 2)
             V = np.hstack([V, space.orthonormalize(np.hstack([extra, time_reversal(extra)]), bases + [V])])
+    rnorm = np.concatenate([np.zeros(len(locked_theta)), rnorm])
     n_ok = int(np.sum(rnorm[:nev] <= res_limit))
     worst = float(np.max(rnorm[:nev])) if len(rnorm) else float("inf")
     raise ConvergenceError(
@@ -314,7 +348,8 @@ def solve_sides(comm, H, counts, targets, boundary, settings, res_limit: float):
                 def solve(nev, limit, deflation, seed):
                     theta, X, resid, its, cuts[side] = block_chebyshev(
                         space, nev, keys[side], limit, boundary, sign[side], bounds, opposite(side), cuts[side],
-                        guard=settings.guard, degree=degree, max_it=max_it, deflation=deflation, seed=seed)
+                        guard=settings.guard, degree=degree, max_it=max_it, deflation=deflation,
+                        seed=seed + settings.seed - 1, degeneracy_tol=settings.degeneracy_tol)
                     return theta, X, resid, its
                 return solve
 

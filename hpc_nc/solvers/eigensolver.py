@@ -106,6 +106,8 @@ class EigenSettings:
         solve (0: 300); chebyshev: filter iterations per solve (0: 400).
     degree: chebyshev only: degree of the filter polynomial in (H − σ)² per iteration
         (0: hpc_nc.solvers.chebyshev.DEFAULT_DEGREE).
+    seed: chebyshev only: seed of the random start blocks (the main solve's; each check
+        solve adds its round number), for a second run from a different start.
     ncv, mpd: subspace sizes (0: chosen per strategy from the number of states asked). For
         davidson ncv is the largest search space (raised to the minimum the block needs).
     extra_states: states asked for beyond the wanted count on each side (look-ahead that
@@ -141,6 +143,7 @@ class EigenSettings:
     tol: float = 1e-9
     max_it: int = 0
     degree: int = 0
+    seed: int = 1
     ncv: int = 0
     mpd: int = 0
     extra_states: int | None = None
@@ -163,6 +166,8 @@ class EigenSettings:
             raise HpcNcError(f"check_states must be >= 1, got {self.check_states!r}")
         if self.degree < 0:
             raise HpcNcError(f"degree must be >= 0, got {self.degree!r}")
+        if self.seed < 1:
+            raise HpcNcError(f"seed must be >= 1, got {self.seed!r}")
         if self.guard < 0:
             raise HpcNcError(f"guard must be >= 0, got {self.guard!r}")
         if self.extra_states is not None and (self.extra_states < 0 or self.extra_states % 2):

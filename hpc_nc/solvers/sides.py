@@ -7,7 +7,7 @@ a :class:`SideSolution` of numpy arrays (vectors gathered on every rank) and rai
 :class:`~hpc_nc.errors.ConvergenceError` when it cannot deliver; the public API
 (hpc_nc/solvers/eigensolver.py) keeps the wanted states (:func:`kept_states`) and makes
 every rank raise the same error. Why one-sided order and the check: see the docstring of
-hpc_nc/solvers/eigensolver.py and docs/design.md (eigensolver section).
+hpc_nc/solvers/eigensolver.py and docs/design.md (eigensolver strategies).
 """
 
 from __future__ import annotations
