@@ -71,7 +71,9 @@ def test_summary_and_memory_estimate():
     assert estimate_task_memory_bytes(11543, 16, "harmonic") < 0.5e9
     # davidson: within the measured 1.6 GB peak of a whole 7a process (1 rank), above its parts
     assert 0.8e9 < estimate_task_memory_bytes(11543, 16, "davidson") < 1.6e9
-    assert parse_job(GOOD).solver["strategy"] == "davidson"  # the default
+    # chebyshev: H plus a few blocks, far below davidson at the same size
+    assert estimate_task_memory_bytes(11543, 16, "chebyshev") < 0.5 * estimate_task_memory_bytes(11543, 16, "davidson")
+    assert parse_job(GOOD).solver["strategy"] == "auto"  # the default: resolved per task
 
 
 def test_job_strategies_are_the_eigensolvers():

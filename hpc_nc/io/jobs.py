@@ -23,8 +23,10 @@ optional unless marked; unknown keys are errors so that typos never pass silentl
       points:                       # extra explicit points, each a full mapping
         - {x_cu: 0, x_in: 1, core_radius_a: 1, shell_thickness_a: 1, model: NSTR}
     states: {electrons: 4, holes: 8}   # spin-orbital states (even: Kramers pairs)
-    solver:   {strategy: davidson, tol: 1.0e-9, max_it: 500, ncv: 0, eps_options: {}}
-              # strategy: davidson (default), shift-invert or harmonic (hpc_nc/solvers/eigensolver.py);
+    solver:   {strategy: auto, tol: 1.0e-9, max_it: 500, ncv: 0, eps_options: {}}
+              # strategy: auto (default: davidson or chebyshev per task from predicted time and
+              # memory per rank, recorded as solver_strategy), davidson, chebyshev, shift-invert or
+              # harmonic (hpc_nc/solvers/eigensolver.py);
               # eps_options: PETSc options, e.g. {davidson_mat_mumps_cntl_7: 1.0e-4}
     relax:    {tao_type: bncg, force_tol: 1.0e-4, max_it: 5000, tao_options: {}}
     physics:  {passivation_ev: 20.0, harrison_eta: 2.0}
@@ -58,7 +60,7 @@ from hpc_nc.solvers.eigensolver import STRATEGIES  # noqa: E402 (its one home)
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "states": {"electrons": 4, "holes": 8},
-    "solver": {"strategy": "davidson", "tol": 1e-9, "max_it": 500, "ncv": 0, "eps_options": {}},
+    "solver": {"strategy": "auto", "tol": 1e-9, "max_it": 500, "ncv": 0, "eps_options": {}},
     "relax": {"tao_type": "bncg", "force_tol": 1e-4, "max_it": 5000, "tao_options": {}},
     "physics": {"passivation_ev": 20.0, "harrison_eta": 2.0},
     "coulomb": {"epsilon": 5.2, "onsite_ev": None, "temperature_k": 300.0, "broadening_ev": 0.01,
@@ -442,6 +444,12 @@ def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str) -> in
     rows = 10 * n_atoms
     matrix = 200 * n_atoms * 20
     growth = (n_atoms / 11543) ** (4.0 / 3.0)
+    if strategy == "auto":  # the strategy auto would pick with this machine's memory per rank
+        from hpc_nc.solvers import cost
+
+        strategy = cost.choose_strategy(n_atoms, n_states, 1, cost.memory_per_rank(1))
+    if strategy == "chebyshev":  # H plus about six blocks of (n_states + guard 6) vectors
+        return int(matrix + rows * 16 * (n_states + 6) * 6)
     if strategy == "davidson":
         return int(matrix + rows * 16 * 100 * 2 + 0.46e9 * growth)
     basis = rows * 16 * max(2 * n_states, n_states + 32) * 2

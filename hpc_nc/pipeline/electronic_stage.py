@@ -73,7 +73,15 @@ def solve_task(comm, task, job, positions=None) -> dict:
                              harrison_eta=float(job.physics["harrison_eta"]))
     t_build = time.perf_counter() - t0
     try:
-        states = solve_gap_states(comm, H, job.n_electrons, job.n_holes, vbm, cbm, eigen_settings(job))
+        # auto: chosen here per task from rank 0's memory figure (every rank the same).
+        from hpc_nc.solvers import cost
+        from hpc_nc.solvers.eigensolver import resolve_strategy
+
+        settings = eigen_settings(job)
+        if settings.strategy == "auto":
+            budget = comm.bcast(cost.memory_per_rank(comm.size), root=0)
+            settings = resolve_strategy(settings, H.getSize()[0], job.n_electrons + job.n_holes, comm.size, budget)
+        states = solve_gap_states(comm, H, job.n_electrons, job.n_holes, vbm, cbm, settings)
     finally:
         H.destroy()
     t_solve = time.perf_counter() - t0 - t_build
@@ -95,6 +103,7 @@ def solve_task(comm, task, job, positions=None) -> dict:
         analysis_seconds=time.perf_counter() - t0 - t_build - t_solve,
         solver_iterations=int(np.sum(states.diagnostics.get("iterations", [-1]))),
         solver_converged=int(states.diagnostics.get("n_converged", -1)),
+        solver_strategy=str(states.diagnostics["strategy"]),
     )
     return result
 
@@ -110,6 +119,7 @@ _SOLVER_FIELDS = {
     "analysis_seconds": ((), "f8", "s", "observables, Coulomb integrals, CI"),
     "solver_iterations": ((), "i8", "1", "SLEPc iterations (restarts) summed over the solves"),
     "solver_converged": ((), "i8", "1", "eigenpairs SLEPc reported converged"),
+    "solver_strategy": ((), "S16", "", "gap-state strategy that ran (auto resolved: davidson or chebyshev)"),
 }
 _STRING_BYTES = {"confinement": 16, "confinement_reason": 200}
 _COMPLEX = {"ci_direct", "ci_exchange"}

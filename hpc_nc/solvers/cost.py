@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import os
 
-# name: (seconds at 10^4 atoms, exponent, MiB at 10^4 atoms, exponent) for 16 states, one rank.
+# name: (CPU seconds at 10^4 atoms, exponent, peak MiB at 10^4 atoms, exponent) for 16 states,
+# one rank. davidson: 5a (4,235 atoms) 11.7 s / 560 MiB (2026-12-07) and 10a (33,533 atoms)
+# 228 s / 4.75 GB (issue 13); 7a (11,543 atoms) predicted 49 s / 1,541 MiB against 35.5-37.4 s
+# and 1,475 MiB measured. chebyshev: 5a 114 s / 214 MiB (2026-12-07); exponents from the
+# method: products with H grow like the inverse level spacing ~ R and each costs ~ N, so
+# time ~ N^(4/3); memory is H plus a few blocks, ~ N.
 FITS = {
-    "davidson": (22.0, 1.72, 1290.0, 1.09),
-    "chebyshev": (60.0, 1.50, 700.0, 1.00),
+    "davidson": (40.3, 1.44, 1333.0, 1.01),
+    "chebyshev": (358.0, 4.0 / 3.0, 505.0, 1.00),
 }
 AUTO_CANDIDATES = ("davidson", "chebyshev")
 MIB = 1024.0**2
