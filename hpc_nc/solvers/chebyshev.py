@@ -279,8 +279,9 @@ def block_chebyshev(space: BlockSpace, nev: int, key, res_limit: float, boundary
             active -= n_lock
         in_window = wanted & (np.arange(len(theta)) < n_window)
         dist = side * (theta[in_window] - opposite)
-        reach = next_cut(dist, rnorm[in_window], reach, active,
-                         side * (sigma - opposite) + np.sqrt(max(mu_max, 0.0)), widest)
+        if iteration > 1:  # the first Ritz values are those of the random start: filter first
+            reach = next_cut(dist, rnorm[in_window], reach, active,
+                             side * (sigma - opposite) + np.sqrt(max(mu_max, 0.0)), widest)
         sigma = opposite + side * 0.5 * reach
         top = max(upper - sigma, sigma - lower) ** 2
         mu_cut = (0.5 * reach) ** 2
