@@ -33,8 +33,6 @@ def start_block(seed: int, row_start: int, n_rows: int, k: int) -> np.ndarray:
     return np.asfortranarray(u[:, :k] + 1j * u[:, k:])
 
 
-
-
 def kramers_selection(gram: np.ndarray, drop: float = 0.3) -> np.ndarray:
     """Greedy choice of Kramers representatives from the Gram matrix of [R, T R] (2k x 2k).
 
@@ -59,7 +57,6 @@ def kramers_selection(gram: np.ndarray, drop: float = 0.3) -> np.ndarray:
         if rest2 > drop**2:
             chosen.append(j)
     return np.array(chosen, dtype=int)
-
 
 
 # ----------------------------------------------------------------------------- distributed
