@@ -84,7 +84,9 @@ class SolverSection:
     """Eigensolver of the electronic stage (hpc_nc/solvers/eigensolver.py)."""
 
     strategy: str = _field(
-        "davidson", "eigensolver strategy", Bound("str", choices="hpc_nc.solvers.eigensolver:STRATEGIES")
+        "auto",
+        "eigensolver strategy (auto: chosen per task from the cost model, recorded in solver_strategy)",
+        Bound("str", choices="hpc_nc.solvers.eigensolver:STRATEGIES"),
     )
     tol: float = _field(
         1e-9,

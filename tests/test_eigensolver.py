@@ -20,7 +20,7 @@ from hpc_nc.physics.geometry import build_nanocrystal
 ENERGY_TOL = 1e-8  # eV
 
 
-@pytest.fixture(params=STRATEGIES)
+@pytest.fixture(params=[s for s in STRATEGIES if s != "auto"])  # auto resolves to one of them
 def strategy(request):
     return request.param
 
@@ -312,8 +312,8 @@ def test_check_solve_finds_the_hidden_pair_of_a_fourfold_level(petsc, comm):
     deflated check solve (2 states, the default) stands between this and a wrong answer.
     It must find the hidden pair (inside the kept range), merge it and verify again.
     """
-    from hpc_nc.solvers import eigensolver as es
-    from hpc_nc.solvers.eigensolver import time_reversal
+    from hpc_nc.solvers import slepc_backend as es
+    from hpc_nc.solvers.eigensolver import EigenSettings, time_reversal
 
     PETSc, SLEPc = petsc
     csr, vbm, cbm, _, ref_h, _ = _reference("ZnS-1.5a", 8, 8)

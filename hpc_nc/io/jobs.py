@@ -25,8 +25,10 @@ settings sections and their defaults, units and bounds are the dataclasses of
       points:                       # extra explicit points, each a full mapping (a model
         - {x_cu: 0, x_in: 1, core_radius_a: 1, shell_thickness_a: 1, model: NSTR}  # list expands)
     states:      {electrons: 4, holes: 8}   # spin-orbital states (even: Kramers pairs), <= 256
-    solver:      {strategy: 'davidson', tol: 1e-09, max_it: 500, ncv: 0, petsc_options: {}}
-                 # strategy: hpc_nc.solvers.eigensolver.STRATEGIES; 1e-14 <= tol <= 1e-3;
+    solver:      {strategy: 'auto', tol: 1e-09, max_it: 500, ncv: 0, petsc_options: {}}
+                 # strategy: hpc_nc.solvers.eigensolver.STRATEGIES (auto: davidson or chebyshev per
+                 # task from predicted time and memory per rank, recorded as solver_strategy);
+                 # 1e-14 <= tol <= 1e-3;
                  # petsc_options (old name eps_options): PETSc options, e.g.
                  # {davidson_mat_mumps_cntl_7: 1.0e-4}
     relax:       {tao_type: 'bncg', force_tol: 0.0001, max_it: 5000, tao_options: {}}

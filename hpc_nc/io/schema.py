@@ -209,6 +209,8 @@ SOLVER_QUANTITIES: tuple[Quantity, ...] = (
     _q("solver_iterations", "i8", (), "1",
        "eigensolver iterations (outer iterations or restarts, as the strategy counts them) summed over the solves"),
     _q("solver_converged", "i8", (), "1", "eigenpairs the eigensolver reported converged"),
+    _q("solver_strategy", "S16", (), "1",
+       "gap-state strategy that ran (solver.strategy auto resolved per task: davidson or chebyshev)"),
     _q("species", "i1", (PER_ATOM,), "1", _SPECIES_DOC),
 )
 

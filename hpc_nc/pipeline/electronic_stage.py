@@ -42,6 +42,21 @@ def eigen_settings(solver: SolverSection):
                          petsc_options=dict(solver.petsc_options))
 
 
+def resolved_eigen_settings(comm, settings: ElectronicSettings, n_rows: int):
+    """Collective: the eigensolver settings with ``strategy: auto`` resolved for this task
+    (hpc_nc.solvers.eigensolver.resolve_strategy), from rank 0's memory figure so that every
+    rank of the group runs the same strategy."""
+    from hpc_nc.solvers import cost
+    from hpc_nc.solvers.eigensolver import resolve_strategy
+
+    eigen = eigen_settings(settings.solver)
+    if eigen.strategy != "auto":
+        return eigen
+    budget = comm.bcast(cost.memory_per_rank(comm.size), root=0)
+    n_states = settings.states.electrons + settings.states.holes
+    return resolve_strategy(eigen, n_rows, n_states, comm.size, budget)
+
+
 def analysis_settings(analysis: AnalysisSection):
     """The exciton/observable stage's settings from the job's analysis section."""
     from hpc_nc.physics.exciton import AnalysisSettings
@@ -86,7 +101,7 @@ def homogeneous_reference(comm, task: Task, settings: ElectronicSettings) -> tup
                                        harrison_eta=settings.hamiltonian.harrison_eta)
     try:
         states = solve_gap_states(comm, hamiltonian, settings.states.electrons, settings.states.holes, vbm, cbm,
-                                  eigen_settings(settings.solver))
+                                  resolved_eigen_settings(comm, settings, hamiltonian.getSize()[0]))
     finally:
         hamiltonian.destroy()
     tol = AnalysisSettings().level_tol_ev
@@ -125,7 +140,7 @@ def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.nda
     t_build = time.perf_counter() - t0
     try:
         states = solve_gap_states(comm, hamiltonian, settings.states.electrons, settings.states.holes, vbm, cbm,
-                                  eigen_settings(settings.solver))
+                                  resolved_eigen_settings(comm, settings, hamiltonian.getSize()[0]))
     finally:
         hamiltonian.destroy()
     t_solve = time.perf_counter() - t0 - t_build
@@ -159,6 +174,7 @@ def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.nda
         solver_iterations=int(np.sum(states.diagnostics.get("iterations", [-1]))),
         solver_converged=int(states.diagnostics.get("n_converged", -1)),
         species=species_codes(alloy.compound_weights),
+        solver_strategy=str(states.diagnostics["strategy"]),
     )
     return result
 

@@ -49,10 +49,10 @@ import time
 
 import numpy as np
 
-from hpc_nc.parallel import heartbeat
-from hpc_nc.parallel.rng import uniform_for_sites
 from hpc_nc.errors import ConvergenceError, HpcNcError
+from hpc_nc.parallel import heartbeat
 from hpc_nc.physics.tight_binding import time_reversal
+from hpc_nc.solvers.block import BlockSpace, kramers_selection, start_block  # noqa: F401 (davidson's API)
 
 N_SPIN_ORB = 10
 N_ORB = 5
@@ -100,41 +100,6 @@ def from_spin_columns(block: np.ndarray) -> np.ndarray:
     return block.reshape(-1, N_ORB, 2, k).transpose(0, 2, 1, 3).reshape(-1, k)
 
 
-def start_block(seed: int, row_start: int, n_rows: int, k: int) -> np.ndarray:
-    """(n_rows, k) complex random block that depends only on (seed, global row, column),
-    so the start, and hence the result, does not depend on the number of ranks."""
-    rows = np.arange(row_start, row_start + n_rows, dtype=np.uint64)[:, None]
-    ids = rows * np.uint64(2 * k) + np.arange(2 * k, dtype=np.uint64)[None, :]
-    u = uniform_for_sites(seed, ids.ravel()).reshape(n_rows, 2 * k) - 0.5
-    return np.asfortranarray(u[:, :k] + 1j * u[:, k:])
-
-
-def kramers_selection(gram: np.ndarray, drop: float = 0.3) -> np.ndarray:
-    """Greedy choice of Kramers representatives from the Gram matrix of [R, T R] (2k x 2k).
-
-    T = iσ_y K commutes with H and with K⁻¹ (K is real and spin-independent), so
-    K⁻¹ T r = T K⁻¹ r: one solve gives the expansion vectors of both members of a pair.
-    Column j of R (in order) is taken when more than ``drop`` of its norm lies outside the
-    span of the columns already taken and their partners. Returns the taken indices.
-    """
-    k = gram.shape[0] // 2
-    d = np.sqrt(np.maximum(np.real(np.diag(gram)), 0.0))
-    scale = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0)
-    M = gram * scale[:, None] * scale[None, :]
-    chosen: list[int] = []
-    for j in range(k):
-        if d[j] == 0:
-            continue
-        S = chosen + [c + k for c in chosen]
-        rest2 = 1.0
-        if S:
-            c = np.linalg.lstsq(M[np.ix_(S, S)], M[S, j], rcond=1e-12)[0]
-            rest2 = float(np.real(M[j, j] - M[j, S] @ c))
-        if rest2 > drop**2:
-            chosen.append(j)
-    return np.array(chosen, dtype=int)
-
-
 def harmonic_ritz(A: np.ndarray, G: np.ndarray, sigma: float, key, count: int):
     """Harmonic Ritz selection around sigma from A = Vᴴ H V, G = (H V)ᴴ (H V), V orthonormal.
 
@@ -173,8 +138,9 @@ def _better_target(theta: np.ndarray, r1: float, sigma: float, toward: float) ->
 
 
 # ----------------------------------------------------------------------------- distributed
-class BlockOperators:
-    """The distributed operations of the block solver, on local row blocks (numpy).
+class BlockOperators(BlockSpace):
+    """The distributed operations of the block solver, on local row blocks (numpy): those of
+    :class:`~hpc_nc.solvers.block.BlockSpace` plus the preconditioner.
 
     H: complex Hermitian PETSc Mat (eV), rows owned in whole atoms; comm: its mpi4py
     communicator. The preconditioner K = H₀ − σ is built once from H's own rows and
@@ -183,17 +149,9 @@ class BlockOperators:
 
     def __init__(self, comm, H, options_prefix: str = "davidson_"):
         from hpc_nc.parallel.petsc_matrix import aij_from_local_csr
-        from hpc_nc.parallel.petsc_build import select_build
 
-        self.PETSc, _ = select_build("complex")
+        super().__init__(comm, H)
         PETSc = self.PETSc
-        self.comm = comm
-        self.H = H
-        self.row_start, row_stop = H.getOwnershipRange()
-        self.n_local = row_stop - self.row_start
-        self.n_global = H.getSize()[0]
-        if self.row_start % N_SPIN_ORB or self.n_local % N_SPIN_ORB:
-            raise HpcNcError("the davidson strategy needs H's rows owned in whole atoms")
         indptr, indices, values = H.getValuesCSR()
         k_ptr, k_cols, k_vals = spin_orbit_free_rows(indptr, indices, values, self.row_start)
         # Every row needs its diagonal entry: set_shift shifts it in place.
@@ -213,7 +171,6 @@ class BlockOperators:
         self.factor_seconds = 0.0
         self.n_solves = 0
         self.n_rhs = 0
-        self.n_mults = 0
 
     # -- preconditioner
     def set_shift(self, sigma: float) -> None:
@@ -234,21 +191,6 @@ class BlockOperators:
         self.pc.setUp()
         self.factor_seconds += time.perf_counter() - t0
 
-    def _dense(self, X: np.ndarray, n_global: int):
-        """A distributed dense Mat on this rank's rows of X (column-major, shares X's memory)."""
-        PETSc = self.PETSc
-        return PETSc.Mat().createDense(((X.shape[0], n_global), (PETSc.DECIDE, X.shape[1])), array=X,
-                                       comm=self.H.getComm())
-
-    def _sum(self, local: np.ndarray) -> np.ndarray:
-        """Elementwise sum over the ranks (identical on every rank)."""
-        from mpi4py import MPI
-
-        local = np.ascontiguousarray(local)
-        out = np.empty_like(local)
-        self.comm.Allreduce(local, out, op=MPI.SUM)
-        return out
-
     def precondition(self, R: np.ndarray) -> np.ndarray:
         """K⁻¹ R for a local block R (n_local, k): one multi-right-hand-side solve."""
         B = np.asfortranarray(to_spin_columns(R))
@@ -262,54 +204,6 @@ class BlockOperators:
         self.n_solves += 1
         self.n_rhs += k2
         return from_spin_columns(X)
-
-    # -- H and inner products
-    def hmult(self, X: np.ndarray) -> np.ndarray:
-        X = np.asfortranarray(X)
-        Xm = self._dense(X, self.n_global)
-        Ym = self.H.matMult(Xm)
-        Y = np.array(Ym.getDenseArray())
-        Xm.destroy()
-        Ym.destroy()
-        self.n_mults += X.shape[1]
-        return Y
-
-    def gram(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """Xᴴ Y summed over the ranks (identical on every rank). zgemm with a conjugate-
-        transpose flag: numpy's X.conj().T @ Y would first copy the conjugate of X."""
-        from scipy.linalg.blas import zgemm
-
-        if X.shape[1] == 0 or Y.shape[1] == 0:
-            return np.zeros((X.shape[1], Y.shape[1]), dtype=np.complex128)
-        return self._sum(zgemm(1.0, X, Y, trans_a=2))
-
-    def column_norms(self, X: np.ndarray) -> np.ndarray:
-        return np.sqrt(self._sum(np.sum(np.abs(X) ** 2, axis=0)))
-
-    def agree(self, obj):
-        """Rank 0's copy of a small result, so every rank takes the same decisions."""
-        return self.comm.bcast(obj, root=0)
-
-    def orthonormalize(self, T: np.ndarray, bases) -> np.ndarray:
-        """Columns of T orthogonal to every (orthonormal) block in ``bases`` and to each other;
-        directions already in their span (relative norm < 1e-8) are dropped."""
-        norms = self.agree(self.column_norms(T))
-        T = np.asfortranarray(T[:, norms > 0] / norms[norms > 0])
-        for _ in range(2):  # twice is enough (Giraud et al., Numer. Math. 101, 87 (2005))
-            for B in bases:
-                if B is not None and B.shape[1]:
-                    T -= B @ self.gram(B, T)
-            w, U = np.linalg.eigh(self.gram(T, T))
-            w, U = self.agree((w, U))
-            keep = w > 1e-16 * max(1.0, w.max(initial=0.0))
-            T = T @ (U[:, keep] / np.sqrt(w[keep]))
-        return np.asfortranarray(T)
-
-    def kramers_representatives(self, R: np.ndarray, drop: float = 0.3) -> np.ndarray:
-        """Indices of columns S of R such that span(S, T S) holds span(R) (see
-        :func:`kramers_selection`); one Gram matrix of [R, T R], the rest is small."""
-        RT = np.hstack([R, time_reversal(R)])
-        return kramers_selection(self.agree(self.gram(RT, RT)), drop)
 
     def destroy(self) -> None:
         if self.pc is not None:
@@ -413,3 +307,62 @@ def block_davidson(ops: BlockOperators, nev: int, sigma: float, key, res_limit: 
     raise ConvergenceError(
         f"block Davidson converged {n_ok} of {nev} states near {sigma:.4f} eV {why} "
         f"(largest residual {worst:.2e} eV > {res_limit:.2e} eV); raise max_it or guard")
+
+
+# ----------------------------------------------------------------------------- the backend
+# PETSc options of the davidson preconditioner's MUMPS factorisation (prefix "davidson_"),
+# used where neither the command line nor the job file sets them. Block low-rank at 1e-3
+# halves the 7a factorisation time and shrinks the factor; the preconditioner need not be
+# exact (the spin-orbit term is left out of it anyway), and at 5a the iteration count was
+# unchanged at 1e-3 (it grew at 1e-2). benchmarks/RESULTS.md, eigensolver section.
+DAVIDSON_PETSC_DEFAULTS = {"davidson_mat_mumps_icntl_35": 2, "davidson_mat_mumps_cntl_7": 1e-3}
+
+
+def _side(ops: BlockOperators, n: int, side: str, boundary: float, target: float, settings, res_limit: float):
+    """One side: main solve (n + extra states, target moved to the states), then the
+    deflated check of hpc_nc/solvers/sides.py (:func:`check_rounds`) at the moved target."""
+    from hpc_nc.solvers.sides import BlockRun, block_solution, check_rounds, one_sided_key
+
+    key = one_sided_key(side, boundary)
+    options = dict(guard=settings.guard, max_dim=settings.ncv, max_it=settings.max_it or 300)
+    ops.set_shift(target)
+    theta, X, resid, its = block_davidson(ops, n + settings.extra, target, key, res_limit, seed=1,
+                                          retarget_toward=boundary, **options)
+    run = BlockRun(theta, X, resid, [its])
+
+    def solve(nev, limit, deflation, seed):  # the check solves: the (possibly moved) target
+        return block_davidson(ops, nev, ops.shift, key, limit, deflation=deflation, seed=seed, **options)
+
+    check_rounds(run, solve, n, side, key, settings, res_limit, "block Davidson")
+    return block_solution(ops, run, final_target=float(ops.shift))
+
+
+def solve_sides(comm, H, counts, targets, boundary, settings, res_limit: float):
+    """Both sides with the block Davidson solver: ({side: SideSolution}, extra diagnostics).
+    counts: {"electron": n_e, "hole": n_h}; targets: eV per side. Raises ConvergenceError
+    (a PETSc/MUMPS error becomes one, with its code)."""
+    from hpc_nc.parallel.petsc_build import blas_threads, select_build
+    from hpc_nc.solvers.options import OptionsScope
+    from hpc_nc.solvers.sides import SideSolution
+
+    PETSc, _ = select_build("complex")
+    results = {}
+    ops = None
+    try:
+        with OptionsScope(PETSc, {**DAVIDSON_PETSC_DEFAULTS, **settings.petsc_options}), blas_threads(1):
+            ops = BlockOperators(comm, H)
+            for side in ("electron", "hole"):
+                n = counts[side]
+                results[side] = SideSolution.empty(ops.n_global) if n == 0 else \
+                    _side(ops, n, side, boundary, targets[side], settings, res_limit)
+            extra = {"preconditioner_factor_seconds": float(ops.factor_seconds),
+                     "preconditioner_solves": int(ops.n_solves),
+                     "preconditioner_rhs": int(ops.n_rhs), "h_block_products": int(ops.n_mults),
+                     "final_targets": {s: r.final_target for s, r in results.items()}}
+    except PETSc.Error as exc:
+        raise ConvergenceError(f"PETSc/MUMPS failed in the davidson eigensolve: error code "
+                               f"{getattr(exc, 'ierr', '?')}") from None
+    finally:
+        if ops is not None:
+            ops.destroy()
+    return results, extra
