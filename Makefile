@@ -22,7 +22,7 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 MPIRUN := mpirun -n $(NP)
 
-.PHONY: setup test test-serial test-mpi demo bench fuzz clean-results paper
+.PHONY: setup test test-slow lint test-serial test-mpi demo bench fuzz clean-results paper
 
 setup: $(STAMP)
 
@@ -36,18 +36,29 @@ $(STAMP): pyproject.toml
 	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	@# --no-deps: pip must never install numpy/h5py/mpi4py/petsc4py/slepc4py over the system builds.
 	@$(PY) -m pip install -q --no-build-isolation --no-deps -e . 2>&1 | grep -v -i "notice" || true
+	@# ruff (lint + format check) is the only tool taken from PyPI; it has no Python dependencies.
+	@$(PY) -m pip install -q "ruff>=0.6" 2>&1 | grep -v -i -e "notice" -e "is ignored" || true
 	@$(PY) -c "import hpc_nc, numpy, scipy, yaml, h5py, mpi4py, matplotlib, pytest" \
 	  || { echo "setup: the environment is incomplete (see above)"; exit 1; }
 	@touch $(STAMP)
 	@echo "setup: ready ($(VENV), $$($(PY) --version))"
 
-# Serial suite in the complex build, then the real-build (TAO) tests, then every
-# MPI-marked test again under mpirun -n 2 in each build.
-test: setup
-	$(PY) -m pytest -q
+# Lint and format check (pyproject.toml [tool.ruff]); part of `make test`.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# Lint, then the serial suite in the complex build, the real-build (TAO) tests, then every
+# MPI-marked test again under mpirun -n 2 in each build. Tests marked `slow` (minutes each:
+# paper-size physics cases) run with `make test-slow`.
+test: setup lint
+	$(PY) -m pytest -q -m "not slow"
 	HPC_NC_SCALAR=real $(PY) -m pytest -q -m real_build
 	$(MPIRUN) $(PY) -m pytest -q -p no:cacheprovider -m "mpi and not real_build"
 	HPC_NC_SCALAR=real $(MPIRUN) $(PY) -m pytest -q -p no:cacheprovider -m "mpi and real_build"
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
 
 demo: setup
 	$(VENV)/bin/hpc-nc run jobs/demo.yaml -n $(NP)

@@ -64,9 +64,18 @@ def worker(args) -> None:
     else:
         core, shell = args.size[0]
         relax = args.stage == "relax"  # relax: an In-rich core, so that there is strain
-        job = parse_job(SIZE_JOB.format(core=core, shell=shell, model="STR" if relax else "NSTR",
-                                        x_in=0.5 if relax else 0.0, ne=args.electrons, nh=args.holes,
-                                        strategy=args.strategy), overrides=overrides)
+        job = parse_job(
+            SIZE_JOB.format(
+                core=core,
+                shell=shell,
+                model="STR" if relax else "NSTR",
+                x_in=0.5 if relax else 0.0,
+                ne=args.electrons,
+                nh=args.holes,
+                strategy=args.strategy,
+            ),
+            overrides=overrides,
+        )
     task = job.tasks[args.task]
     positions = None
     if task.model == "STR" and args.stage == "solve":
@@ -87,14 +96,32 @@ def worker(args) -> None:
     peaks = comm.gather(peak, root=0)
     bases = comm.gather(baseline, root=0)
     if comm.rank == 0:
-        print("RESULT " + json.dumps({
-            "task": args.task, "n_atoms": int(task.n_atoms), "n_states": job.n_electrons + job.n_holes,
-            "strategy": "relax" if args.stage == "relax" else job.solver.strategy, "ranks": comm.size, "model": task.model,
-            "x_cu": task.x_cu, "x_in": task.x_in, "core_a": task.core_radius_a, "shell_a": task.shell_thickness_a,
-            "cpu_s": sum(cpus), "wall_s": wall, "peak_bytes": peaks, "baseline_bytes": bases,
-            "import_bytes": base0, "build_s": float(row["build_seconds"]), "solve_s": float(row["solve_seconds"]),
-            "analysis_s": float(row["analysis_seconds"]),
-        }), flush=True)
+        print(
+            "RESULT "
+            + json.dumps(
+                {
+                    "task": args.task,
+                    "n_atoms": int(task.n_atoms),
+                    "n_states": job.n_electrons + job.n_holes,
+                    "strategy": "relax" if args.stage == "relax" else job.solver.strategy,
+                    "ranks": comm.size,
+                    "model": task.model,
+                    "x_cu": task.x_cu,
+                    "x_in": task.x_in,
+                    "core_a": task.core_radius_a,
+                    "shell_a": task.shell_thickness_a,
+                    "cpu_s": sum(cpus),
+                    "wall_s": wall,
+                    "peak_bytes": peaks,
+                    "baseline_bytes": bases,
+                    "import_bytes": base0,
+                    "build_s": float(row["build_seconds"]),
+                    "solve_s": float(row["solve_seconds"]),
+                    "analysis_s": float(row["analysis_seconds"]),
+                }
+            ),
+            flush=True,
+        )
 
 
 def run_one(argv_tail, ranks) -> dict:
@@ -118,8 +145,12 @@ def main():
     ap.add_argument("--electrons", type=int, default=8)
     ap.add_argument("--holes", type=int, default=8)
     ap.add_argument("--strategy", default="davidson")
-    ap.add_argument("--stage", choices=["solve", "relax"], default="solve",
-                    help="relax: time the VFF relaxation of an STR task (real build) instead")
+    ap.add_argument(
+        "--stage",
+        choices=["solve", "relax"],
+        default="solve",
+        help="relax: time the VFF relaxation of an STR task (real build) instead",
+    )
     ap.add_argument("--set", action="append", metavar="KEY=VALUE")
     ap.add_argument("--ranks", type=int, nargs="+", default=[1])
     ap.add_argument("--repeats", type=int, default=1)
@@ -141,21 +172,43 @@ def main():
         idx = [int(i) for i in args.tasks.split(",")] if args.tasks else list(range(n))
         runs = [["--job", args.job, "--task", str(i), "--stage", args.stage, *extra] for i in idx]
     for core, shell in args.size or []:
-        runs.append(["--size", str(core), str(shell), "--electrons", str(args.electrons), "--holes", str(args.holes),
-                     "--strategy", args.strategy, "--stage", args.stage, *extra])
-    print(f"{'atoms':>7} {'states':>6} {'strategy':>10} {'ranks':>5} | {'cpu s':>8} {'pred':>8} {'ratio':>6} | "
-          f"{'peak MiB':>9} {'pred':>8} {'ratio':>6} | wall s  build/solve/analysis s")
+        runs.append(
+            [
+                "--size",
+                str(core),
+                str(shell),
+                "--electrons",
+                str(args.electrons),
+                "--holes",
+                str(args.holes),
+                "--strategy",
+                args.strategy,
+                "--stage",
+                args.stage,
+                *extra,
+            ]
+        )
+    print(
+        f"{'atoms':>7} {'states':>6} {'strategy':>10} {'ranks':>5} | {'cpu s':>8} {'pred':>8} {'ratio':>6} | "
+        f"{'peak MiB':>9} {'pred':>8} {'ratio':>6} | wall s  build/solve/analysis s"
+    )
     for tail in runs:
         for r in args.ranks:
             for _ in range(args.repeats):
                 m = run_one(tail, r)
-                pred = (predict_relax(m["n_atoms"], r) if args.stage == "relax"
-                        else predict_task(m["n_atoms"], m["n_states"], m["strategy"], r))
+                pred = (
+                    predict_relax(m["n_atoms"], r)
+                    if args.stage == "relax"
+                    else predict_task(m["n_atoms"], m["n_states"], m["strategy"], r)
+                )
                 peak = max(m["peak_bytes"])
-                print(f"{m['n_atoms']:7d} {m['n_states']:6d} {m['strategy']:>10} {r:5d} | {m['cpu_s']:8.2f} "
-                      f"{pred.cpu_s:8.2f} {pred.cpu_s / m['cpu_s']:6.2f} | {peak / 2**20:9.0f} "
-                      f"{pred.peak_bytes / 2**20:8.0f} {pred.peak_bytes / peak:6.2f} | {m['wall_s']:6.1f}  "
-                      f"{m['build_s']:.1f}/{m['solve_s']:.1f}/{m['analysis_s']:.1f}", flush=True)
+                print(
+                    f"{m['n_atoms']:7d} {m['n_states']:6d} {m['strategy']:>10} {r:5d} | {m['cpu_s']:8.2f} "
+                    f"{pred.cpu_s:8.2f} {pred.cpu_s / m['cpu_s']:6.2f} | {peak / 2**20:9.0f} "
+                    f"{pred.peak_bytes / 2**20:8.0f} {pred.peak_bytes / peak:6.2f} | {m['wall_s']:6.1f}  "
+                    f"{m['build_s']:.1f}/{m['solve_s']:.1f}/{m['analysis_s']:.1f}",
+                    flush=True,
+                )
                 if args.out:
                     with open(args.out, "a") as f:
                         f.write(json.dumps(m | {"load1": os.getloadavg()[0]}) + "\n")

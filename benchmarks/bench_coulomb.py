@@ -82,25 +82,42 @@ def main():
         t_dense, ref = _median_time(lambda: coulomb_matrix_dense(nc.positions) @ dens, args.repeats, comm)
         t_block, new = _median_time(lambda: coulomb_potential(comm, nc.positions, dens), args.repeats, comm)
         err = np.max(np.abs(new - ref)) / np.max(np.abs(ref))
-        say(f"[1] {args.small_radius_a}a dot, N={nc.n_atoms}, 25 complex columns: dense reference {t_dense:.3f} s, "
+        say(
+            f"[1] {args.small_radius_a}a dot, N={nc.n_atoms}, 25 complex columns: dense reference {t_dense:.3f} s, "
             f"blocked {t_block:.3f} s (cpu {_median_time.cpu:.3f} s), ratio dense/blocked {t_dense / t_block:.2f}, max rel diff {err:.2e}, "
-            f"peak RSS so far {_peak_mib():.0f} MiB")
+            f"peak RSS so far {_peak_mib():.0f} MiB"
+        )
 
     nc = build_nanocrystal(args.radius_a)
     n = nc.n_atoms
     dens = _columns(n, 25)
     t_block, phi = _median_time(lambda: coulomb_potential(comm, nc.positions, dens), args.repeats, comm)
     checksum = float(np.abs(phi).sum())
-    say(f"[2] {args.radius_a}a dot, N={n} ({n * n:.3g} pairs), 25 complex columns: blocked {t_block:.2f} s "
-        f"(cpu {_median_time.cpu:.2f} s, {n * n / t_block / 1e6:.0f} Mpairs/s), checksum {checksum:.12e}")
+    say(
+        f"[2] {args.radius_a}a dot, N={n} ({n * n:.3g} pairs), 25 complex columns: blocked {t_block:.2f} s "
+        f"(cpu {_median_time.cpu:.2f} s, {n * n / t_block / 1e6:.0f} Mpairs/s), checksum {checksum:.12e}"
+    )
 
     e, h = _synthetic_states(nc)
     t_an, res = _median_time(
-        lambda: ex.analyse_states(comm, nc.positions, nc.in_core, nc.core_radius, nc.total_radius,
-                                  np.array([3.0, 3.0, 3.1, 3.1]), np.array([0.0, 0.0, -0.02, -0.02]), e, h),
-        1, comm)
-    say(f"[3] analyse_states on the same dot: {t_an:.2f} s (cpu {_median_time.cpu:.2f} s); exciton {res['exciton_energy']:.6f} eV, "
-        f"J_eh {res['J_eh']:.6f} eV, dXX {res['dXX']:.3e} eV, class {res['confinement']}")
+        lambda: ex.analyse_states(
+            comm,
+            nc.positions,
+            nc.in_core,
+            nc.core_radius,
+            nc.total_radius,
+            np.array([3.0, 3.0, 3.1, 3.1]),
+            np.array([0.0, 0.0, -0.02, -0.02]),
+            e,
+            h,
+        ),
+        1,
+        comm,
+    )
+    say(
+        f"[3] analyse_states on the same dot: {t_an:.2f} s (cpu {_median_time.cpu:.2f} s); exciton {res['exciton_energy']:.6f} eV, "
+        f"J_eh {res['J_eh']:.6f} eV, dXX {res['dXX']:.3e} eV, class {res['confinement']}"
+    )
     peaks = comm.gather(_peak_mib(), root=0)
     if rank == 0:
         say("peak RSS per rank (MiB): " + ", ".join(f"{p:.0f}" for p in peaks))

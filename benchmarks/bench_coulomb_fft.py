@@ -55,8 +55,10 @@ def main():
     v = screened_pair_potential(model)
     say = print if comm.rank == 0 else (lambda *a, **k: None)
     say(f"ranks {comm.size}; 26 complex columns; screening {ap_screening}, eps_inf={eps}")
-    say(f"{'R/a':>5} {'atoms':>7} {'FFT grid':>13} | {'direct s':>9} {'cpu':>8} | {'fft s':>7} {'cpu':>7} | "
-        f"{'direct/fft (cpu)':>16} | max rel diff")
+    say(
+        f"{'R/a':>5} {'atoms':>7} {'FFT grid':>13} | {'direct s':>9} {'cpu':>8} | {'fft s':>7} {'cpu':>7} | "
+        f"{'direct/fft (cpu)':>16} | max rel diff"
+    )
     for radius in args.radii:
         nc = build_nanocrystal(radius)
         n = nc.n_atoms
@@ -64,23 +66,43 @@ def main():
         dens = rng.random((n, 26)) + 1j * rng.normal(size=(n, 26))
         grid = lattice_grid(nc.positions, nc.lattice_constant)
         reps = 1 if radius >= 10 else args.repeats
-        wf, cf, phi_f = timed(comm, lambda: coulomb_potential_fft(comm, nc.positions, dens, v, model.onsite_ev,
-                                                                   nc.lattice_constant), reps)
+        wf, cf, phi_f = timed(
+            comm, lambda: coulomb_potential_fft(comm, nc.positions, dens, v, model.onsite_ev, nc.lattice_constant), reps
+        )
         if radius <= args.direct_max_radius:
-            wd, cd, phi_d = timed(comm, lambda: coulomb_potential(comm, nc.positions, dens, eps,
-                                                                         screening=ap_screening), reps)
+            wd, cd, phi_d = timed(
+                comm, lambda: coulomb_potential(comm, nc.positions, dens, eps, screening=ap_screening), reps
+            )
             err = float(np.max(np.abs(phi_f - phi_d)) / np.max(np.abs(phi_d)))
-            say(f"{radius:5.1f} {n:7d} {'x'.join(map(str, grid.padded)):>13} | {wd:9.2f} {cd:8.2f} | {wf:7.2f} {cf:7.2f} | "
-                f"{cd / cf:16.2f} | {err:.1e}", flush=True)
+            say(
+                f"{radius:5.1f} {n:7d} {'x'.join(map(str, grid.padded)):>13} | {wd:9.2f} {cd:8.2f} | {wf:7.2f} {cf:7.2f} | "
+                f"{cd / cf:16.2f} | {err:.1e}",
+                flush=True,
+            )
         else:
             wd = cd = err = None
-            say(f"{radius:5.1f} {n:7d} {'x'.join(map(str, grid.padded)):>13} | {'-':>9} {'-':>8} | {wf:7.2f} {cf:7.2f} |",
-                flush=True)
+            say(
+                f"{radius:5.1f} {n:7d} {'x'.join(map(str, grid.padded)):>13} | {'-':>9} {'-':>8} | {wf:7.2f} {cf:7.2f} |",
+                flush=True,
+            )
         if args.out and comm.rank == 0:
             with open(args.out, "a") as f:
-                f.write(json.dumps({"radius_a": radius, "n_atoms": n, "ranks": comm.size, "grid": grid.padded,
-                                    "direct_wall_s": wd, "direct_cpu_s": cd, "fft_wall_s": wf, "fft_cpu_s": cf,
-                                    "max_rel_diff": err}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "radius_a": radius,
+                            "n_atoms": n,
+                            "ranks": comm.size,
+                            "grid": grid.padded,
+                            "direct_wall_s": wd,
+                            "direct_cpu_s": cd,
+                            "fft_wall_s": wf,
+                            "fft_cpu_s": cf,
+                            "max_rel_diff": err,
+                        }
+                    )
+                    + "\n"
+                )
     peak = comm.gather(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, root=0)
     say("peak RSS per rank (MiB): " + ", ".join(f"{p:.0f}" for p in (peak or [])))
 

@@ -54,13 +54,26 @@ VARIANTS = {
     "si-ncv40": ("shift-invert", {"ncv": 40}),
     "si-metis": ("shift-invert", {"petsc_options": {"st_mat_mumps_icntl_7": 5}}),
     "si-pord": ("shift-invert", {"petsc_options": {"st_mat_mumps_icntl_7": 4}}),
-    "si-metis-blr": ("shift-invert", {"petsc_options": {"st_mat_mumps_icntl_7": 5, "st_mat_mumps_icntl_35": 2,
-                                                        "st_mat_mumps_cntl_7": 1e-10}}),
-    "si-metis-blr8": ("shift-invert", {"petsc_options": {"st_mat_mumps_icntl_7": 5, "st_mat_mumps_icntl_35": 2,
-                                                         "st_mat_mumps_cntl_7": 1e-8}}),
+    "si-metis-blr": (
+        "shift-invert",
+        {"petsc_options": {"st_mat_mumps_icntl_7": 5, "st_mat_mumps_icntl_35": 2, "st_mat_mumps_cntl_7": 1e-10}},
+    ),
+    "si-metis-blr8": (
+        "shift-invert",
+        {"petsc_options": {"st_mat_mumps_icntl_7": 5, "st_mat_mumps_icntl_35": 2, "st_mat_mumps_cntl_7": 1e-8}},
+    ),
     # BLR factor at 1e-6 as a preconditioner of GMRES (the bare 1e-6 factor misses the residual limit)
-    "si-blr6-gmres": ("shift-invert", {"petsc_options": {"st_mat_mumps_icntl_35": 2, "st_mat_mumps_cntl_7": 1e-6,
-                                                         "st_ksp_type": "gmres", "st_ksp_rtol": 1e-12}}),
+    "si-blr6-gmres": (
+        "shift-invert",
+        {
+            "petsc_options": {
+                "st_mat_mumps_icntl_35": 2,
+                "st_mat_mumps_cntl_7": 1e-6,
+                "st_ksp_type": "gmres",
+                "st_ksp_rtol": 1e-12,
+            }
+        },
+    ),
     "si-midgap": ("shift-invert", {"single_shift": True}),
     "harmonic-previous": ("harmonic", {"edge_margin": 0.1, "check_states": 4}),
     "harmonic": ("harmonic", {}),
@@ -104,8 +117,12 @@ def main(argv=None):
     ap.add_argument("--max-radius", type=float, default=7.0, help="largest dot radius (lattice constants)")
     ap.add_argument("--radii", type=float, nargs="*", help="explicit radii (default 2..max-radius step 1)")
     ap.add_argument("--variants", nargs="*", default=DEFAULT_VARIANTS, choices=sorted(VARIANTS))
-    ap.add_argument("--scipy-max-radius", type=float, default=5.0,
-                    help="run SciPy ARPACK+SuperLU up to this radius (its LU fill explodes beyond)")
+    ap.add_argument(
+        "--scipy-max-radius",
+        type=float,
+        default=5.0,
+        help="run SciPy ARPACK+SuperLU up to this radius (its LU fill explodes beyond)",
+    )
     ap.add_argument("--states", type=int, nargs=2, default=(8, 8), metavar=("N_E", "N_H"))
     ap.add_argument("--json", help="append the result records to this JSON-lines file")
     args = ap.parse_args(argv)
@@ -115,8 +132,8 @@ def main(argv=None):
 
     from hpc_nc.physics import materials
     from hpc_nc.physics.alloy import realise_alloy
-    from hpc_nc.solvers.eigensolver import EigenSettings, solve_gap_states
     from hpc_nc.physics.geometry import build_nanocrystal
+    from hpc_nc.solvers.eigensolver import EigenSettings, solve_gap_states
     from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
 
     comm = MPI.COMM_WORLD
@@ -128,11 +145,15 @@ def main(argv=None):
     n_e, n_h = args.states
     radii = args.radii or [float(r) for r in np.arange(2.0, args.max_radius + 1e-9, 1.0)]
     if rank == 0:
-        print(f"# {comm.size} MPI rank(s), PETSc {'.'.join(map(str, PETSc.Sys.getVersion()))}, "
-              f"SLEPc {'.'.join(map(str, SLEPc.Sys.getVersion()))}; {n_e} electrons + {n_h} holes; "
-              f"pure ZnS (NSTR), VBM/CBM estimates {vbm:.3f}/{cbm:.3f} eV")
-        print(f"{'R/a':>4} {'atoms':>6} {'rows':>7} {'variant':>16} {'time/s':>8} {'cpu/s':>8} {'peak/MiB':>9} "
-              f"{'iters [MatSolve/LU]':>22} {'max|dE|/eV':>11} {'e1/eV':>9} {'h1/eV':>9}")
+        print(
+            f"# {comm.size} MPI rank(s), PETSc {'.'.join(map(str, PETSc.Sys.getVersion()))}, "
+            f"SLEPc {'.'.join(map(str, SLEPc.Sys.getVersion()))}; {n_e} electrons + {n_h} holes; "
+            f"pure ZnS (NSTR), VBM/CBM estimates {vbm:.3f}/{cbm:.3f} eV"
+        )
+        print(
+            f"{'R/a':>4} {'atoms':>6} {'rows':>7} {'variant':>16} {'time/s':>8} {'cpu/s':>8} {'peak/MiB':>9} "
+            f"{'iters [MatSolve/LU]':>22} {'max|dE|/eV':>11} {'e1/eV':>9} {'h1/eV':>9}"
+        )
     records = []
     for radius in radii:
         nc = build_nanocrystal(radius)
@@ -155,19 +176,34 @@ def main(argv=None):
             cpu = comm.allreduce(time.process_time() - c0, op=MPI.MAX)
             peak = comm.allreduce(peak_mib(), op=MPI.MAX)
             peak_all = comm.allreduce(peak_mib(), op=MPI.SUM)  # every rank's VmHWM together
-            rec = dict(radius_a=radius, atoms=nc.n_atoms, rows=10 * nc.n_atoms, variant=name, ranks=comm.size,
-                       seconds=seconds, cpu_seconds=cpu, peak_mib=peak, peak_mib_all_ranks=peak_all, error=error,
-                       mat_solves=mat_solve.getPerfInfo()["count"] - n_solve0,
-                       factorisations=lu_num.getPerfInfo()["count"] - n_lu0)
+            rec = dict(
+                radius_a=radius,
+                atoms=nc.n_atoms,
+                rows=10 * nc.n_atoms,
+                variant=name,
+                ranks=comm.size,
+                seconds=seconds,
+                cpu_seconds=cpu,
+                peak_mib=peak,
+                peak_mib_all_ranks=peak_all,
+                error=error,
+                mat_solves=mat_solve.getPerfInfo()["count"] - n_solve0,
+                factorisations=lu_num.getPerfInfo()["count"] - n_lu0,
+            )
             if error is None:
                 energies = np.concatenate([gs.electron_energies, gs.hole_energies])
                 reference = energies if reference is None else reference
-                rec.update(iterations=gs.diagnostics["iterations"], max_diff_ev=float(abs(energies - reference).max()),
-                           e1=float(gs.electron_energies[0]), h1=float(gs.hole_energies[0]),
-                           max_residual=float(gs.residuals.max()),
-                           preconditioner_rhs=gs.diagnostics.get("preconditioner_rhs"),
-                           preconditioner_factor_seconds=gs.diagnostics.get("preconditioner_factor_seconds"),
-                           strategy=gs.diagnostics["strategy"], h_products=gs.diagnostics.get("h_block_products"))
+                rec.update(
+                    iterations=gs.diagnostics["iterations"],
+                    max_diff_ev=float(abs(energies - reference).max()),
+                    e1=float(gs.electron_energies[0]),
+                    h1=float(gs.hole_energies[0]),
+                    max_residual=float(gs.residuals.max()),
+                    preconditioner_rhs=gs.diagnostics.get("preconditioner_rhs"),
+                    preconditioner_factor_seconds=gs.diagnostics.get("preconditioner_factor_seconds"),
+                    strategy=gs.diagnostics["strategy"],
+                    h_products=gs.diagnostics.get("h_block_products"),
+                )
                 del gs
             records.append(rec)
             if rank == 0:
@@ -176,15 +212,19 @@ def main(argv=None):
             csr = _gather_csr(comm, H)
             comm.Barrier()
             peak_reset()
-            rec = dict(radius_a=radius, atoms=nc.n_atoms, rows=10 * nc.n_atoms, variant="scipy-arpack",
-                       ranks=1, error=None)
+            rec = dict(
+                radius_a=radius, atoms=nc.n_atoms, rows=10 * nc.n_atoms, variant="scipy-arpack", ranks=1, error=None
+            )
             if rank == 0:
                 t0, c0 = time.perf_counter(), time.process_time()
                 try:
                     e, h = scipy_baseline(csr, n_e, n_h, vbm, cbm)
                     energies = np.concatenate([e, h])
-                    rec.update(max_diff_ev=float(abs(energies - reference).max()) if reference is not None else None,
-                               e1=float(e[0]), h1=float(h[0]))
+                    rec.update(
+                        max_diff_ev=float(abs(energies - reference).max()) if reference is not None else None,
+                        e1=float(e[0]),
+                        h1=float(h[0]),
+                    )
                 except Exception as exc:
                     rec["error"] = str(exc).splitlines()[0]
                 rec.update(seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0, peak_mib=peak_mib())
@@ -214,8 +254,11 @@ def _gather_csr(comm, H):
 
 def _print(rec):
     if rec.get("error"):
-        print(f"{rec['radius_a']:4.1f} {rec['atoms']:6d} {rec['rows']:7d} {rec['variant']:>16} "
-              f"{rec['seconds']:8.2f} {rec['cpu_seconds']:8.2f} {rec['peak_mib']:9.0f}  FAILED: {rec['error']}", flush=True)
+        print(
+            f"{rec['radius_a']:4.1f} {rec['atoms']:6d} {rec['rows']:7d} {rec['variant']:>16} "
+            f"{rec['seconds']:8.2f} {rec['cpu_seconds']:8.2f} {rec['peak_mib']:9.0f}  FAILED: {rec['error']}",
+            flush=True,
+        )
         return
     iters = ",".join(str(i) for i in rec.get("iterations", [])) or "-"
     if rec.get("mat_solves"):
@@ -225,14 +268,19 @@ def _print(rec):
     elif rec.get("h_products"):
         iters += f" [{rec['h_products']}Hx]"
     diff = rec.get("max_diff_ev")
-    print(f"{rec['radius_a']:4.1f} {rec['atoms']:6d} {rec['rows']:7d} {rec['variant']:>16} {rec['seconds']:8.2f} "
-          f"{rec['cpu_seconds']:8.2f} {rec['peak_mib']:9.0f} {iters:>22} {diff if diff is not None else float('nan'):11.1e} "
-          f"{rec['e1']:9.5f} {rec['h1']:9.5f}"
-          + (f"  (all ranks {rec['peak_mib_all_ranks']:.0f} MiB)" if rec.get("ranks", 1) > 1 else ""), flush=True)
+    print(
+        f"{rec['radius_a']:4.1f} {rec['atoms']:6d} {rec['rows']:7d} {rec['variant']:>16} {rec['seconds']:8.2f} "
+        f"{rec['cpu_seconds']:8.2f} {rec['peak_mib']:9.0f} {iters:>22} {diff if diff is not None else float('nan'):11.1e} "
+        f"{rec['e1']:9.5f} {rec['h1']:9.5f}"
+        + (f"  (all ranks {rec['peak_mib_all_ranks']:.0f} MiB)" if rec.get("ranks", 1) > 1 else ""),
+        flush=True,
+    )
 
 
 def _summary(records):
-    print("\n# wall-time ratio to si-previous (else si-default) per radius (CPU-time ratio in brackets: the machine is shared)")
+    print(
+        "\n# wall-time ratio to si-previous (else si-default) per radius (CPU-time ratio in brackets: the machine is shared)"
+    )
     by_r = {}
     for rec in records:
         by_r.setdefault(rec["radius_a"], {})[rec["variant"]] = rec
@@ -240,8 +288,11 @@ def _summary(records):
         base = recs.get("si-previous") or recs.get("si-default") or next(iter(recs.values()))
         if not base or base.get("error"):
             continue
-        parts = [f"{v} {rec['seconds'] / base['seconds']:.2f}x ({rec['cpu_seconds'] / base['cpu_seconds']:.2f}x)"
-                 for v, rec in recs.items() if not rec.get("error")]
+        parts = [
+            f"{v} {rec['seconds'] / base['seconds']:.2f}x ({rec['cpu_seconds'] / base['cpu_seconds']:.2f}x)"
+            for v, rec in recs.items()
+            if not rec.get("error")
+        ]
         print(f"R={r:.1f}a: " + ", ".join(parts))
 
 

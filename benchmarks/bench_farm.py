@@ -34,8 +34,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from hpc_nc.parallel.farm import run_farm  # noqa: E402
 from hpc_nc.io.store import FieldSpec, ResultsStore  # noqa: E402
+from hpc_nc.parallel.farm import run_farm  # noqa: E402
 
 UNIT_N = 160
 ATOMS_PER_UNIT = 12
@@ -52,7 +52,7 @@ def make_tasks(n, seed=3):
     # Dot sizes of a radius sweep: n_atoms ~ R^3 for R in 1..4 (in units of ~250 atoms).
     rng = np.random.default_rng(seed)
     radii = rng.uniform(1.0, 4.0, size=n)
-    return [BenchTask(i, f"bench-{i}", int(250 * r ** 3)) for i, r in enumerate(radii)]
+    return [BenchTask(i, f"bench-{i}", int(250 * r**3)) for i, r in enumerate(radii)]
 
 
 def units_of(task):
@@ -91,7 +91,7 @@ def static_round_robin(comm, tasks):
 
     comm.Barrier()
     t0 = time.perf_counter()
-    for task in tasks[comm.rank::comm.size]:
+    for task in tasks[comm.rank :: comm.size]:
         synthetic(MPI.COMM_SELF, task)
     busy = time.perf_counter() - t0
     comm.Barrier()
@@ -106,8 +106,9 @@ def farm_wall(comm, tasks, ranks_per_task, store_dir=None):
         summary = run_farm(comm, tasks, ranks_per_task, synthetic, lambda *a: None, progress="none")
     else:
         path = os.path.join(store_dir, f"bench_{comm.bcast(time.time_ns())}.h5")
-        store = ResultsStore.create_or_open(comm, path, tasks, [FieldSpec("checksum", (1,), "f8", "1", "")],
-                                            {"job_text": "benchmark"})
+        store = ResultsStore.create_or_open(
+            comm, path, tasks, [FieldSpec("checksum", (1,), "f8", "1", "")], {"job_text": "benchmark"}
+        )
         summary = run_farm(comm, tasks, ranks_per_task, synthetic, store.record, progress="none")
         store.close()
     comm.Barrier()
@@ -157,22 +158,32 @@ def main():
     overhead = per_task_overhead(comm, store_dir)
     peak_mb = comm.gather(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     if comm.rank == 0:
-        print(f"# farm benchmark: {comm.size} ranks, {len(tasks)} tasks, {n_units} work units of "
-              f"{t_unit * 1e3:.2f} ms (median; {min(t_units) * 1e3:.2f}..{max(t_units) * 1e3:.2f}) -> useful "
-              f"{useful:.2f} s; load average {os.getloadavg()[0]:.2f}")
-        print(f"# ideal wall = useful / ranks = {useful / comm.size:.2f} s; largest task "
-              f"{max(units.values()) * t_unit:.2f} s")
+        print(
+            f"# farm benchmark: {comm.size} ranks, {len(tasks)} tasks, {n_units} work units of "
+            f"{t_unit * 1e3:.2f} ms (median; {min(t_units) * 1e3:.2f}..{max(t_units) * 1e3:.2f}) -> useful "
+            f"{useful:.2f} s; load average {os.getloadavg()[0]:.2f}"
+        )
+        print(
+            f"# ideal wall = useful / ranks = {useful / comm.size:.2f} s; largest task "
+            f"{max(units.values()) * t_unit:.2f} s"
+        )
         base = statistics.median(walls[f"baseline: static round robin, {groups}"])
-        print("| configuration | wall median (s) | min..max (s) | efficiency (median) | busy fraction (median) "
-              "| speed-up vs baseline |")
+        print(
+            "| configuration | wall median (s) | min..max (s) | efficiency (median) | busy fraction (median) "
+            "| speed-up vs baseline |"
+        )
         print("|---|---|---|---|---|---|")
         for name, w in walls.items():
             med = statistics.median(w)
-            print(f"| {name} | {med:.2f} | {min(w):.2f}..{max(w):.2f} | {statistics.median(effs[name]):.2f} | "
-                  f"{statistics.median(busys[name]):.3f} | {base / med:.2f} |")
+            print(
+                f"| {name} | {med:.2f} | {min(w):.2f}..{max(w):.2f} | {statistics.median(effs[name]):.2f} | "
+                f"{statistics.median(busys[name]):.3f} | {base / med:.2f} |"
+            )
         for name, (n, seconds) in overhead.items():
-            print(f"# per-task farm overhead, {name}: {seconds / n * 1e6:.0f} us per task "
-                  f"({n} empty tasks, {comm.size} ranks)")
+            print(
+                f"# per-task farm overhead, {name}: {seconds / n * 1e6:.0f} us per task "
+                f"({n} empty tasks, {comm.size} ranks)"
+            )
         print(f"# peak RSS per rank (MB): {', '.join(f'{m:.0f}' for m in peak_mb)}")
         for f in os.listdir(store_dir):
             os.remove(os.path.join(store_dir, f))
@@ -187,12 +198,14 @@ def per_task_overhead(comm, store_dir, n=2000):
     out = {}
     for name, with_store in (("no store", False), ("with ResultsStore", True)):
         path = os.path.join(store_dir, f"overhead_{int(with_store)}.h5")
-        store = (ResultsStore.create_or_open(comm, path, tasks, [FieldSpec("checksum", (1,), "f8", "1", "")])
-                 if with_store else None)
+        store = (
+            ResultsStore.create_or_open(comm, path, tasks, [FieldSpec("checksum", (1,), "f8", "1", "")])
+            if with_store
+            else None
+        )
         comm.Barrier()
         t0 = time.perf_counter()
-        run_farm(comm, tasks, 1, lambda g, t: empty, store.record if store else (lambda *a: None),
-                 progress="none")
+        run_farm(comm, tasks, 1, lambda g, t: empty, store.record if store else (lambda *a: None), progress="none")
         comm.Barrier()
         out[name] = (n, time.perf_counter() - t0)
         if store:

@@ -28,13 +28,13 @@ from hpc_nc.parallel.petsc_build import select_build  # noqa: E402
 
 PETSc, _ = select_build("complex")
 
-from mpi4py import MPI  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
+from mpi4py import MPI  # noqa: E402
 
-from hpc_nc.solvers import hamiltonian as ham  # noqa: E402
 from hpc_nc.physics.alloy import realise_alloy  # noqa: E402
 from hpc_nc.physics.geometry import build_nanocrystal  # noqa: E402
 from hpc_nc.physics.materials import load_materials, with_band_offsets  # noqa: E402
+from hpc_nc.solvers import hamiltonian as ham  # noqa: E402
 
 
 def timed(fn, repeats):
@@ -62,11 +62,15 @@ def main() -> None:
     args = ap.parse_args()
     comm = MPI.COMM_WORLD
     mats = with_band_offsets(load_materials(), 1.1, 0.34)
-    header = (f"{'R/a':>4} {'atoms':>6} {'rows':>7} {'nnz':>9} | {'kernel s':>8} {'MiB':>6} | "
-              f"{'assemble s':>10} {'MiB':>6} {'PETSc MiB':>9} | {'reference s':>11} {'MiB':>6} | {'ref/asm':>7}")
+    header = (
+        f"{'R/a':>4} {'atoms':>6} {'rows':>7} {'nnz':>9} | {'kernel s':>8} {'MiB':>6} | "
+        f"{'assemble s':>10} {'MiB':>6} {'PETSc MiB':>9} | {'reference s':>11} {'MiB':>6} | {'ref/asm':>7}"
+    )
     out = print if comm.Get_rank() == 0 else (lambda *a, **k: None)
-    out(f"# {comm.Get_size()} rank(s); STR model, core = half the radius, x_In = x_Cu = 0.25;"
-        " kernel = own rows only; times and MiB of rank 0")
+    out(
+        f"# {comm.Get_size()} rank(s); STR model, core = half the radius, x_In = x_Cu = 0.25;"
+        " kernel = own rows only; times and MiB of rank 0"
+    )
     out(header)
     for r in args.radii:
         nc = build_nanocrystal(r / 2, r / 2)
@@ -83,7 +87,9 @@ def main() -> None:
         # indices per allocated nonzero + row offsets (MatGetInfo's memory field is 0 here).
         isz = np.dtype(PETSc.IntType).itemsize
         nnz = int(mat.getInfo()["nz_allocated"])  # global
-        petsc_mib = (mat.getInfo(PETSc.Mat.InfoType.LOCAL)["nz_allocated"] * (16 + isz) + (10 * nc.n_atoms + 1) * isz) / 2**20
+        petsc_mib = (
+            mat.getInfo(PETSc.Mat.InfoType.LOCAL)["nz_allocated"] * (16 + isz) + (10 * nc.n_atoms + 1) * isz
+        ) / 2**20
         if r <= args.reference_max_radius:
             t_r, m_r, ref = timed(lambda: ham.reference_hamiltonian(nc, alloy, mats, "STR", pos), 1)
             ip, ix, v = mat.getValuesCSR()
@@ -96,8 +102,11 @@ def main() -> None:
         else:
             ratio, ref_cols = f"{'-':>7}", f"{'-':>11} {'-':>6}"
         mat.destroy()
-        out(f"{r:4.1f} {nc.n_atoms:6d} {10 * nc.n_atoms:7d} {nnz:9d} | {t_k:8.3f} {m_k:6.0f} | "
-              f"{t_a:10.3f} {m_a:6.0f} {petsc_mib:9.0f} | {ref_cols} | {ratio}", flush=True)
+        out(
+            f"{r:4.1f} {nc.n_atoms:6d} {10 * nc.n_atoms:7d} {nnz:9d} | {t_k:8.3f} {m_k:6.0f} | "
+            f"{t_a:10.3f} {m_a:6.0f} {petsc_mib:9.0f} | {ref_cols} | {ratio}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

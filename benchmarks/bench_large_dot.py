@@ -69,8 +69,12 @@ def main(argv=None):
     H = assemble_hamiltonian(comm, nc, alloy, mats, "NSTR")
     t_build = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     if comm.rank == 0:
-        print(f"# {comm.size} rank(s): R = {args.radius}a, {nc.n_atoms} atoms, {10 * nc.n_atoms} rows, "
-              f"H built in {t_build:.1f} s; {args.strategy} solve ...", file=sys.stderr, flush=True)
+        print(
+            f"# {comm.size} rank(s): R = {args.radius}a, {nc.n_atoms} atoms, {10 * nc.n_atoms} rows, "
+            f"H built in {t_build:.1f} s; {args.strategy} solve ...",
+            file=sys.stderr,
+            flush=True,
+        )
     settings = EigenSettings(strategy=args.strategy, degree=args.degree, seed=args.seed)
     t1 = time.perf_counter()
     gs = solve_gap_states(comm, H, args.states[0], args.states[1], vbm, cbm, settings)
@@ -79,15 +83,27 @@ def main(argv=None):
     cpu = comm.allreduce(time.process_time() - c0, op=MPI.SUM)
     peak_all = comm.allreduce(peak_mib(), op=MPI.SUM)
     children = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # MiB, this rank
-    rec = dict(radius_a=args.radius, atoms=int(nc.n_atoms), rows=int(10 * nc.n_atoms), ranks=comm.size,
-               strategy=gs.diagnostics["strategy"], degree=gs.diagnostics.get("filter_degree"), seed=args.seed,
-               build_seconds=t_build, solve_seconds=t_solve, cpu_seconds_all_ranks=cpu,
-               peak_mib_all_ranks=peak_all, peak_mib_rank0=children,
-               iterations=gs.diagnostics["iterations"], h_products=gs.diagnostics.get("h_block_products"),
-               verified=gs.diagnostics["verified"], max_residual=float(np.max(gs.residuals)),
-               residual_limit=gs.diagnostics["residual_limit"],
-               electron_energies=[float(e) for e in gs.electron_energies],
-               hole_energies=[float(h) for h in gs.hole_energies])
+    rec = dict(
+        radius_a=args.radius,
+        atoms=int(nc.n_atoms),
+        rows=int(10 * nc.n_atoms),
+        ranks=comm.size,
+        strategy=gs.diagnostics["strategy"],
+        degree=gs.diagnostics.get("filter_degree"),
+        seed=args.seed,
+        build_seconds=t_build,
+        solve_seconds=t_solve,
+        cpu_seconds_all_ranks=cpu,
+        peak_mib_all_ranks=peak_all,
+        peak_mib_rank0=children,
+        iterations=gs.diagnostics["iterations"],
+        h_products=gs.diagnostics.get("h_block_products"),
+        verified=gs.diagnostics["verified"],
+        max_residual=float(np.max(gs.residuals)),
+        residual_limit=gs.diagnostics["residual_limit"],
+        electron_energies=[float(e) for e in gs.electron_energies],
+        hole_energies=[float(h) for h in gs.hole_energies],
+    )
     if comm.rank == 0:
         print(json.dumps(rec), flush=True)
         if args.json:

@@ -51,8 +51,13 @@ def max_atomic_force(x, terms):
 
 def run_tao(nc, alloy, tao_type, force_tol):
     r = relax_structure(MPI.COMM_SELF, nc, alloy, RelaxSettings(tao_type=tao_type, force_tol=force_tol, max_it=50000))
-    return dict(energy=r.energy_ev, fmax=r.max_force_ev_per_angstrom, its=r.iterations, nfev=r.function_evaluations,
-                ok=r.converged)
+    return dict(
+        energy=r.energy_ev,
+        fmax=r.max_force_ev_per_angstrom,
+        its=r.iterations,
+        nfev=r.function_evaluations,
+        ok=r.converged,
+    )
 
 
 def run_scipy(nc, alloy, method, force_tol):
@@ -86,7 +91,9 @@ METHODS = {
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--radii", type=float, nargs="+", default=[3.0, 5.0, 7.0, 15.0], help="dot radii, lattice constants")
+    ap.add_argument(
+        "--radii", type=float, nargs="+", default=[3.0, 5.0, 7.0, 15.0], help="dot radii, lattice constants"
+    )
     ap.add_argument("--max-radius", type=float, default=None, help="skip dots larger than this (lattice constants)")
     ap.add_argument("--x-in", type=float, default=0.5, help="In fraction of the cations")
     ap.add_argument("--force-tol", type=float, default=1e-4, help="eV/Å on the largest atomic force")
@@ -98,8 +105,10 @@ def main(argv=None):
     radii = [r for r in args.radii if args.max_radius is None or r <= args.max_radius]
     print(f"# Keating relaxation, Zn(1-x)In(x)S core-only dots, x_In={args.x_in}, force_tol={args.force_tol} eV/A")
     print(f"# PETSc {'.'.join(map(str, PETSc.Sys.getVersion()))}, numpy {np.__version__}, 1 process")
-    header = f"{'R/a':>5} {'atoms':>7} {'method':<20} {'wall s':>9} {'cpu s':>8} {'cpu/bncg':>8} {'iters':>6} {'evals':>6} " \
-             f"{'E (eV)':>14} {'max F':>9} {'conv':>5} {'py peak MB':>10}"
+    header = (
+        f"{'R/a':>5} {'atoms':>7} {'method':<20} {'wall s':>9} {'cpu s':>8} {'cpu/bncg':>8} {'iters':>6} {'evals':>6} "
+        f"{'E (eV)':>14} {'max F':>9} {'conv':>5} {'py peak MB':>10}"
+    )
     print(header)
     rows = []
     for radius in radii:
@@ -127,14 +136,27 @@ def main(argv=None):
                 tracemalloc.stop()
             med, cpu = statistics.median(times), statistics.median(cpus)
             base = cpu if base is None else base
-            row = dict(radius=radius, atoms=nc.n_atoms, method=name, seconds=med, cpu_seconds=cpu, ratio=cpu / base,
-                       peak_mb=peak / 2**20, **out)
+            row = dict(
+                radius=radius,
+                atoms=nc.n_atoms,
+                method=name,
+                seconds=med,
+                cpu_seconds=cpu,
+                ratio=cpu / base,
+                peak_mb=peak / 2**20,
+                **out,
+            )
             rows.append(row)
-            print(f"{radius:5.1f} {nc.n_atoms:7d} {name:<20} {med:9.2f} {cpu:8.2f} {cpu / base:8.2f} {out['its']:6d} {out['nfev']:6d} "
-                  f"{out['energy']:14.6f} {out['fmax']:9.2e} {str(out['ok']):>5} {peak / 2**20:10.1f}", flush=True)
+            print(
+                f"{radius:5.1f} {nc.n_atoms:7d} {name:<20} {med:9.2f} {cpu:8.2f} {cpu / base:8.2f} {out['its']:6d} {out['nfev']:6d} "
+                f"{out['energy']:14.6f} {out['fmax']:9.2e} {str(out['ok']):>5} {peak / 2**20:10.1f}",
+                flush=True,
+            )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         petsc_mb = 10 * 3 * nc.n_atoms * 8 / 2**20
-        print(f"# R={radius}a: process max RSS so far {rss:.0f} MB; PETSc Vec storage for CG ~{petsc_mb:.1f} MB (estimate)")
+        print(
+            f"# R={radius}a: process max RSS so far {rss:.0f} MB; PETSc Vec storage for CG ~{petsc_mb:.1f} MB (estimate)"
+        )
     return rows
 
 

@@ -47,9 +47,13 @@ def main() -> None:
     for spec in fields:
         shape = spec.row_shape(300)
         kind = np.dtype(spec.dtype).kind
-        values[spec.name] = ("type-I" if kind == "S" else
-                             rng.normal(size=shape).astype(spec.dtype) if kind in "fc" else
-                             np.ones(shape, dtype=spec.dtype))
+        values[spec.name] = (
+            "type-I"
+            if kind == "S"
+            else rng.normal(size=shape).astype(spec.dtype)
+            if kind in "fc"
+            else np.ones(shape, dtype=spec.dtype)
+        )
     t_create, t_write, t_verify, size = [], [], [], 0
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
@@ -73,14 +77,18 @@ def main() -> None:
                 t_verify.append(time.perf_counter() - t0)
             assert np.all(status == store.DONE)
     print(f"rows {args.rows}, {len(fields)} fields, file {size / 2**20:.1f} MiB")
-    print(f"create (in memory, then written): median {statistics.median(t_create):.3f} s "
-          f"(range {min(t_create):.3f}..{max(t_create):.3f})")
+    print(
+        f"create (in memory, then written): median {statistics.median(t_create):.3f} s "
+        f"(range {min(t_create):.3f}..{max(t_create):.3f})"
+    )
     print(f"write_task incl. checksum and flushes: median {1e3 * statistics.median(t_write):.2f} ms per row")
     if not t_verify:
         return
-    print(f"verify all rows: median {statistics.median(t_verify):.2f} s "
-          f"({1e6 * statistics.median(t_verify) / args.rows:.0f} µs per row, "
-          f"{size / 2**20 / statistics.median(t_verify):.0f} MiB/s)")
+    print(
+        f"verify all rows: median {statistics.median(t_verify):.2f} s "
+        f"({1e6 * statistics.median(t_verify) / args.rows:.0f} µs per row, "
+        f"{size / 2**20 / statistics.median(t_verify):.0f} MiB/s)"
+    )
 
 
 if __name__ == "__main__":

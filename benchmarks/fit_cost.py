@@ -46,8 +46,11 @@ def _fit_offset_power(n, y, floor):
         c0, la, p = t
         return np.log(c0 + np.exp(la) * x**p) - np.log(y)
 
-    best = least_squares(res, [max(floor, 0.5 * y.min()), math.log(max(y.max(), 1e-9)), 1.5],
-                         bounds=([floor, -60, 0.3], [max(y.min(), floor + 1e-9), 60, 3.0]))
+    best = least_squares(
+        res,
+        [max(floor, 0.5 * y.min()), math.log(max(y.max(), 1e-9)), 1.5],
+        bounds=([floor, -60, 0.3], [max(y.min(), floor + 1e-9), 60, 3.0]),
+    )
     c0, la, p = best.x
     return float(c0), float(math.exp(la)), float(p), float(np.max(np.abs(best.fun)))
 
@@ -84,16 +87,21 @@ def fit(args) -> dict:
         if quiet:
             entry["beta"] = float(np.median([math.log2(r2["cpu_s"] / r1["cpu_s"]) for r1, r2 in quiet]))
         if pairs:
-            entry["gamma"] = float(np.median([math.log2((r1["peak_bytes"][0] - m0s) / (max(r2["peak_bytes"]) - m0s))
-                                              for r1, r2 in pairs]))
-        entry["parallel_from"] = (f"beta: {len(quiet)} size(s) on 1 and 2 ranks at load < {args.quiet_load:g}; "
-                                  f"gamma: {len(pairs)} size(s) on 1 and 2 ranks")
+            entry["gamma"] = float(
+                np.median([math.log2((r1["peak_bytes"][0] - m0s) / (max(r2["peak_bytes"]) - m0s)) for r1, r2 in pairs])
+            )
+        entry["parallel_from"] = (
+            f"beta: {len(quiet)} size(s) on 1 and 2 ranks at load < {args.quiet_load:g}; "
+            f"gamma: {len(pairs)} size(s) on 1 and 2 ranks"
+        )
         (out if strat == "relax" else out["solve"])[strat] = entry
-        report.append(f"{strat}: cpu c0={c0:.3g} s a={a:.3g} s p={p:.3f} (max log err {e_cpu:.2f}); "
-                      f"mem b={b / 2**20:.0f} MiB q={q:.3f} (max log err {e_mem:.2f}); "
-                      f"beta={entry.get('beta')}, gamma={entry.get('gamma')}, N {min(n)}..{max(n)}")
+        report.append(
+            f"{strat}: cpu c0={c0:.3g} s a={a:.3g} s p={p:.3f} (max log err {e_cpu:.2f}); "
+            f"mem b={b / 2**20:.0f} MiB q={q:.3f} (max log err {e_mem:.2f}); "
+            f"beta={entry.get('beta')}, gamma={entry.get('gamma')}, N {min(n)}..{max(n)}"
+        )
     ref = out["solve"].get("davidson", {})
-    for name, entry in list(out["solve"].items()) + ([("relax", out["relax"])] if "relax" in out else []):
+    for _name, entry in list(out["solve"].items()) + ([("relax", out["relax"])] if "relax" in out else []):
         if "beta" not in entry:
             entry["beta"] = ref.get("beta", 0.0)
             entry["parallel_from"] += "; beta borrowed from davidson"
@@ -113,8 +121,10 @@ def fit(args) -> dict:
 def compare(paths, model=None):
     """Markdown table: measured vs predicted CPU and peak per task, with ratios."""
     rows = _read(paths)
-    print("| task | atoms | states | strategy | ranks | CPU s measured | predicted | pred/meas | "
-          "peak MiB measured | predicted | pred/meas |")
+    print(
+        "| task | atoms | states | strategy | ranks | CPU s measured | predicted | pred/meas | "
+        "peak MiB measured | predicted | pred/meas |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     worst = 1.0
     for r in rows:
@@ -128,8 +138,10 @@ def compare(paths, model=None):
         rc, rm = cpu_p / r["cpu_s"], peak_p / peak
         worst = max(worst, rc, 1 / rc, rm, 1 / rm)
         label = f"{r.get('core_a')}+{r.get('shell_a')}a x_Cu={r.get('x_cu')} x_In={r.get('x_in')} {r.get('model')}"
-        print(f"| {label} | {r['n_atoms']} | {r['n_states']} | {r['strategy']} | {r['ranks']} | {r['cpu_s']:.2f} | "
-              f"{cpu_p:.2f} | {rc:.2f} | {peak / 2**20:.0f} | {peak_p / 2**20:.0f} | {rm:.2f} |")
+        print(
+            f"| {label} | {r['n_atoms']} | {r['n_states']} | {r['strategy']} | {r['ranks']} | {r['cpu_s']:.2f} | "
+            f"{cpu_p:.2f} | {rc:.2f} | {peak / 2**20:.0f} | {peak_p / 2**20:.0f} | {rm:.2f} |"
+        )
     print(f"\nworst factor (max of ratio and 1/ratio): {worst:.2f}")
     return worst
 
@@ -139,8 +151,9 @@ def main():
     ap.add_argument("--runs", nargs="*", default=[])
     ap.add_argument("--coulomb", nargs="*", default=[])
     ap.add_argument("--machine", default="")
-    ap.add_argument("--source", default="benchmarks/bench_cost.py and bench_coulomb_fft.py runs, fitted by "
-                                        "benchmarks/fit_cost.py")
+    ap.add_argument(
+        "--source", default="benchmarks/bench_cost.py and bench_coulomb_fft.py runs, fitted by benchmarks/fit_cost.py"
+    )
     ap.add_argument("--quiet-load", type=float, default=2.0, help="2-rank runs below this load average fit beta")
     ap.add_argument("--write", action="store_true", help="write hpc_nc/data/cost_model.yaml")
     ap.add_argument("--compare", nargs="*", help="JSON-line runs to compare with the (written) model")
@@ -148,8 +161,10 @@ def main():
     if args.runs:
         model = fit(args)
         if args.write:
-            header = ("# Cost-model coefficients (hpc_nc/pipeline/cost.py). Written by benchmarks/fit_cost.py from\n"
-                      "# measured runs (benchmarks/RESULTS.md, \"Cost model\"); re-run the fit rather than editing.\n")
+            header = (
+                "# Cost-model coefficients (hpc_nc/pipeline/cost.py). Written by benchmarks/fit_cost.py from\n"
+                '# measured runs (benchmarks/RESULTS.md, "Cost model"); re-run the fit rather than editing.\n'
+            )
             with open(cost.DATA_FILE, "w") as f:
                 f.write(header + yaml.safe_dump(model, sort_keys=False, default_flow_style=None, width=200))
             cost.load_model.cache_clear()

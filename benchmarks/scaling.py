@@ -103,9 +103,15 @@ def stage_hamiltonian(comm, radius_a, repeats, args):
 
     t_spmv = _timed(comm, spmv, repeats)
     H.destroy()
-    return t_build | {"n_atoms": nc.n_atoms, "spmv_wall_s": t_spmv["wall_s"], "spmv_cpu_s": t_spmv["cpu_s"],
-                      "spmv_count": args.spmv, "assembly_wall_s": t_build["wall_s"],
-                      "wall_s": t_build["wall_s"] + t_spmv["wall_s"], "cpu_s": t_build["cpu_s"] + t_spmv["cpu_s"]}
+    return t_build | {
+        "n_atoms": nc.n_atoms,
+        "spmv_wall_s": t_spmv["wall_s"],
+        "spmv_cpu_s": t_spmv["cpu_s"],
+        "spmv_count": args.spmv,
+        "assembly_wall_s": t_build["wall_s"],
+        "wall_s": t_build["wall_s"] + t_spmv["wall_s"],
+        "cpu_s": t_build["cpu_s"] + t_spmv["cpu_s"],
+    }
 
 
 def _gap(comm, nc, alloy):
@@ -138,10 +144,16 @@ def stage_coulomb(comm, radius_a, repeats, args):
     model = screening_model(epsilon=eps)  # the default screening, for both paths
     v = screened_pair_potential(model)
     direct = _timed(comm, lambda: coulomb_potential(comm, nc.positions, dens, eps, screening=model.model), repeats)
-    fft = _timed(comm, lambda: coulomb_potential_fft(comm, nc.positions, dens, v, model.onsite_ev, nc.lattice_constant),
-                 repeats)
-    return {"n_atoms": nc.n_atoms, "wall_s": direct["wall_s"], "cpu_s": direct["cpu_s"],
-            "fft_wall_s": fft["wall_s"], "fft_cpu_s": fft["cpu_s"]}
+    fft = _timed(
+        comm, lambda: coulomb_potential_fft(comm, nc.positions, dens, v, model.onsite_ev, nc.lattice_constant), repeats
+    )
+    return {
+        "n_atoms": nc.n_atoms,
+        "wall_s": direct["wall_s"],
+        "cpu_s": direct["cpu_s"],
+        "fft_wall_s": fft["wall_s"],
+        "fft_cpu_s": fft["cpu_s"],
+    }
 
 
 class _FarmTask:
@@ -170,12 +182,20 @@ def stage_farm(comm, n_tasks, repeats, args):
     out = _timed(comm, farm, repeats)
     s = summary["s"]
     busy = getattr(s, "busy_fraction", None)
-    return out | {"n_tasks": n_tasks, "n_atoms": int(sum(t.n_atoms for t in tasks)),
-                  "busy_fraction": None if busy is None else float(busy)}
+    return out | {
+        "n_tasks": n_tasks,
+        "n_atoms": int(sum(t.n_atoms for t in tasks)),
+        "busy_fraction": None if busy is None else float(busy),
+    }
 
 
-STAGES = {"relax": stage_relax, "hamiltonian": stage_hamiltonian, "gap": stage_gap, "coulomb": stage_coulomb,
-          "farm": stage_farm}
+STAGES = {
+    "relax": stage_relax,
+    "hamiltonian": stage_hamiltonian,
+    "gap": stage_gap,
+    "coulomb": stage_coulomb,
+    "farm": stage_farm,
+}
 
 
 def measure(args):
@@ -183,17 +203,27 @@ def measure(args):
 
     builds = {BUILD[s] for s in args.stages}
     if len(builds) != 1:
-        raise SystemExit("scaling.py: relax needs the real PETSc build and the other stages the complex one: "
-                         "run them in separate invocations")
+        raise SystemExit(
+            "scaling.py: relax needs the real PETSc build and the other stages the complex one: "
+            "run them in separate invocations"
+        )
     build = builds.pop()
     from hpc_nc.parallel.petsc_build import select_build
 
     select_build(build)
     comm = MPI.COMM_WORLD
     p = comm.size
-    record = {"ranks": p, "build": build, "machine": platform.node(), "processor": platform.processor(),
-              "cpus_on_node": os.cpu_count(), "launcher": "srun" if "SLURM_PROCID" in os.environ else "mpirun",
-              "nodes": int(os.environ.get("SLURM_NNODES", 1)), "load1_start": os.getloadavg()[0], "stages": {}}
+    record = {
+        "ranks": p,
+        "build": build,
+        "machine": platform.node(),
+        "processor": platform.processor(),
+        "cpus_on_node": os.cpu_count(),
+        "launcher": "srun" if "SLURM_PROCID" in os.environ else "mpirun",
+        "nodes": int(os.environ.get("SLURM_NNODES", 1)),
+        "load1_start": os.getloadavg()[0],
+        "stages": {},
+    }
     for stage in args.stages:
         res = {}
         for mode in ("strong", "weak"):
@@ -201,13 +231,16 @@ def measure(args):
                 size = 8 if mode == "strong" else 4 * p
             else:
                 r0 = (args.strong_radius_a if mode == "strong" else args.weak_radius_a) or (
-                    DEFAULT_STRONG if mode == "strong" else DEFAULT_WEAK)[stage]
+                    DEFAULT_STRONG if mode == "strong" else DEFAULT_WEAK
+                )[stage]
                 size = r0 if mode == "strong" else r0 * p ** (1.0 / 3.0)
             reps = 1 if stage in ("gap", "farm", "relax") else args.repeats
             res[mode] = STAGES[stage](comm, size, reps, args) | {"size_parameter": size}
             if comm.rank == 0:
-                print(f"{stage:12s} {mode:6s} P={p}: {json.dumps({k: v for k, v in res[mode].items() if k != 'wall_all_s'})}",
-                      flush=True)
+                print(
+                    f"{stage:12s} {mode:6s} P={p}: {json.dumps({k: v for k, v in res[mode].items() if k != 'wall_all_s'})}",
+                    flush=True,
+                )
         record["stages"][stage] = res
     peaks = comm.gather(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, root=0)
     record["peak_bytes_per_rank"] = peaks
@@ -236,7 +269,8 @@ def plot(args):
             series.setdefault(stage, {})[rec["ranks"]] = res
             if stage == "coulomb":
                 series.setdefault("coulomb-fft", {})[rec["ranks"]] = {
-                    m: {"wall_s": res[m]["fft_wall_s"]} for m in ("strong", "weak")}
+                    m: {"wall_s": res[m]["fft_wall_s"]} for m in ("strong", "weak")
+                }
     if not series:
         raise SystemExit(f"scaling.py: no scaling_*ranks.json in {args.out}")
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
@@ -255,9 +289,11 @@ def plot(args):
             table.append((stage, p, by_p[p]["strong"]["wall_s"], s, e, by_p[p]["weak"]["wall_s"], w))
     all_p = sorted({p for v in series.values() for p in v})
     axes[0].plot(all_p, all_p, "k--", lw=0.8, label="ideal")  # at the measured P (log x axis)
-    for ax, title, ylabel in ((axes[0], "strong scaling: speed-up", "T(1) / T(P)"),
-                              (axes[1], "strong scaling: parallel efficiency", "T(1) / (P T(P))"),
-                              (axes[2], "weak scaling: efficiency (atoms per rank fixed)", "T(1) / T(P)")):
+    for ax, title, ylabel in (
+        (axes[0], "strong scaling: speed-up", "T(1) / T(P)"),
+        (axes[1], "strong scaling: parallel efficiency", "T(1) / (P T(P))"),
+        (axes[2], "weak scaling: efficiency (atoms per rank fixed)", "T(1) / T(P)"),
+    ):
         ax.set_title(title, fontsize=11)
         ax.set_xlabel("MPI ranks P")
         ax.set_ylabel(ylabel)

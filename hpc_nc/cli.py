@@ -94,9 +94,11 @@ def cmd_info(args) -> int:
         if "error" in b:
             print(f"PETSc {b['scalar']:7s}: not available: {b['error']}")
         else:
-            print(f"PETSc {b['scalar']:7s}: PETSc {b['petsc_version']}, SLEPc {b['slepc_version']}, scalar "
-                  f"{b['scalar_type']}, MUMPS {'yes' if b['mumps'] else 'no'}, TAO cg "
-                  f"{'yes' if b['tao_cg'] else 'no'}  ({b['petsc_dir']})")
+            print(
+                f"PETSc {b['scalar']:7s}: PETSc {b['petsc_version']}, SLEPc {b['slepc_version']}, scalar "
+                f"{b['scalar_type']}, MUMPS {'yes' if b['mumps'] else 'no'}, TAO cg "
+                f"{'yes' if b['tao_cg'] else 'no'}  ({b['petsc_dir']})"
+            )
     print(f"h5py {info.get('h5py')}  parallel (MPI) HDF5: {'yes' if info['h5py_mpi'] else 'no'}")
     return 0
 
@@ -133,8 +135,9 @@ def cmd_validate(args) -> int:
     ranks = args.ranks or job.ranks_per_task
     if args.mem_per_rank is not None and not args.mem_per_rank > 0:
         raise HpcNcError(f"--mem-per-rank must be positive (GiB), got {args.mem_per_rank}")
-    mem = (int(args.mem_per_rank * 2**30) if args.mem_per_rank
-           else memory_per_rank_bytes(min(ranks, os.cpu_count() or 1)))
+    mem = (
+        int(args.mem_per_rank * 2**30) if args.mem_per_rank else memory_per_rank_bytes(min(ranks, os.cpu_count() or 1))
+    )
     try:
         c = job_cost(job, ranks, mem)  # refuses a task that cannot fit, naming it
     except HpcNcError as exc:
@@ -148,8 +151,12 @@ def cmd_validate(args) -> int:
         return EXIT_USAGE
     s["cost"] = {k: v for k, v in c.items() if k not in ("tasks", "structures")} | {"mem_per_rank_bytes": mem}
     for row, pred in zip(s["tasks"], c["tasks"]):  # with the strategy auto picks within the memory
-        row.update(strategy=pred["strategy"], cpu_s_estimate=pred["cpu_s"], wall_s_estimate=pred["wall_s"],
-                   memory_estimate_bytes=pred["peak_bytes_per_rank"])
+        row.update(
+            strategy=pred["strategy"],
+            cpu_s_estimate=pred["cpu_s"],
+            wall_s_estimate=pred["wall_s"],
+            memory_estimate_bytes=pred["peak_bytes_per_rank"],
+        )
     s["memory_per_task_bytes_max"] = max([r["memory_estimate_bytes"] or 0 for r in s["tasks"]])
     if _world_rank() != 0:
         return 0
@@ -158,15 +165,20 @@ def cmd_validate(args) -> int:
         return 0
     gib = s["memory_per_task_bytes_max"] / 2**30
     print(f"{s['source']}: job '{s['job']}' is valid")
-    print(f"  tasks: {s['n_tasks']}  (models {', '.join(s['models'])}; "
-          f"{s['n_structures_to_relax']} structures to relax)")
+    print(
+        f"  tasks: {s['n_tasks']}  (models {', '.join(s['models'])}; {s['n_structures_to_relax']} structures to relax)"
+    )
     print(f"  atoms per dot: {s['n_atoms_min']} .. {s['n_atoms_max']}")
-    print(f"  memory per task (estimate, electronic stage): up to {gib:.2f} GiB per rank "
-          f"(available: {mem / 2**30:.1f} GiB per rank)")
-    print(f"  predicted on {ranks} rank(s) ({c['groups']} group(s) of {c['ranks_per_task']}): "
-          f"relax {c['relax_cpu_hours']:.3g} CPU h, wall {_hms(c['relax_wall_s'])}; "
-          f"solve ({c['strategy']}) {c['solve_cpu_hours']:.3g} CPU h, wall {_hms(c['solve_wall_s'])}"
-          + ("  [beyond the fitted sizes]" if c["any_extrapolated"] else ""))
+    print(
+        f"  memory per task (estimate, electronic stage): up to {gib:.2f} GiB per rank "
+        f"(available: {mem / 2**30:.1f} GiB per rank)"
+    )
+    print(
+        f"  predicted on {ranks} rank(s) ({c['groups']} group(s) of {c['ranks_per_task']}): "
+        f"relax {c['relax_cpu_hours']:.3g} CPU h, wall {_hms(c['relax_wall_s'])}; "
+        f"solve ({c['strategy']}) {c['solve_cpu_hours']:.3g} CPU h, wall {_hms(c['solve_wall_s'])}"
+        + ("  [beyond the fitted sizes]" if c["any_extrapolated"] else "")
+    )
     if c["strategies_without_fit"]:
         print(f"  not predicted (no cost fit): tasks solved with {', '.join(c['strategies_without_fit'])}")
     print(f"  cost model fitted on: {c['machine']}")
@@ -199,8 +211,10 @@ def _report(summary, what: str, path: str) -> int:
         return EXIT_OK
     if summary.n_failed:
         if _world_rank() == 0:
-            print(f"{what}: {summary.n_failed} task(s) failed and were recorded (see `hpc-nc status {path}`)",
-                  file=sys.stderr)
+            print(
+                f"{what}: {summary.n_failed} task(s) failed and were recorded (see `hpc-nc status {path}`)",
+                file=sys.stderr,
+            )
         return EXIT_FAILED
     return EXIT_OK
 
@@ -337,10 +351,12 @@ def cmd_run(args) -> int:
         passthrough += ["--progress", args.progress]
     if _inside_mpi_job():
         if has_str:
-            raise HpcNcError("`hpc-nc run` under mpirun/srun cannot run both stages (they need the real and "
-                             "the complex PETSc build in separate programs): run `hpc-nc relax JOB` then "
-                             "`hpc-nc solve JOB` (see `hpc-nc slurm --dry-run`), or start `hpc-nc run` "
-                             "without mpirun")
+            raise HpcNcError(
+                "`hpc-nc run` under mpirun/srun cannot run both stages (they need the real and "
+                "the complex PETSc build in separate programs): run `hpc-nc relax JOB` then "
+                "`hpc-nc solve JOB` (see `hpc-nc slurm --dry-run`), or start `hpc-nc run` "
+                "without mpirun"
+            )
         return cmd_solve(args)
     n = args.np or os.cpu_count() or 1
     mpirun = shutil.which("mpirun")
@@ -362,8 +378,12 @@ def cmd_run(args) -> int:
         if rc < 0 or rc in (EXIT_SIGINT, EXIT_SIGTERM):  # this process, or the stage, was stopped
             sig = -rc if rc < 0 else rc - 128
             name = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}.get(sig, f"signal {sig}")
-            print(f"run: stopped by {name} during {stage}: {_saved_summary(results)}; resume with: "
-                  f"{_resume_command(args)}", file=sys.stderr, flush=True)
+            print(
+                f"run: stopped by {name} during {stage}: {_saved_summary(results)}; resume with: "
+                f"{_resume_command(args)}",
+                file=sys.stderr,
+                flush=True,
+            )
             return EXIT_SIGINT if sig == signal.SIGINT else EXIT_SIGTERM
         if rc == EXIT_USAGE:
             # the stage printed the one-line reason; re-running unchanged would fail the same way
@@ -371,13 +391,21 @@ def cmd_run(args) -> int:
         if rc == EXIT_FAILED:
             continue  # failures are recorded; solve records tasks whose structure failed
         if rc == 128 + signal.SIGKILL:
-            print(f"run: a process of stage `{stage}` was killed (SIGKILL, often the out-of-memory killer: see "
-                  f"`hpc-nc validate` for the memory per task); {_saved_summary(results)}; resume with: "
-                  f"{_resume_command(args)}", file=sys.stderr, flush=True)
+            print(
+                f"run: a process of stage `{stage}` was killed (SIGKILL, often the out-of-memory killer: see "
+                f"`hpc-nc validate` for the memory per task); {_saved_summary(results)}; resume with: "
+                f"{_resume_command(args)}",
+                file=sys.stderr,
+                flush=True,
+            )
             return EXIT_INTERNAL
         if rc != 0:
-            print(f"run: stage `{stage}` exited with status {rc} (see the message above); {_saved_summary(results)};"
-                  f" after fixing the cause, resume with: {_resume_command(args)}", file=sys.stderr, flush=True)
+            print(
+                f"run: stage `{stage}` exited with status {rc} (see the message above); {_saved_summary(results)};"
+                f" after fixing the cause, resume with: {_resume_command(args)}",
+                file=sys.stderr,
+                flush=True,
+            )
             return EXIT_PENDING if rc == EXIT_PENDING else EXIT_INTERNAL
     return _finish_run(args, job, results, structures)
 
@@ -404,15 +432,20 @@ def _finish_run(args, job, results, structures=None) -> int:
 
             written += make_plots(data, os.path.join(out_dir, f"{stem}_plots"))
     except Exception as exc:  # noqa: BLE001 - figures must never cost the results
-        print(f"run: CSV/figures incomplete ({type(exc).__name__}: {exc}); the results file is complete, "
-              f"retry with `hpc-nc export` / `hpc-nc plot`", file=sys.stderr)
+        print(
+            f"run: CSV/figures incomplete ({type(exc).__name__}: {exc}); the results file is complete, "
+            f"retry with `hpc-nc export` / `hpc-nc plot`",
+            file=sys.stderr,
+        )
     print(f"run: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending")
     print("run: results written:")
     for w in written:
         print(f"  {w}")
     if counts["failed"]:
-        print(f"run: exit status 3: {counts['failed']} task(s) failed (`hpc-nc status {results}` lists them)",
-              file=sys.stderr)
+        print(
+            f"run: exit status 3: {counts['failed']} task(s) failed (`hpc-nc status {results}` lists them)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     if counts["pending"]:
         print(f"run: exit status 4: {counts['pending']} task(s) pending; re-run to compute them", file=sys.stderr)
@@ -486,12 +519,16 @@ def cmd_verify(args) -> int:
     bad = np.flatnonzero(status == CORRUPT)
     checked = counts["done"] + counts["failed"]
     if bad.size == 0:
-        print(f"{args.file}: {kind} file OK: {checked} finished {noun}s match their checksums "
-              f"({counts['done']} done, {counts['failed']} failed), {counts['pending']} pending")
+        print(
+            f"{args.file}: {kind} file OK: {checked} finished {noun}s match their checksums "
+            f"({counts['done']} done, {counts['failed']} failed), {counts['pending']} pending"
+        )
         return 0
     listed = ", ".join(f"{i} ({keys[i]})" for i in bad[:10]) + (" ..." if bad.size > 10 else "")
-    print(f"{args.file}: {bad.size} {noun}(s) CORRUPT (checksum mismatch): {listed}; resuming the job "
-          f"recomputes them, or `hpc-nc salvage {args.file} NEW.h5` copies the good rows")
+    print(
+        f"{args.file}: {bad.size} {noun}(s) CORRUPT (checksum mismatch): {listed}; resuming the job "
+        f"recomputes them, or `hpc-nc salvage {args.file} NEW.h5` copies the good rows"
+    )
     return 1
 
 
@@ -500,8 +537,10 @@ def cmd_salvage(args) -> int:
 
     r = salvage(args.damaged, args.out)
     how = f" ({'; '.join(r['repairs'])})" if r["repairs"] else ""
-    print(f"salvage: {args.out}: {r['done']} done and {r['failed']} failed rows recovered, {r['pending']} pending "
-          f"({r['lost']} finished rows could not be trusted and will be recomputed on resume){how}")
+    print(
+        f"salvage: {args.out}: {r['done']} done and {r['failed']} failed rows recovered, {r['pending']} pending "
+        f"({r['lost']} finished rows could not be trusted and will be recomputed on resume){how}"
+    )
     return 0
 
 
@@ -515,10 +554,12 @@ def cmd_merge(args) -> int:
 
 def _delegate(module: str):
     """Subcommands implemented in their own module (imported only when used)."""
+
     def run(args) -> int:
         import importlib
 
         return int(importlib.import_module(module).run(args) or 0)
+
     return run
 
 
@@ -549,11 +590,14 @@ def cmd_bulk(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hpc-nc", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="exit status: 0 done, 1 internal error, 2 usage or input error, 3 some tasks "
-                                       "failed,\n4 some tasks pending, 130 SIGINT, 143 SIGTERM (finished rows are kept; "
-                                       "re-running resumes)")
+    p = argparse.ArgumentParser(
+        prog="hpc-nc",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit status: 0 done, 1 internal error, 2 usage or input error, 3 some tasks "
+        "failed,\n4 some tasks pending, 130 SIGINT, 143 SIGTERM (finished rows are kept; "
+        "re-running resumes)",
+    )
     p.add_argument("--version", action="version", version=f"hpc_nc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -563,10 +607,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", help="check a job file; predict each task's CPU time and memory, and the total")
     s.add_argument("job")
-    s.add_argument("--ranks", type=int, metavar="N", help="predict the job's wall time on N ranks "
-                   "(default: parallel.ranks_per_task)")
-    s.add_argument("--mem-per-rank", type=float, metavar="GIB", help="memory per rank in GiB (default: "
-                   "SLURM_MEM_PER_CPU / SLURM_MEM_PER_NODE, else this node's memory / ranks on it)")
+    s.add_argument(
+        "--ranks",
+        type=int,
+        metavar="N",
+        help="predict the job's wall time on N ranks (default: parallel.ranks_per_task)",
+    )
+    s.add_argument(
+        "--mem-per-rank",
+        type=float,
+        metavar="GIB",
+        help="memory per rank in GiB (default: "
+        "SLURM_MEM_PER_CPU / SLURM_MEM_PER_NODE, else this node's memory / ranks on it)",
+    )
     s.add_argument("--json", action="store_true")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a job-file entry")
     s.set_defaults(func=cmd_validate)
@@ -583,24 +636,29 @@ def build_parser() -> argparse.ArgumentParser:
         return s
 
     stage_parser("relax", "structure stage: VFF-relax every STR structure (real PETSc, TAO)", cmd_relax)
-    stage_parser("solve", "electronic stage: Hamiltonian, gap states, excitons for every task (complex PETSc)", cmd_solve)
+    stage_parser(
+        "solve", "electronic stage: Hamiltonian, gap states, excitons for every task (complex PETSc)", cmd_solve
+    )
     s = stage_parser("run", "both stages on this machine (launches mpirun -n N), then CSV and figures", cmd_run)
     s.add_argument("-n", "--np", type=int, default=None, help="MPI ranks (default: number of cores)")
     s.add_argument("--no-plots", action="store_true")
 
-    s = sub.add_parser("status", help="done/failed/pending counts and failure messages of a results or "
-                       "structures file")
+    s = sub.add_parser("status", help="done/failed/pending counts and failure messages of a results or structures file")
     s.add_argument("results", help="results or structures file (HDF5)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
 
-    s = sub.add_parser("verify", help="check the checksum of every row of a results or structures file "
-                       "(exit 1 if any row is corrupt)")
+    s = sub.add_parser(
+        "verify", help="check the checksum of every row of a results or structures file (exit 1 if any row is corrupt)"
+    )
     s.add_argument("file")
     s.set_defaults(func=cmd_verify)
 
-    s = sub.add_parser("salvage", help="copy the rows of a damaged (truncated, bad superblock, corrupt rows) file "
-                       "that pass their checksum into a new file")
+    s = sub.add_parser(
+        "salvage",
+        help="copy the rows of a damaged (truncated, bad superblock, corrupt rows) file "
+        "that pass their checksum into a new file",
+    )
     s.add_argument("damaged")
     s.add_argument("out")
     s.set_defaults(func=cmd_salvage)
@@ -611,10 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     s.set_defaults(func=cmd_merge)
 
-    from hpc_nc.io import export
-
-    from hpc_nc.io import plots
-
+    from hpc_nc.io import export, plots
     from hpc_nc.pipeline import slurm
 
     s = sub.add_parser("export", help="CSV (per task, ensemble mean/stderr) and extended-XYZ structures")
@@ -623,7 +678,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("plot", help="the paper's figures (maps, curves, radial densities) from a results file")
     plots.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.io.plots"))
-    s = sub.add_parser("slurm", help="submit a sweep to Slurm, resources sized from the job (--dry-run prints the commands)")
+    s = sub.add_parser(
+        "slurm", help="submit a sweep to Slurm, resources sized from the job (--dry-run prints the commands)"
+    )
     slurm.add_arguments(s)
     s.set_defaults(func=_delegate("hpc_nc.pipeline.slurm"))
 
@@ -694,10 +751,12 @@ def _internal_error(exc: BaseException) -> int:
         path = None
     if rank == 0:
         text = " ".join(str(exc).split())[:300]
-        where = (f"full traceback in {path}" + (" (and -rankN files for the other ranks)" if _inside_mpi_job() else "")
-                 if path else "traceback could not be written")
-        print(f"hpc-nc: internal error: {type(exc).__name__}: {text} ({where}); please report it",
-              file=sys.stderr)
+        where = (
+            f"full traceback in {path}" + (" (and -rankN files for the other ranks)" if _inside_mpi_job() else "")
+            if path
+            else "traceback could not be written"
+        )
+        print(f"hpc-nc: internal error: {type(exc).__name__}: {text} ({where}); please report it", file=sys.stderr)
     return EXIT_INTERNAL
 
 

@@ -1,4 +1,4 @@
-"""Fit the InS and CuS sp3s*+SO parameter sets from CdS (PHYSICS.md §3, the paper's Methods).
+"""Fit the InS and CuS sp3s*+SO parameter sets from CdS (docs/physics.md §3, the paper's Methods).
 
 The paper takes Lippens & Lannoo's CdS set and modifies it to reproduce the experimental
 room-temperature gaps (InS 2.45 eV, CuS 2.1 eV, paper refs. 13-16) and the valence-band
@@ -39,7 +39,7 @@ from hpc_nc.errors import HpcNcError
 from hpc_nc.physics.materials import DATA_DIR, material_from_numbers, parse_material_file
 from hpc_nc.physics.tight_binding import ONSITE_NAMES, VOGL_NAMES
 
-ZNS_LATTICE_CONSTANT = 5.409  # Angstrom, PHYSICS.md §1
+ZNS_LATTICE_CONSTANT = 5.409  # Angstrom, docs/physics.md §1
 
 FIT_TARGETS = {
     "InS": dict(
@@ -49,7 +49,7 @@ FIT_TARGETS = {
         lattice_constant=ZNS_LATTICE_CONSTANT * 1.16,
         gap_source="experimental room-temperature gap of InS, 2.45 eV, as adopted by the paper (Methods, refs. 13-16)",
         vbo_source="InS/ZnS valence band offset 1.1 eV inferred by the paper (Methods, refs. 27-29); alternative 1.6 eV via materials.with_band_offsets",
-        a_source="5.409 * 1.16 A: ZnS lattice constant times the ~16 % InS/ZnS mismatch quoted by the paper (Methods); derivation in PHYSICS.md §3",
+        a_source="5.409 * 1.16 A: ZnS lattice constant times the ~16 % InS/ZnS mismatch quoted by the paper (Methods); derivation in docs/physics.md §3",
     ),
     "CuS": dict(
         cation="Cu",
@@ -58,7 +58,7 @@ FIT_TARGETS = {
         lattice_constant=ZNS_LATTICE_CONSTANT * (1.0 - 0.009),
         gap_source="experimental room-temperature gap of CuS, 2.1 eV, as adopted by the paper (Methods, refs. 13-16)",
         vbo_source="CuS/ZnS valence band offset 0.34 eV inferred by the paper (Methods, refs. 27-29); alternative 0.75 eV via materials.with_band_offsets",
-        a_source="5.409 * (1 - 0.009) A: ~0.9 % mismatch quoted by the paper, Cu-S bonds shorter than Zn-S in Cu-In-S compounds; derivation in PHYSICS.md §3",
+        a_source="5.409 * (1 - 0.009) A: ~0.9 % mismatch quoted by the paper, Cu-S bonds shorter than Zn-S in Cu-In-S compounds; derivation in docs/physics.md §3",
     ),
 }
 STORE_DECIMALS = 9
@@ -134,9 +134,16 @@ def _unshifted_vbm(base: dict, vogl: dict) -> float:
     from hpc_nc.physics.materials import Material
 
     m = Material(
-        name=base["name"], cation=base["cation"], lattice_constant=base["lattice_constant"],
-        vogl=types.MappingProxyType(dict(vogl)), delta_anion=base["delta_anion"],
-        delta_cation=base["delta_cation"], valence_band_offset=0.0, vbm=0.0, cbm=0.0, source_file="",
+        name=base["name"],
+        cation=base["cation"],
+        lattice_constant=base["lattice_constant"],
+        vogl=types.MappingProxyType(dict(vogl)),
+        delta_anion=base["delta_anion"],
+        delta_cation=base["delta_cation"],
+        valence_band_offset=0.0,
+        vbm=0.0,
+        cbm=0.0,
+        source_file="",
     )
     return band_edges(m)[0]
 
@@ -146,7 +153,7 @@ def render_yaml(name: str, fit: dict, data_dir: str | None = None) -> str:
     tgt = FIT_TARGETS[name]
     d = data_dir or DATA_DIR
     cds_hash = _file_sha256(os.path.join(d, "CdS.yaml"))
-    cd_src = "Lippens & Lannoo, Phys. Rev. B 39, 10935 (1989), CdS value (paper Methods, ref. 19; unverified public table, PHYSICS.md §3)"
+    cd_src = "Lippens & Lannoo, Phys. Rev. B 39, 10935 (1989), CdS value (paper Methods, ref. 19; unverified public table, docs/physics.md §3)"
     lines = [
         f"# {name}: sp3s* + spin-orbit tight-binding parameters, FITTED (do not edit by hand).",
         "# Written by `python -m hpc_nc.fit`; check with `python -m hpc_nc.fit --check`.",
@@ -156,25 +163,25 @@ def render_yaml(name: str, fit: dict, data_dir: str | None = None) -> str:
         "anion: S",
         f"cation: {tgt['cation']}",
         "provenance:",
-        "  method: \"start from the CdS set; solve for the cation s energy Esc (Brent, 1e-12 eV) so that the Gamma gap of the bulk sp3s*+SO Hamiltonian equals the target gap (CBM checked at Gamma); then shift all on-site energies rigidly so that the SO VBM equals the valence band offset\"",
+        '  method: "start from the CdS set; solve for the cation s energy Esc (Brent, 1e-12 eV) so that the Gamma gap of the bulk sp3s*+SO Hamiltonian equals the target gap (CBM checked at Gamma); then shift all on-site energies rigidly so that the SO VBM equals the valence band offset"',
         "  source_set: CdS.yaml",
         f"  source_set_sha256: {cds_hash}",
         f"  target_gap_ev: {tgt['gap']}",
-        f"  target_gap_source: \"{tgt['gap_source']}\"",
+        f'  target_gap_source: "{tgt["gap_source"]}"',
         f"  fitted_gap_ev: {fit['gap']:.9f}",
         f"  fitted_esc_before_shift_ev: {fit['esc_raw']:.9f}",
         f"  rigid_shift_ev: {fit['shift']:.9f}",
         "lattice_constant:",
         f"  value: {tgt['lattice_constant']:.6f}",
         "  unit: Angstrom",
-        f"  source: \"{tgt['a_source']}\"",
+        f'  source: "{tgt["a_source"]}"',
         "valence_band_offset:",
         f"  value: {tgt['vbo']}",
         "  unit: eV",
-        f"  source: \"{tgt['vbo_source']}\"",
+        f'  source: "{tgt["vbo_source"]}"',
         "tight_binding:",
         "  unit: eV",
-        "  scheme: \"Vogl sp3s* (Vogl, Hjalmarson, Dow, J. Phys. Chem. Solids 44, 365 (1983))\"",
+        '  scheme: "Vogl sp3s* (Vogl, Hjalmarson, Dow, J. Phys. Chem. Solids 44, 365 (1983))"',
         "  parameters:",
     ]
     for n in VOGL_NAMES:
@@ -184,20 +191,22 @@ def render_yaml(name: str, fit: dict, data_dir: str | None = None) -> str:
             src = f"{cd_src}, rigidly shifted to the {name} VBO (see provenance)"
         else:
             src = cd_src
-        lines += [f"    {n}:", f"      value: {fit['vogl'][n]:.{STORE_DECIMALS}f}", f"      source: \"{src}\""]
-    so_src = ("UNSOURCED: Cd/S atomic spin-orbit splitting of the CdS set kept for {} (scheme: Chadi, PRB 16, 790 "
-              "(1977), paper Methods); the CdS numbers have no primary reference (CdS.yaml)")
+        lines += [f"    {n}:", f"      value: {fit['vogl'][n]:.{STORE_DECIMALS}f}", f'      source: "{src}"']
+    so_src = (
+        "UNSOURCED: Cd/S atomic spin-orbit splitting of the CdS set kept for {} (scheme: Chadi, PRB 16, 790 "
+        "(1977), paper Methods); the CdS numbers have no primary reference (CdS.yaml)"
+    )
     lines += [
         "spin_orbit:",
         "  unit: eV",
-        "  scheme: \"Chadi, Phys. Rev. B 16, 790 (1977): atomic p-shell splitting Delta, lambda = Delta/3\"",
+        '  scheme: "Chadi, Phys. Rev. B 16, 790 (1977): atomic p-shell splitting Delta, lambda = Delta/3"',
         "  parameters:",
         "    delta_anion:",
         f"      value: {fit['delta_anion']}",
-        f"      source: \"{so_src.format('S')}\"",
+        f'      source: "{so_src.format("S")}"',
         "    delta_cation:",
         f"      value: {fit['delta_cation']}",
-        f"      source: \"{so_src.format(tgt['cation'] + ' (Cd value)')}\"",
+        f'      source: "{so_src.format(tgt["cation"] + " (Cd value)")}"',
     ]
     return "\n".join(lines) + "\n"
 

@@ -18,8 +18,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the checkout, when run as a script
 
-from hpc_nc.parallel.farm import run_farm  # noqa: E402
 from hpc_nc.io.store import FieldSpec, ResultsStore  # noqa: E402
+from hpc_nc.parallel.farm import run_farm  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,10 @@ def make_tasks(n):
 
 
 def expected(task):
-    return {"values": np.array([task.index, task.index ** 2, -0.5 * task.index], dtype=float),
-            "weights": np.linspace(0.0, 1.0, task.n_atoms) + task.index}
+    return {
+        "values": np.array([task.index, task.index**2, -0.5 * task.index], dtype=float),
+        "weights": np.linspace(0.0, 1.0, task.n_atoms) + task.index,
+    }
 
 
 def append_line(path, text):

@@ -17,9 +17,22 @@ def synthetic_paper_results(job_path, *, pending_every=0, seed=0):
     job = load_job(job_path)
     tasks = job.tasks
     n = len(tasks)
-    col = {k: np.array([getattr(t, k) for t in tasks]) for k in
-           ("index", "x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model",
-            "realization", "seed", "n_atoms")}
+    col = {
+        k: np.array([getattr(t, k) for t in tasks])
+        for k in (
+            "index",
+            "x_cu",
+            "x_in",
+            "core_radius_a",
+            "shell_thickness_a",
+            "vbo_ins",
+            "vbo_cus",
+            "model",
+            "realization",
+            "seed",
+            "n_atoms",
+        )
+    }
     col["key"] = np.array([t.key for t in tasks])
     rng = np.random.default_rng(seed)
     xc, xi, r, h = col["x_cu"], col["x_in"], col["core_radius_a"], col["shell_thickness_a"]
@@ -29,10 +42,23 @@ def synthetic_paper_results(job_path, *, pending_every=0, seed=0):
     noise = np.where(alloyed, rng.normal(0.0, 0.02, n), 0.0)
     strain = np.where(model == "STR", 1.0, 0.0)
     size = r + h
-    e1 = 3.7 - 1.1 * xc - 0.3 * xi - 0.35 * strain * xi * (1 - xi) + 1.2 / (size + 1.0) ** 2 + 0.15 * (vi - 1.1) * xi \
+    e1 = (
+        3.7
+        - 1.1 * xc
+        - 0.3 * xi
+        - 0.35 * strain * xi * (1 - xi)
+        + 1.2 / (size + 1.0) ** 2
+        + 0.15 * (vi - 1.1) * xi
         + noise
-    h1 = -0.2 + 0.9 * xi * vi / 1.1 + 0.3 * xc * vc / 0.34 + 0.5 * strain * np.sqrt(xi * (1 - xi)) \
-        - 0.6 / (r + 1.0) ** 2 - noise
+    )
+    h1 = (
+        -0.2
+        + 0.9 * xi * vi / 1.1
+        + 0.3 * xc * vc / 0.34
+        + 0.5 * strain * np.sqrt(xi * (1 - xi))
+        - 0.6 / (r + 1.0) ** 2
+        - noise
+    )
     ratio = h / r
     dipole = 6.0 * np.exp(-0.7 * ratio * (xi > 0)) * (0.6 + 0.1 * r) + 0.5 * np.abs(noise) * 10
     sep = np.clip(0.08 * ratio * (xi > 0) + 0.3 * (vi - 0.75) * (xi > 0.9) * (h > 0), 0, 0.6)
@@ -55,18 +81,35 @@ def synthetic_paper_results(job_path, *, pending_every=0, seed=0):
         status[::pending_every] = 0
     res = dict(col)
     res.update(
-        status=status, message=np.array([""] * n), E1=e1, H1=h1, gap=e1 - h1, exciton_energy=e1 - h1 - 0.15,
+        status=status,
+        message=np.array([""] * n),
+        E1=e1,
+        H1=h1,
+        gap=e1 - h1,
+        exciton_energy=e1 - h1 - 0.15,
         electron_energies=e1[:, None] + 0.03 * (np.arange(N_E)[None, :] // 2),
         hole_energies=h1[:, None] - 0.02 * (np.arange(N_H)[None, :] // 2),
-        dipole_sq=dipole, J_ee=0.25 / r, J_hh=0.3 / r, J_eh=0.25 / r * (1 - sep),
-        core_weight_e=w_e[:, None] * np.ones(N_E), core_weight_h=w_h[:, None] * np.ones(N_H),
-        core_weight_E1=w_e, core_weight_H1=w_h,
-        r_max_e=r_e[:, 0], r_max_h=r_h[:, 0], separation=sep, overlap_atomic=0.6 - 0.3 * sep,
-        overlap_envelope=0.95 - sep, confinement=label, radial_grid=grid,
-        envelope_e=env_e[:, None, :] * np.ones((N_E, 1)), envelope_h=env_h[:, None, :] * np.ones((N_H, 1)),
+        dipole_sq=dipole,
+        J_ee=0.25 / r,
+        J_hh=0.3 / r,
+        J_eh=0.25 / r * (1 - sep),
+        core_weight_e=w_e[:, None] * np.ones(N_E),
+        core_weight_h=w_h[:, None] * np.ones(N_H),
+        core_weight_E1=w_e,
+        core_weight_H1=w_h,
+        r_max_e=r_e[:, 0],
+        r_max_h=r_h[:, 0],
+        separation=sep,
+        overlap_atomic=0.6 - 0.3 * sep,
+        overlap_envelope=0.95 - sep,
+        confinement=label,
+        radial_grid=grid,
+        envelope_e=env_e[:, None, :] * np.ones((N_E, 1)),
+        envelope_h=env_h[:, None, :] * np.ones((N_H, 1)),
         radial_density_e=(env_e * wiggle)[:, None, :] * np.ones((N_E, 1)),
         radial_density_h=(env_h * wiggle)[:, None, :] * np.ones((N_H, 1)),
-        wall_seconds=2.0 * (col["n_atoms"] / 11543.0) ** 1.1, solve_seconds=1.5 * (col["n_atoms"] / 11543.0) ** 1.1,
+        wall_seconds=2.0 * (col["n_atoms"] / 11543.0) ** 1.1,
+        solve_seconds=1.5 * (col["n_atoms"] / 11543.0) ** 1.1,
     )
     res["dXX"] = res["J_ee"] + res["J_hh"] - 2 * res["J_eh"]
     for k in ("E1", "H1", "gap", "exciton_energy", "dipole_sq", "dXX", "envelope_e", "envelope_h"):

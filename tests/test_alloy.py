@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from hpc_nc.errors import HpcNcError
 from hpc_nc.parallel.rng import uniform_for_sites
 from hpc_nc.physics.alloy import CUS, INS, ZNS, realise_alloy, virtual_crystal
-from hpc_nc.errors import HpcNcError
 from hpc_nc.physics.geometry import build_nanocrystal
 
 
@@ -30,8 +30,9 @@ def test_composition_statistics_over_realisations():
     nc = build_nanocrystal(3.0, 1.0)
     x_cu, x_in = 0.2, 0.3
     n_core = int((nc.is_cation & nc.in_core).sum())
-    got = np.array([[a.realised_x_cu, a.realised_x_in] for a in
-                    (realise_alloy(nc, x_cu, x_in, seed) for seed in range(40))])
+    got = np.array(
+        [[a.realised_x_cu, a.realised_x_in] for a in (realise_alloy(nc, x_cu, x_in, seed) for seed in range(40))]
+    )
     # mean within 4 standard errors of the binomial mean
     se = np.sqrt(np.array([x_cu * (1 - x_cu), x_in * (1 - x_in)]) / (n_core * 40))
     assert np.all(np.abs(got.mean(axis=0) - [x_cu, x_in]) < 4 * se)

@@ -36,10 +36,10 @@ def test_gamma_energies_match_closed_forms_without_spin_orbit(mats, name):
 
 
 def test_published_gaps_without_spin_orbit(mats):
-    # PHYSICS.md §3: the Lippens-Lannoo sets give 3.705 eV (ZnS) and 2.500 eV (CdS).
+    # docs/physics.md §3: the Lippens-Lannoo sets give 3.705 eV (ZnS) and 2.500 eV (CdS).
     assert bulk.gamma_gap(mats["ZnS"], spin_orbit=False) == pytest.approx(3.705, abs=1e-3)
     assert bulk.gamma_gap(mats["CdS"], spin_orbit=False) == pytest.approx(2.500, abs=1e-3)
-    # With Cd/S spin-orbit the CdS gap is 2.471 eV (PHYSICS.md §3).
+    # With Cd/S spin-orbit the CdS gap is 2.471 eV (docs/physics.md §3).
     assert bulk.gamma_gap(mats["CdS"]) == pytest.approx(2.471, abs=1e-3)
 
 

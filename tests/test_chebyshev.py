@@ -34,7 +34,7 @@ def test_gershgorin_bounds_contain_the_spectrum_for_any_row_split():
     w = np.linalg.eigvalsh(csr.toarray())
     parts = []
     for a0, a1 in ((0, 11), (11, nc.n_atoms)):
-        rows = csr[10 * a0:10 * a1]
+        rows = csr[10 * a0 : 10 * a1]
         parts.append(gershgorin_bounds(rows.indptr, rows.indices, rows.data, 10 * a0))
     lo, hi = min(p[0] for p in parts), max(p[1] for p in parts)
     assert (lo, hi) == gershgorin_bounds(csr.indptr, csr.indices, csr.data, 0)
@@ -107,10 +107,10 @@ def _dot_settings(name):
 def test_chebyshev_equals_davidson_on_real_dots(petsc, comm, name):
     """8 electrons + 8 holes of pure ZnS dots: the same energies as davidson to 1e-8 eV,
     the same Kramers-closed spaces, identical on every rank."""
+    from hpc_nc.physics.tight_binding import time_reversal
     from hpc_nc.pipeline.electronic_stage import band_edge_estimates
     from hpc_nc.solvers.eigensolver import EigenSettings, solve_gap_states
     from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
-    from hpc_nc.physics.tight_binding import time_reversal
 
     nc, alloy = _dot_settings(name)
     mats = _materials()
@@ -134,8 +134,10 @@ def test_chebyshev_equals_davidson_on_real_dots(petsc, comm, name):
     # the same spaces as davidson's, level by level; the outermost kept level is left out, since
     # the cut at 8 states may split a degenerate level (ZnS 2a: a 4-fold hole level), where any
     # 2 of its 4 states are an equally right answer (energies compared above)
-    for (a, ea), (b, _) in (((got.electron_vectors, got.electron_energies), (ref.electron_vectors, None)),
-                            ((got.hole_vectors, got.hole_energies), (ref.hole_vectors, None))):
+    for (a, ea), (b, _) in (
+        ((got.electron_vectors, got.electron_energies), (ref.electron_vectors, None)),
+        ((got.hole_vectors, got.hole_energies), (ref.hole_vectors, None)),
+    ):
         last = np.abs(ea - ea[-1]) < 1e-6
         inner = ~last
         s = np.linalg.svd(a[:, inner].conj().T @ b, compute_uv=False)
@@ -193,8 +195,9 @@ def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatc
     monkeypatch.setattr(chebyshev, "block_chebyshev", sabotaged)
     H = assemble_hamiltonian(comm, nc, alloy, mats, "NSTR")
     try:
-        gs = eigensolver.solve_gap_states(comm, H, 0, 4, vbm, cbm,
-                                          eigensolver.EigenSettings(strategy="chebyshev", extra_states=4))
+        gs = eigensolver.solve_gap_states(
+            comm, H, 0, 4, vbm, cbm, eigensolver.EigenSettings(strategy="chebyshev", extra_states=4)
+        )
     finally:
         H.destroy()
     np.testing.assert_allclose(gs.hole_energies, holes, atol=ENERGY_TOL)

@@ -29,8 +29,15 @@ def _analyse(dot, amp_e, amp_h):
     electrons = _pair(amp_e, 0)
     holes = np.concatenate([_pair(amp_h, 3), _pair(amp_h, 1)], axis=1)  # H1 (pz), H2 (px)
     return ex.analyse_states(
-        None, dot.positions, dot.in_core, dot.core_radius, dot.total_radius,
-        np.array([3.0, 3.0]), np.array([0.0, 0.0, -0.05, -0.05]), electrons, holes,
+        None,
+        dot.positions,
+        dot.in_core,
+        dot.core_radius,
+        dot.total_radius,
+        np.array([3.0, 3.0]),
+        np.array([0.0, 0.0, -0.05, -0.05]),
+        electrons,
+        holes,
     )
 
 
@@ -106,11 +113,29 @@ def test_rules_directly():
     # thresholds are data: a contrast of 36 is not enough when 50 is asked for
     strict = ClassifySettings(separation_ratio=50.0)
     assert classify_confinement(0.1, 0.9, dxx=0.3, settings=strict, **base, **REF).label != "type-II"
-    c = classify_confinement(0.4, 0.6, r_max_e=5.0, r_max_h=5.5, total_radius=20.0, overlap_envelope=0.95,
-                             overlap_atomic=0.9, dxx=0.0, j_eh=0.5, **REF)
+    c = classify_confinement(
+        0.4,
+        0.6,
+        r_max_e=5.0,
+        r_max_h=5.5,
+        total_radius=20.0,
+        overlap_envelope=0.95,
+        overlap_atomic=0.9,
+        dxx=0.0,
+        j_eh=0.5,
+        **REF,
+    )
     assert c.label == "type-I" and "atomic layers" not in c.reason
-    assert set(c.metrics) >= {"core_weight_e", "core_weight_h", "reference_weight_e", "core_enhancement_h",
-                              "separation_contrast", "separation_relative", "overlap_envelope", "overlap_atomic"}
+    assert set(c.metrics) >= {
+        "core_weight_e",
+        "core_weight_h",
+        "reference_weight_e",
+        "core_enhancement_h",
+        "separation_contrast",
+        "separation_relative",
+        "overlap_envelope",
+        "overlap_atomic",
+    }
 
 
 def test_location_is_judged_against_the_reference_not_a_fixed_number():
@@ -119,14 +144,17 @@ def test_location_is_judged_against_the_reference_not_a_fixed_number():
     the hole drawn in (g = 2.3), contrast 11: type-II. The same weights in a dot whose
     homogeneous reference already has them are type-I; and a tiny core (R = 1a, H = 2a: a
     pure ZnS electron has w = 0.10 there) does not make a carrier 'in the shell'."""
-    base = dict(r_max_e=20.1, r_max_h=14.9, total_radius=32.5, overlap_envelope=0.73, overlap_atomic=0.38,
-                dxx=0.05, j_eh=0.13)
+    base = dict(
+        r_max_e=20.1, r_max_h=14.9, total_radius=32.5, overlap_envelope=0.73, overlap_atomic=0.38, dxx=0.05, j_eh=0.13
+    )
     assert classify_confinement(0.11, 0.78, reference_weight_e=0.38, reference_weight_h=0.60, **base).label == "type-II"
-    same = classify_confinement(0.11, 0.78, reference_weight_e=0.11, reference_weight_h=0.78,
-                                **dict(base, r_max_e=15.0, overlap_envelope=0.95))
+    same = classify_confinement(
+        0.11, 0.78, reference_weight_e=0.11, reference_weight_h=0.78, **dict(base, r_max_e=15.0, overlap_envelope=0.95)
+    )
     assert same.label == "type-I", same.reason
-    tiny = dict(r_max_e=10.9, r_max_h=10.2, total_radius=16.2, overlap_envelope=0.99, overlap_atomic=0.75,
-                dxx=0.03, j_eh=0.26)
+    tiny = dict(
+        r_max_e=10.9, r_max_h=10.2, total_radius=16.2, overlap_envelope=0.99, overlap_atomic=0.75, dxx=0.03, j_eh=0.26
+    )
     assert classify_confinement(0.10, 0.06, reference_weight_e=0.10, reference_weight_h=0.06, **tiny).label == "type-I"
     # the homogeneous rule wins whatever the weights
     h = classify_confinement(0.05, 0.95, homogeneous=True, **base, **REF)
@@ -137,8 +165,17 @@ def test_both_drawn_into_a_tiny_core_is_not_type_II():
     """R = 1a core (ZnS reference 0.10, 0.06): a Cu-rich core draws the electron in too
     (w_e 0.33, g_e = 4.4) while the hole is far more localised (g_h = 32, contrast 7): the
     electron's majority is in the shell only because the core is tiny, so not type-II."""
-    base = dict(r_max_e=5.6, r_max_h=4.2, total_radius=16.2, overlap_envelope=0.91, overlap_atomic=0.5,
-                dxx=1.5, j_eh=0.4, reference_weight_e=0.10, reference_weight_h=0.06)
+    base = dict(
+        r_max_e=5.6,
+        r_max_h=4.2,
+        total_radius=16.2,
+        overlap_envelope=0.91,
+        overlap_atomic=0.5,
+        dxx=1.5,
+        j_eh=0.4,
+        reference_weight_e=0.10,
+        reference_weight_h=0.06,
+    )
     c = classify_confinement(0.33, 0.67, **base)
     assert c.metrics["separation_contrast"] > 4 and c.metrics["core_enhancement_e"] > 2
     assert c.label == "type-I", c.reason
@@ -148,8 +185,9 @@ def test_both_drawn_into_a_tiny_core_is_not_type_II():
 
 
 def test_quasi_type_II_one_carrier_drawn_in_the_other_as_homogeneous():
-    base = dict(r_max_e=8.0, r_max_h=9.0, total_radius=20.0, overlap_envelope=0.9, overlap_atomic=0.7, dxx=0.0,
-                j_eh=0.3)
+    base = dict(
+        r_max_e=8.0, r_max_h=9.0, total_radius=20.0, overlap_envelope=0.9, overlap_atomic=0.7, dxx=0.0, j_eh=0.3
+    )
     c = classify_confinement(0.85, 0.6, **base, **REF)  # g_e = 8.5, g_h = 1
     assert c.label == "quasi-type-II", c.reason
 
@@ -158,11 +196,30 @@ def test_every_rule_gives_a_known_class_and_a_short_reason():
     """All branches: the label is one of CLASSES and the reason fits the store's field."""
     seen = set()
     for we, wh, oe, oa, re, rh, ref, homo in itertools.product(
-        [0.02, 0.5, 0.98], [0.02, 0.5, 0.98], [0.1, 0.9], [0.0, 0.9], [0.0, 30.0], [0.0, 30.0],
-        [(0.05, 0.09), (0.5, 0.5)], [False, True]
+        [0.02, 0.5, 0.98],
+        [0.02, 0.5, 0.98],
+        [0.1, 0.9],
+        [0.0, 0.9],
+        [0.0, 30.0],
+        [0.0, 30.0],
+        [(0.05, 0.09), (0.5, 0.5)],
+        [False, True],
     ):
-        c = classify_confinement(we, wh, re, rh, 20.0, oe, oa, 0.1, 0.3, reference_weight_e=ref[0],
-                                 reference_weight_h=ref[1], homogeneous=homo, reference="1S envelope")
+        c = classify_confinement(
+            we,
+            wh,
+            re,
+            rh,
+            20.0,
+            oe,
+            oa,
+            0.1,
+            0.3,
+            reference_weight_e=ref[0],
+            reference_weight_h=ref[1],
+            homogeneous=homo,
+            reference="1S envelope",
+        )
         assert c.label in CLASSES
         assert 0 < len(c.reason) <= MAX_REASON_CHARS
         seen.add(c.label)
@@ -176,4 +233,5 @@ def test_envelope_core_share_continuum_limit():
     nc = build_nanocrystal(4.0, 4.0)
     x = nc.core_radius / nc.total_radius
     assert envelope_core_share(nc.positions, nc.in_core, nc.total_radius) == pytest.approx(
-        x - np.sin(2 * np.pi * x) / (2 * np.pi), abs=0.02)
+        x - np.sin(2 * np.pi * x) / (2 * np.pi), abs=0.02
+    )

@@ -13,13 +13,15 @@ from _mpi_env import fresh_mpi_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENV = fresh_mpi_env()  # children are fresh MPI jobs even when pytest runs under mpirun
-not_under_mpirun = pytest.mark.skipif(os.environ.get("OMPI_COMM_WORLD_SIZE") is not None,
-                                      reason="spawns its own mpirun")
+not_under_mpirun = pytest.mark.skipif(
+    os.environ.get("OMPI_COMM_WORLD_SIZE") is not None, reason="spawns its own mpirun"
+)
 
 
 def _hpc_nc(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "hpc_nc", *args], cwd=cwd, capture_output=True, text=True,
-                          env=ENV, timeout=1800)
+    return subprocess.run(
+        [sys.executable, "-m", "hpc_nc", *args], cwd=cwd, capture_output=True, text=True, env=ENV, timeout=1800
+    )
 
 
 def _run_job(tmp_path, name, n):
@@ -37,8 +39,12 @@ def _run_job(tmp_path, name, n):
 
 def _rows(data, x_cu, x_in, r, h):
     t = data
-    return np.flatnonzero((t["tasks/x_cu"] == x_cu) & (t["tasks/x_in"] == x_in)
-                          & (t["tasks/core_radius_a"] == r) & (t["tasks/shell_thickness_a"] == h))
+    return np.flatnonzero(
+        (t["tasks/x_cu"] == x_cu)
+        & (t["tasks/x_in"] == x_in)
+        & (t["tasks/core_radius_a"] == r)
+        & (t["tasks/shell_thickness_a"] == h)
+    )
 
 
 def _label(data, i):
@@ -92,12 +98,19 @@ def test_confinement_cases_rank_independent_and_ins_zns_3a(tmp_path):
     (z,) = _rows(slow, 0.0, 0.0, 3.0, 3.0)
     assert _label(slow, z) == "type-I"
     # the InS dot's reference is exactly the ZnS task's own weights (same dot, same solver)
-    np.testing.assert_allclose(slow["results/reference_core_weight_E1"][i], slow["results/core_weight_E1"][z],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        slow["results/reference_core_weight_E1"][i], slow["results/core_weight_E1"][z], atol=1e-6
+    )
     _, one = _run_job(tmp_path, "confinement_cases", 1)
     _, two = _run_job(tmp_path, "confinement_cases", 2)
     _check_cases(one)
     assert [_label(one, k) for k in range(len(one["status"]))] == [_label(two, k) for k in range(len(two["status"]))]
-    for key in ("results/dXX", "results/J_eh", "results/core_weight_E1", "results/core_weight_H1",
-                "results/reference_core_weight_E1", "results/reference_core_weight_H1"):
+    for key in (
+        "results/dXX",
+        "results/J_eh",
+        "results/core_weight_E1",
+        "results/core_weight_H1",
+        "results/reference_core_weight_E1",
+        "results/reference_core_weight_H1",
+    ):
         np.testing.assert_allclose(one[key], two[key], rtol=1e-6, atol=1e-7, err_msg=key)

@@ -30,9 +30,22 @@ def test_auto_picks_the_fastest_that_fits():
 
 
 def test_formula_against_hand_evaluation():
-    model = {"m0_bytes": 100.0, "coulomb": {"k_direct_s": 1e-9, "c0_fft_s": 0.0, "k_fft_s": 1e-7},
-             "solve": {"s": {"c0_s": 2.0, "a_s": 10.0, "p": 2.0, "beta": 0.5, "b_bytes": 1000.0, "q": 1.0,
-                             "gamma": 1.0, "fitted_atoms": [1000, 30000]}}}
+    model = {
+        "m0_bytes": 100.0,
+        "coulomb": {"k_direct_s": 1e-9, "c0_fft_s": 0.0, "k_fft_s": 1e-7},
+        "solve": {
+            "s": {
+                "c0_s": 2.0,
+                "a_s": 10.0,
+                "p": 2.0,
+                "beta": 0.5,
+                "b_bytes": 1000.0,
+                "q": 1.0,
+                "gamma": 1.0,
+                "fitted_atoms": [1000, 30000],
+            }
+        },
+    }
     d = cost.predict_task_detail(20000, 16, "s", ranks=4, model=model)
     cpu1 = 2.0 + 10.0 * 2.0**2
     assert d.cpu_s == pytest.approx(cpu1 * 4**0.5 + 1e-9 * 20000.0**2)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from hpc_nc.errors import HpcNcError
 from hpc_nc.physics.coulomb import (
     COULOMB_EV_ANGSTROM,
     SCREENING_MODELS,
@@ -17,7 +18,6 @@ from hpc_nc.physics.coulomb import (
     thomas_fermi_wavevector,
     wigner_seitz_radius,
 )
-from hpc_nc.errors import HpcNcError
 from hpc_nc.physics.geometry import build_nanocrystal
 
 
@@ -141,7 +141,7 @@ def test_two_distant_compact_charges_give_point_charge_law():
     """
     nc = build_nanocrystal(1.0)
     p = nc.positions
-    rho = np.exp(-nc.radii**2 / 8.0)
+    rho = np.exp(-(nc.radii**2) / 8.0)
     rho /= rho.sum()
     d = 400.0
     shift = np.array([d, 0.0, 0.0])

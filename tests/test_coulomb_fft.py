@@ -40,8 +40,9 @@ def test_fft_equals_direct_sum(comm, screening, core, shell, a):
     dens = _densities(nc.n_atoms, 5, 7)
     model = screening_model(screening, EPS)
     ref = coulomb_potential(comm, nc.positions, dens, EPS, screening=screening)
-    new = coulomb_potential_fft(comm, nc.positions, dens, screened_pair_potential(model), model.onsite_ev,
-                                nc.lattice_constant)
+    new = coulomb_potential_fft(
+        comm, nc.positions, dens, screened_pair_potential(model), model.onsite_ev, nc.lattice_constant
+    )
     assert new.shape == ref.shape and np.iscomplexobj(new)
     assert _rel(new, ref) < 1e-6
     # the bilinear forms the CI takes, too
@@ -79,8 +80,9 @@ def test_rank_independent_and_translation_invariant(comm):
     serial = coulomb_potential_fft(None, nc.positions, dens, uniform, 1.98, nc.lattice_constant)
     assert np.array_equal(phi, serial)  # same operations per column on any rank count
     assert comm.allreduce(float(np.abs(phi - comm.bcast(phi)).max()), op=MPI.MAX) == 0.0
-    moved = coulomb_potential_fft(None, nc.positions + np.array([1.3, -2.0, 0.7]), dens, uniform, 1.98,
-                                  nc.lattice_constant)
+    moved = coulomb_potential_fft(
+        None, nc.positions + np.array([1.3, -2.0, 0.7]), dens, uniform, 1.98, nc.lattice_constant
+    )
     assert _rel(moved, phi) < 1e-12
 
 

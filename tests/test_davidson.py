@@ -10,10 +10,16 @@ import numpy as np
 import pytest
 
 from hpc_nc.physics.alloy import realise_alloy
-from hpc_nc.solvers.davidson import (from_spin_columns, harmonic_ritz, kramers_selection, spin_orbit_free_rows,
-                             start_block, to_spin_columns)
 from hpc_nc.physics.geometry import build_nanocrystal
 from hpc_nc.physics.tight_binding import time_reversal
+from hpc_nc.solvers.davidson import (
+    from_spin_columns,
+    harmonic_ritz,
+    kramers_selection,
+    spin_orbit_free_rows,
+    start_block,
+    to_spin_columns,
+)
 
 
 def _materials():
@@ -44,12 +50,12 @@ def test_spin_orbit_free_rows_is_the_spin_independent_part_of_h():
     k_dense = _k_dense(csr)
     # For any row split in whole atoms the kernel gives the same rows.
     for a0, a1 in ((0, nc.n_atoms), (0, 7), (7, nc.n_atoms)):
-        rows = csr[10 * a0:10 * a1]
+        rows = csr[10 * a0 : 10 * a1]
         ptr, cols, vals = spin_orbit_free_rows(rows.indptr, rows.indices, rows.data, 10 * a0)
         import scipy.sparse as sp
 
         got = sp.csr_matrix((vals, cols, ptr), shape=(5 * (a1 - a0), 5 * nc.n_atoms)).toarray()
-        np.testing.assert_array_equal(got, k_dense[5 * a0:5 * a1])
+        np.testing.assert_array_equal(got, k_dense[5 * a0 : 5 * a1])
     # H − H₀⊗1 is Chadi's spin-orbit only: on-site, p orbitals, and it is not zero.
     h0_both = np.zeros_like(dense)
     n = dense.shape[0]
@@ -164,9 +170,8 @@ def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatc
     """Sabotage the main solve (4 holes + 4 look-ahead asked; drop two of the four states of
     the pure ZnS top hole level, leaving 6 >= 4 states that look complete); the deflated
     check must find the two, merge them and then verify."""
-    from hpc_nc.solvers import davidson
-    from hpc_nc.solvers import eigensolver
     from hpc_nc.pipeline.electronic_stage import band_edge_estimates
+    from hpc_nc.solvers import davidson, eigensolver
     from hpc_nc.solvers.hamiltonian import assemble_hamiltonian, reference_hamiltonian
 
     nc = build_nanocrystal(1.5)
@@ -190,8 +195,9 @@ def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatc
     monkeypatch.setattr(davidson, "block_davidson", sabotaged)
     H = assemble_hamiltonian(comm, nc, alloy, mats, "NSTR")
     try:
-        gs = eigensolver.solve_gap_states(comm, H, 0, 4, vbm, cbm,
-                                          eigensolver.EigenSettings(strategy="davidson", extra_states=4))
+        gs = eigensolver.solve_gap_states(
+            comm, H, 0, 4, vbm, cbm, eigensolver.EigenSettings(strategy="davidson", extra_states=4)
+        )
     finally:
         H.destroy()
     np.testing.assert_allclose(gs.hole_energies, holes, atol=1e-8)

@@ -12,10 +12,10 @@ import functools
 import numpy as np
 import pytest
 
-from hpc_nc.physics.alloy import COMPOUNDS, realise_alloy, virtual_crystal
-from hpc_nc.solvers.eigensolver import STRATEGIES, EigenSettings, time_reversal
 from hpc_nc.errors import ConvergenceError, HpcNcError
+from hpc_nc.physics.alloy import COMPOUNDS, realise_alloy, virtual_crystal
 from hpc_nc.physics.geometry import build_nanocrystal
+from hpc_nc.solvers.eigensolver import STRATEGIES, EigenSettings, time_reversal
 
 ENERGY_TOL = 1e-8  # eV
 
@@ -40,11 +40,17 @@ def kramers_matrix(n_atoms: int, seed: int = 3):
     m = 5 * n_atoms
     d = rng.uniform(1.0, 6.0, m) * np.where(rng.random(m) < 0.5, -1.0, 1.0)
     band = 7
-    a = sp.diags([rng.normal(size=m - k) + 1j * rng.normal(size=m - k) for k in range(1, band)],
-                 list(range(1, band)), shape=(m, m))
+    a = sp.diags(
+        [rng.normal(size=m - k) + 1j * rng.normal(size=m - k) for k in range(1, band)],
+        list(range(1, band)),
+        shape=(m, m),
+    )
     a = a + a.conj().T + sp.diags(d)
-    b = sp.diags([rng.normal(size=m - k) + 1j * rng.normal(size=m - k) for k in range(1, band)],
-                 list(range(1, band)), shape=(m, m))
+    b = sp.diags(
+        [rng.normal(size=m - k) + 1j * rng.normal(size=m - k) for k in range(1, band)],
+        list(range(1, band)),
+        shape=(m, m),
+    )
     b = b - b.T  # antisymmetric
     off = a - sp.diags(d)
     scale = 0.4 / (abs(off).sum(axis=1).max() + abs(b).sum(axis=1).max())
@@ -64,8 +70,11 @@ def petsc_matrix(PETSc, comm, csr):
 
     a0, a1 = atom_ownership(comm, csr.shape[0] // 10)
     rows = csr[10 * a0 : 10 * a1]
-    mat = PETSc.Mat().createAIJ(size=((rows.shape[0], csr.shape[0]), (rows.shape[0], csr.shape[0])),
-                                csr=(rows.indptr, rows.indices, rows.data), comm=PETSc.Comm(comm))
+    mat = PETSc.Mat().createAIJ(
+        size=((rows.shape[0], csr.shape[0]), (rows.shape[0], csr.shape[0])),
+        csr=(rows.indptr, rows.indices, rows.data),
+        comm=PETSc.Comm(comm),
+    )
     mat.assemble()
     return mat
 
@@ -179,14 +188,22 @@ def test_job_options_do_not_override_command_line_and_are_removed(petsc, comm):
     mat = petsc_matrix(PETSc, comm, kramers_matrix(60))
     # A job-file option is applied ... (max_it 1 cannot converge, so it must raise)
     with pytest.raises(ConvergenceError):
-        solve_gap_states(comm, mat, 8, 8, -1.0, 1.0,
-                         EigenSettings(strategy="shift-invert", petsc_options={"eps_max_it": 1, "eps_ncv": 20}))
+        solve_gap_states(
+            comm,
+            mat,
+            8,
+            8,
+            -1.0,
+            1.0,
+            EigenSettings(strategy="shift-invert", petsc_options={"eps_max_it": 1, "eps_ncv": 20}),
+        )
     assert not opts.hasName("eps_max_it") and not opts.hasName("eps_ncv")  # ... and removed again
     # ... but an option already in the database (as from the command line) wins.
     opts.setValue("eps_max_it", 100000)
     try:
-        gs = solve_gap_states(comm, mat, 2, 2, -1.0, 1.0,
-                              EigenSettings(strategy="shift-invert", petsc_options={"-eps_max_it": 1}))
+        gs = solve_gap_states(
+            comm, mat, 2, 2, -1.0, 1.0, EigenSettings(strategy="shift-invert", petsc_options={"-eps_max_it": 1})
+        )
     finally:
         opts.delValue("eps_max_it")
     assert gs.electron_energies.shape == (2,)
@@ -198,7 +215,7 @@ def test_job_options_do_not_override_command_line_and_are_removed(petsc, comm):
 
 
 # ----------------------------------------------------------------------------- real H
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _materials():
     from hpc_nc.physics import materials
 
@@ -238,7 +255,7 @@ def band_edge_estimates(mats, alloy):
     return max(mats[c].vbm for c in present), min(mats[c].cbm for c in present)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reference(name, n_e, n_h):
     from hpc_nc.solvers.hamiltonian import reference_hamiltonian
 
@@ -344,8 +361,19 @@ def test_check_solve_finds_the_hidden_pair_of_a_fourfold_level(petsc, comm):
         res.vectors.append(v)
         res.residuals.append(0.0)
     try:
-        res, verified = es._solve_side_rounds(PETSc, SLEPc, mat, eps, res, 4, "hole", boundary, target, settings,
-                                              settings.tol * max(1.0, mat.norm(PETSc.NormType.INFINITY)))
+        res, verified = es._solve_side_rounds(
+            PETSc,
+            SLEPc,
+            mat,
+            eps,
+            res,
+            4,
+            "hole",
+            boundary,
+            target,
+            settings,
+            settings.tol * max(1.0, mat.norm(PETSc.NormType.INFINITY)),
+        )
         values = np.sort(res.values)[::-1]
         found = np.column_stack([es._gather(comm, v) for v in res.vectors])
     finally:

@@ -163,10 +163,12 @@ def test_singlet_triplet_closed_form():
     val[:, 0] = 0.3 * env * nc.positions[:, 2] / 3.0
     val2 = np.zeros((nc.n_atoms, 5))
     val2[:, 1] = far * 1.0  # disjoint support: decoupled from the first two orbitals
+
     def spin(orbital, s):
         x = np.zeros((nc.n_atoms, 10), complex)
         x[:, 5 * s : 5 * s + 5] = orbital
         return x.reshape(-1) / np.linalg.norm(x)
+
     c_up, c_dn = spin(cond, 0), spin(cond, 1)
     v_up, v_dn = spin(val, 0), spin(val, 1)
     v2_up, v2_dn = spin(val2, 0), spin(val2, 1)
@@ -201,13 +203,13 @@ def td_dot():
     return nc, electrons, holes
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dense_dot(core_a, shell_a, x_in):
     """Dense diagonalisation of hamiltonian.reference_hamiltonian for a 123-atom dot (NSTR,
     VBO InS/ZnS 1.1 eV, CuS/ZnS 0.34 eV; about 6 s each): (nc, eigenvalues, eigenvectors)."""
-    from hpc_nc.solvers import hamiltonian as ham
     from hpc_nc.physics.alloy import realise_alloy
     from hpc_nc.physics.materials import load_materials, with_band_offsets
+    from hpc_nc.solvers import hamiltonian as ham
 
     nc = build_nanocrystal(core_a, shell_a)
     mats = with_band_offsets(load_materials(), 1.1, 0.34)
@@ -328,12 +330,19 @@ def test_biexciton_shift_sign_and_limits(td_dot):
     assert sep.j_eh == pytest.approx(rho_e @ v @ rho_h, rel=1e-12)
 
 
-def _analyse(comm, td_dot, settings=ex.AnalysisSettings()):
+def _analyse(comm, td_dot, settings=ex.AnalysisSettings()):  # noqa: B008 (frozen, shared on purpose)
     nc, electrons, holes = td_dot
     return ex.analyse_states(
-        comm, nc.positions, nc.in_core, nc.core_radius, nc.total_radius,
-        np.array([3.0, 3.0, 3.3]), np.array([0.0, 0.0, -0.02, -0.02]),
-        np.concatenate([electrons, electrons[:, :1]], axis=1), holes, settings,
+        comm,
+        nc.positions,
+        nc.in_core,
+        nc.core_radius,
+        nc.total_radius,
+        np.array([3.0, 3.0, 3.3]),
+        np.array([0.0, 0.0, -0.02, -0.02]),
+        np.concatenate([electrons, electrons[:, :1]], axis=1),
+        holes,
+        settings,
     )
 
 
@@ -430,8 +439,10 @@ def test_analysis_invariant_under_unitary_mixing_in_degenerate_levels(dot):
         # the mixing is not trivial: the basis-dependent fields and the old pair-only J_hh move
         if dot == INS_DOT:
             assert not np.allclose(mixed["exciton_weights"], base["exciton_weights"], atol=1e-3)
-            old = [ex.coulomb_terms(None, nc.positions, e, h, base["epsilon"], base["onsite_ev"]).j_hh
-                   for e, h in ((ev, hv), (ev_m, hv_m))]
+            old = [
+                ex.coulomb_terms(None, nc.positions, e, h, base["epsilon"], base["onsite_ev"]).j_hh
+                for e, h in ((ev, hv), (ev_m, hv_m))
+            ]
             assert abs(old[0] - old[1]) > 1e-4 * old[0]
 
 
@@ -454,7 +465,9 @@ def test_cut_degenerate_level_is_flagged_and_basis_dependent():
     full = (nc, e_en, h_en[:4], ev, hv[:, :4])
     assert _run(full)["ci_basis_complete"] == 1.0
     assert _run(full, split_levels={"electron": False, "hole": True})["ci_basis_complete"] == 0.0
-    assert _run(full, split_levels={"electron": True, "hole": False})["ci_basis_complete"] == 0.0  # E1 is the last level
+    assert (
+        _run(full, split_levels={"electron": True, "hole": False})["ci_basis_complete"] == 0.0
+    )  # E1 is the last level
 
 
 def test_two_fold_levels_give_the_kramers_pair_definitions(td_dot):
@@ -491,6 +504,15 @@ def test_mixed_basis_rank_independent(comm):
     states = _gap_states(INS_DOT, 2, 4)
     nc, e_en, h_en, ev, hv = states
     serial = _run(states)
-    par = ex.analyse_states(comm, nc.positions, nc.in_core, nc.core_radius, nc.total_radius, e_en, h_en,
-                            _mix_levels(ev, e_en, 3), _mix_levels(hv, h_en, 4))
+    par = ex.analyse_states(
+        comm,
+        nc.positions,
+        nc.in_core,
+        nc.core_radius,
+        nc.total_radius,
+        e_en,
+        h_en,
+        _mix_levels(ev, e_en, 3),
+        _mix_levels(hv, h_en, 4),
+    )
     _assert_same(serial, par)

@@ -8,9 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from hpc_nc.io import ensemble
-
-from hpc_nc.io import export
+from hpc_nc.io import ensemble, export
 from hpc_nc.io.jobs import parse_job
 from hpc_nc.io.schema import species_codes
 
@@ -47,14 +45,27 @@ def synthetic_results(job_text=SYNTH_JOB, per_state=False):
     """
     tasks = parse_job(job_text).tasks
     n = len(tasks)
-    col = {k: np.array([getattr(t, k) for t in tasks]) for k in
-           ("index", "x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model",
-            "realization", "seed", "n_atoms")}
+    col = {
+        k: np.array([getattr(t, k) for t in tasks])
+        for k in (
+            "index",
+            "x_cu",
+            "x_in",
+            "core_radius_a",
+            "shell_thickness_a",
+            "vbo_ins",
+            "vbo_cus",
+            "model",
+            "realization",
+            "seed",
+            "n_atoms",
+        )
+    }
     col["key"] = np.array([t.key for t in tasks])
     x_cu, x_in, r, h, v = col["x_cu"], col["x_in"], col["core_radius_a"], col["shell_thickness_a"], col["vbo_ins"]
     noise = 0.01 * (col["realization"] - 0.5)
-    e1 = 3.6 - 1.0 * x_in - 1.2 * x_cu + 0.5 / r ** 2 - 0.05 * h + noise
-    h1 = 0.1 + x_in * v * 0.8 + 0.3 * x_cu - 0.1 / r ** 2 - noise
+    e1 = 3.6 - 1.0 * x_in - 1.2 * x_cu + 0.5 / r**2 - 0.05 * h + noise
+    h1 = 0.1 + x_in * v * 0.8 + 0.3 * x_cu - 0.1 / r**2 - noise
     grid = np.linspace(0.0, 20.0, N_BINS)
     env_e = np.exp(-((grid[None, :] - (4 + 4 * h)[:, None]) ** 2) / 8.0)
     env_h = np.exp(-((grid[None, :] - 3.0) ** 2) / 4.0) * np.ones((n, 1))
@@ -64,17 +75,31 @@ def synthetic_results(job_text=SYNTH_JOB, per_state=False):
         status[2] = 0
     res = dict(col)
     res.update(
-        status=status, message=np.array(["" if s != 2 else "ConvergenceError: no eigenpairs" for s in status]),
-        E1=e1, H1=h1, gap=e1 - h1,
+        status=status,
+        message=np.array(["" if s != 2 else "ConvergenceError: no eigenpairs" for s in status]),
+        E1=e1,
+        H1=h1,
+        gap=e1 - h1,
         electron_energies=e1[:, None] + 0.05 * np.arange(N_E)[None, :] // 2,
         hole_energies=h1[:, None] - 0.02 * np.arange(N_H)[None, :] // 2,
-        exciton_energy=e1 - h1 - 0.2, dipole_sq=10.0 / (1 + h * x_in), J_ee=0.3 / r, J_hh=0.35 / r,
-        J_eh=0.28 / r, core_weight_e=0.9 - 0.3 * h * x_in, core_weight_h=np.full(n, 0.95),
-        r_max_e=4 + 4 * h, r_max_h=np.full(n, 3.0), separation=np.abs(1 + 4 * h - 0.5), overlap_atomic=0.5 + 0 * h,
+        exciton_energy=e1 - h1 - 0.2,
+        dipole_sq=10.0 / (1 + h * x_in),
+        J_ee=0.3 / r,
+        J_hh=0.35 / r,
+        J_eh=0.28 / r,
+        core_weight_e=0.9 - 0.3 * h * x_in,
+        core_weight_h=np.full(n, 0.95),
+        r_max_e=4 + 4 * h,
+        r_max_h=np.full(n, 3.0),
+        separation=np.abs(1 + 4 * h - 0.5),
+        overlap_atomic=0.5 + 0 * h,
         overlap_envelope=0.8 + 0 * h,
         confinement=np.where(h * x_in > 0.5, "type-II", "type-I"),
-        radial_grid=grid, envelope_e=env_e, envelope_h=env_h,
-        exciton_energies=(e1 - h1)[:, None] + 0.01 * np.arange(8), oscillator_strengths=np.ones((n, 8)),
+        radial_grid=grid,
+        envelope_e=env_e,
+        envelope_h=env_h,
+        exciton_energies=(e1 - h1)[:, None] + 0.01 * np.arange(8),
+        oscillator_strengths=np.ones((n, 8)),
     )
     res["dXX"] = res["J_ee"] + res["J_hh"] - 2 * res["J_eh"]
     for k in ("E1", "H1", "gap", "exciton_energy", "dXX", "electron_energies", "envelope_e"):
@@ -113,13 +138,21 @@ def _hand_results():
         realization.append(real.get(p, 0))
         real[p] = real.get(p, 0) + 1
     return {
-        "index": np.arange(n), "x_cu": np.zeros(n), "x_in": np.array([x_in[r[0]] for r in rows]),
-        "core_radius_a": np.ones(n), "shell_thickness_a": np.ones(n), "vbo_ins": np.full(n, 1.1),
-        "vbo_cus": np.full(n, 0.34), "model": np.array([model[r[0]] for r in rows]),
-        "realization": np.array(realization), "seed": 7 * 65536 + np.array(realization),
-        "n_atoms": np.full(n, 147), "status": np.array([r[1] for r in rows]),
+        "index": np.arange(n),
+        "x_cu": np.zeros(n),
+        "x_in": np.array([x_in[r[0]] for r in rows]),
+        "core_radius_a": np.ones(n),
+        "shell_thickness_a": np.ones(n),
+        "vbo_ins": np.full(n, 1.1),
+        "vbo_cus": np.full(n, 0.34),
+        "model": np.array([model[r[0]] for r in rows]),
+        "realization": np.array(realization),
+        "seed": 7 * 65536 + np.array(realization),
+        "n_atoms": np.full(n, 147),
+        "status": np.array([r[1] for r in rows]),
         "message": np.array(["" if r[1] == 1 else "failed" for r in rows]),
-        "E1": np.array([r[2] for r in rows]), "electron_energies": np.array([r[3] for r in rows]),
+        "E1": np.array([r[2] for r in rows]),
+        "electron_energies": np.array([r[3] for r in rows]),
         "confinement": np.array([r[4] for r in rows]),
     }
 
@@ -152,9 +185,30 @@ def test_aggregate_matches_hand_computed_mean_and_standard_error():
 
 def test_aggregate_accepts_store_dataset_names():
     flat = _hand_results()
-    nested = {("tasks/" if k in ("index", "x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins",
-                                 "vbo_cus", "model", "realization", "seed", "n_atoms") else
-               "" if k in ("status", "message") else "results/") + k: v for k, v in flat.items()}
+    nested = {
+        (
+            "tasks/"
+            if k
+            in (
+                "index",
+                "x_cu",
+                "x_in",
+                "core_radius_a",
+                "shell_thickness_a",
+                "vbo_ins",
+                "vbo_cus",
+                "model",
+                "realization",
+                "seed",
+                "n_atoms",
+            )
+            else ""
+            if k in ("status", "message")
+            else "results/"
+        )
+        + k: v
+        for k, v in flat.items()
+    }
     nested["tasks/model"] = np.char.encode(flat["model"])  # bytes as h5py may return them
     a, b = ensemble.aggregate(flat), ensemble.aggregate(nested)
     np.testing.assert_array_equal(a["E1_mean"], b["E1_mean"])
@@ -181,10 +235,27 @@ def test_per_task_csv_columns_and_values(tmp_path, per_state):
     cols = export.export_csv(res, tmp_path / "t.csv", log=notes.append)
     header, rows = _read_csv(tmp_path / "t.csv")
     assert header == cols
-    expected_start = ["task", "key", "x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus",
-                      "model", "realization", "seed", "n_atoms", "status", "message", "E1", "H1", "gap"]
-    assert header[:len(expected_start)] == expected_start
-    levels = header[len(expected_start):len(expected_start) + N_E + N_H]
+    expected_start = [
+        "task",
+        "key",
+        "x_cu",
+        "x_in",
+        "core_radius_a",
+        "shell_thickness_a",
+        "vbo_ins",
+        "vbo_cus",
+        "model",
+        "realization",
+        "seed",
+        "n_atoms",
+        "status",
+        "message",
+        "E1",
+        "H1",
+        "gap",
+    ]
+    assert header[: len(expected_start)] == expected_start
+    levels = header[len(expected_start) : len(expected_start) + N_E + N_H]
     assert levels == [f"e_{k}" for k in range(1, N_E + 1)] + [f"h_{k}" for k in range(1, N_H + 1)]
     assert header[-1] == "confinement" and "dXX" in header and "dipole_sq" in header
     assert len(rows) == len(res["x_cu"]) and not notes
@@ -211,8 +282,18 @@ def test_ensemble_csv(tmp_path):
     cols = export.export_csv(_hand_results(), tmp_path / "e.csv", ensemble=True, log=lambda m: None)
     header, rows = _read_csv(tmp_path / "e.csv")
     assert header == cols
-    assert header[:10] == ["x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model",
-                           "n_atoms", "n_tasks", "n_realizations"]
+    assert header[:10] == [
+        "x_cu",
+        "x_in",
+        "core_radius_a",
+        "shell_thickness_a",
+        "vbo_ins",
+        "vbo_cus",
+        "model",
+        "n_atoms",
+        "n_tasks",
+        "n_realizations",
+    ]
     assert header[10:16] == ["E1_mean", "E1_sem", "e_1_mean", "e_1_sem", "e_2_mean", "e_2_sem"]
     assert header[-2:] == ["confinement", "confinement_fraction"]
     rec = [dict(zip(header, r)) for r in rows]
@@ -235,8 +316,10 @@ def test_csv_from_a_results_file_written_by_the_store(tmp_path):
     tasks = [types.SimpleNamespace(**t.as_dict()) for t in parse_job(SYNTH_JOB).tasks]
     scalar = ("E1", "H1", "gap", "exciton_energy", "dipole_sq", "J_ee", "J_hh", "J_eh", "dXX")
     fields = [store.FieldSpec(k, (), "f8", "eV", k) for k in scalar]
-    fields += [store.FieldSpec("electron_energies", (N_E,), "f8", "eV", "levels"),
-               store.FieldSpec("confinement", (), "S16", "1", "class")]
+    fields += [
+        store.FieldSpec("electron_energies", (N_E,), "f8", "eV", "levels"),
+        store.FieldSpec("confinement", (), "S16", "1", "class"),
+    ]
     path = tmp_path / "r.h5"
     with store.ResultsStore.create_or_open(MPI.COMM_SELF, path, tasks, fields) as st:
         for i in np.flatnonzero(res["status"] == 1)[:6]:
@@ -258,7 +341,7 @@ def parse_extxyz(path):
         lines = fh.read().splitlines()
     n = int(lines[0])
     info = dict(item.split("=", 1) for item in shlex.split(lines[1]))
-    body = [line.split() for line in lines[2:2 + n]]
+    body = [line.split() for line in lines[2 : 2 + n]]
     assert len(lines) == n + 2 and all(len(b) == 5 for b in body)
     species = [b[0] for b in body]
     pos = np.array([[float(x) for x in b[1:4]] for b in body])
@@ -294,8 +377,9 @@ def test_export_xyz_writes_readable_structures(tmp_path):
     keys = {t.structure_key: t.n_atoms for t in str_tasks}
     with store.StructureStore.create_or_open(MPI.COMM_SELF, spath, keys, []) as st:
         alloy = realise_alloy(nc, 0.2, 0.5, str_tasks[0].seed)
-        st.write_structure(str_tasks[0].structure_key, {"positions": moved,
-                                                        "species": species_codes(alloy.compound_weights)})
+        st.write_structure(
+            str_tasks[0].structure_key, {"positions": moved, "species": species_codes(alloy.compound_weights)}
+        )
     notes = []
     res = with_species(synthetic_results(XYZ_JOB))  # NSTR species come from the results
     res["status"][:] = 1
@@ -345,8 +429,11 @@ def with_species(res):
     for i in range(len(res["model"])):
         nc = build_nanocrystal(float(res["core_radius_a"][i]), float(res["shell_thickness_a"][i]))
         x_cu, x_in = float(res["x_cu"][i]), float(res["x_in"][i])
-        alloy = (virtual_crystal(nc, x_cu, x_in) if res["model"][i] == "VCA"
-                 else realise_alloy(nc, x_cu, x_in, int(res["seed"][i])))
+        alloy = (
+            virtual_crystal(nc, x_cu, x_in)
+            if res["model"][i] == "VCA"
+            else realise_alloy(nc, x_cu, x_in, int(res["seed"][i]))
+        )
         codes.append(species_codes(alloy.compound_weights))
     res["species"] = np.concatenate(codes)
     res["atom_offsets"] = np.concatenate([[0], np.cumsum([len(c) for c in codes])])
@@ -369,8 +456,17 @@ def test_command_line_entry_point(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     export.add_arguments(parser)
     res = with_species(synthetic_results(XYZ_JOB))
-    args = parser.parse_args(["unused.h5", "--csv", str(tmp_path / "a.csv"), "--ensemble", str(tmp_path / "b.csv"),
-                              "--xyz", str(tmp_path / "x")])
+    args = parser.parse_args(
+        [
+            "unused.h5",
+            "--csv",
+            str(tmp_path / "a.csv"),
+            "--ensemble",
+            str(tmp_path / "b.csv"),
+            "--xyz",
+            str(tmp_path / "x"),
+        ]
+    )
     args.results = res  # a dict stands in for the file (export.run reads through as_table)
     assert export.run(args) == 0
     out = capsys.readouterr().out

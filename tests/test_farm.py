@@ -37,7 +37,7 @@ def make_tasks(n=9):
 def split_sum(group, task):
     """Sum of arange(n_atoms) * (index + 1), each rank of the group summing its own slice."""
     values = np.arange(task.n_atoms, dtype=np.float64) * (task.index + 1)
-    mine = values[group.rank::group.size].sum()
+    mine = values[group.rank :: group.size].sum()
     total = group.allreduce(mine)
     return {"total": total, "key": task.key}
 

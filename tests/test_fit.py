@@ -75,7 +75,9 @@ def test_zns_spin_orbit_fit_hits_measured_delta0_and_is_checked(tmp_path):
 
     delta = fit.fit_zns_spin_orbit()
     zns = parse_material_file(os.path.join(DATA_DIR, "ZnS.yaml"))
-    assert zns["delta_anion"] == pytest.approx(delta, abs=1e-9) and zns["delta_cation"] == pytest.approx(delta, abs=1e-9)
+    assert zns["delta_anion"] == pytest.approx(delta, abs=1e-9) and zns["delta_cation"] == pytest.approx(
+        delta, abs=1e-9
+    )
     m = material_from_numbers(dict(zns, delta_anion=delta, delta_cation=delta))
     assert bulk_summary("ZnS", {"ZnS": m})["delta_so"] == pytest.approx(fit.ZNS_DELTA0_EV, abs=1e-10)
     d = tmp_path / "materials"

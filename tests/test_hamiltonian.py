@@ -6,11 +6,10 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from hpc_nc.solvers import hamiltonian as ham
 from hpc_nc.physics.alloy import realise_alloy, virtual_crystal
 from hpc_nc.physics.geometry import build_nanocrystal
 from hpc_nc.physics.materials import load_materials, with_band_offsets
-
+from hpc_nc.solvers import hamiltonian as ham
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +123,9 @@ def _kramers_paired(e, tol=1e-8):
 
 def test_kramers_degeneracy_all_models(mats):
     pure = build_nanocrystal(1.0)
-    assert _kramers_paired(np.linalg.eigvalsh(ham.reference_hamiltonian(pure, realise_alloy(pure, 0, 0, 1), mats, "NSTR").toarray()))
+    assert _kramers_paired(
+        np.linalg.eigvalsh(ham.reference_hamiltonian(pure, realise_alloy(pure, 0, 0, 1), mats, "NSTR").toarray())
+    )
     cs = build_nanocrystal(0.75, 0.5)  # InS core, ZnS shell
     ins = realise_alloy(cs, 0.0, 1.0, 1)
     e = np.linalg.eigvalsh(ham.reference_hamiltonian(cs, ins, mats, "STR", _perturbed(cs)).toarray())

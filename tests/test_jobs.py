@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from hpc_nc.errors import JobFileError
-from hpc_nc.physics.geometry import count_atoms_in_sphere
 from hpc_nc.io.jobs import estimate_task_memory_bytes, load_job, parse_job, parse_set_options, summarize
+from hpc_nc.physics.geometry import count_atoms_in_sphere
 
 GOOD = textwrap.dedent("""
     name: t
@@ -37,7 +37,8 @@ def test_cartesian_expansion_and_realisations():
 
 
 def test_explicit_pairs_and_points():
-    job = parse_job(textwrap.dedent("""
+    job = parse_job(
+        textwrap.dedent("""
         name: p
         sweep:
           compositions: [[0.0, 1.0], [1.0, 0.0]]
@@ -47,15 +48,17 @@ def test_explicit_pairs_and_points():
           points:
             - {x_cu: 0.1, x_in: 0.4, core_radius_a: 1.5, shell_thickness_a: 0.5, model: VCA}
             - {x_cu: 0.0, x_in: 1.0, core_radius_a: 1.0, shell_thickness_a: 2.0, model: NSTR}
-    """))
+    """)
+    )
     # pure compounds have one realisation; the second point repeats a grid point
     assert len(job.tasks) == 2 * 2 + 1
     assert job.tasks[-1].model == "VCA" and job.tasks[-1].x_in == 0.4
 
 
 def test_defaults_and_overrides():
-    job = parse_job(GOOD, overrides=parse_set_options(["sweep.model=[NSTR]", "states.electrons=2",
-                                                       "solver.strategy=harmonic"]))
+    job = parse_job(
+        GOOD, overrides=parse_set_options(["sweep.model=[NSTR]", "states.electrons=2", "solver.strategy=harmonic"])
+    )
     assert {t.model for t in job.tasks} == {"NSTR"}
     assert job.n_electrons == 2 and job.n_holes == 8
     assert job.solver.strategy == "harmonic"
@@ -103,8 +106,10 @@ def test_job_coulomb_methods_are_the_kernels():
 
 
 BAD = {
-    "unknown coulomb method": ("name: x\nsweep: {x_in: [1], core_radius_a: [1]}\nanalysis: {method: fast}\n",
-                               "analysis.method"),
+    "unknown coulomb method": (
+        "name: x\nsweep: {x_in: [1], core_radius_a: [1]}\nanalysis: {method: fast}\n",
+        "analysis.method",
+    ),
     "unknown top key": ("name: x\nsweeps: {}\n", "sweeps"),
     "unknown sweep key": ("name: x\nsweep: {x_cu: [0], x_in: [1], core_radius: [1]}\n", "sweep.core_radius"),
     "impossible composition": ("name: x\nsweep: {x_cu: [0.6], x_in: [0.5], core_radius_a: [1]}\n", "exceeds 1"),
@@ -118,8 +123,10 @@ BAD = {
     "not a mapping": ("- a\n- b\n", "mapping"),
     "no tasks": ("name: x\nsweep: {realizations: 2}\n", "no task"),
     "bad solver": ("name: x\nsweep: {x_in: [1], core_radius_a: [1]}\nsolver: {strategy: magic}\n", "solver.strategy"),
-    "negative shell": ("name: x\nsweep: {x_in: [1], core_radius_a: [1], shell_thickness_a: [-1]}\n",
-                       "shell_thickness_a[0]"),
+    "negative shell": (
+        "name: x\nsweep: {x_in: [1], core_radius_a: [1], shell_thickness_a: [-1]}\n",
+        "shell_thickness_a[0]",
+    ),
 }
 
 

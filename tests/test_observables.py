@@ -142,7 +142,9 @@ def test_optical_activity_invariant_under_kramers_mixing(dot):
     assert base > 0
 
     def random_unitary(seed):
-        q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(2, 2)) + 1j * np.random.default_rng(seed + 1).normal(size=(2, 2)))
+        q, _ = np.linalg.qr(
+            np.random.default_rng(seed).normal(size=(2, 2)) + 1j * np.random.default_rng(seed + 1).normal(size=(2, 2))
+        )
         return q
 
     mixed = obs.optical_activity(obs.transition_dipoles(dot.positions, E @ random_unitary(10), H @ random_unitary(20)))
@@ -189,7 +191,9 @@ def test_quartet_optical_activity_and_density_invariant_under_u4_mixing(dot):
     dm = obs.transition_dipoles(dot.positions, E @ _unitary(2, 1), H @ _unitary(4, 2))
     assert obs.optical_activity(dm, 2, 4) == pytest.approx(base, rel=1e-12)
     sq, sqm = (np.abs(d) ** 2).sum(axis=2), (np.abs(dm) ** 2).sum(axis=2)
-    assert np.allclose(obs.block_average(sqm, [(0, 2)], [(0, 4)]), obs.block_average(sq, [(0, 2)], [(0, 4)]), rtol=1e-12)
+    assert np.allclose(
+        obs.block_average(sqm, [(0, 2)], [(0, 4)]), obs.block_average(sq, [(0, 2)], [(0, 4)]), rtol=1e-12
+    )
     assert abs(obs.optical_activity(dm) - obs.optical_activity(d)) > 1e-3 * obs.optical_activity(d)  # pair-only is not
     Hm = H @ _unitary(4, 3)
     assert np.allclose(obs.level_density(Hm, 0, 4), obs.level_density(H, 0, 4), atol=1e-15)

@@ -15,9 +15,9 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from _paper_synthetic import synthetic_paper_results  # noqa: E402  (tests/ is on sys.path)
+
 from hpc_nc.io.jobs import load_job  # noqa: E402
-from hpc_nc.paper import EXTENDED, FIGURES, PaperFigure  # noqa: E402
-from hpc_nc.paper import claims, cost, driver, report  # noqa: E402
+from hpc_nc.paper import EXTENDED, FIGURES, PaperFigure, claims, cost, driver, report  # noqa: E402  # noqa: E402
 from hpc_nc.paper.data import FigureData, export_figure_data, load_figure_data  # noqa: E402
 from hpc_nc.paper.figures import FIGURE_FUNCTIONS, extended_maps  # noqa: E402
 
@@ -39,8 +39,9 @@ def _png_size(path):
 def _points(job):
     out = {}
     for t in job.tasks:
-        out.setdefault((t.x_cu, t.x_in, t.core_radius_a, t.shell_thickness_a, t.vbo_ins, t.vbo_cus, t.model),
-                       []).append(t)
+        out.setdefault(
+            (t.x_cu, t.x_in, t.core_radius_a, t.shell_thickness_a, t.vbo_ins, t.vbo_cus, t.model), []
+        ).append(t)
     return out
 
 
@@ -171,16 +172,29 @@ def test_export_from_a_results_file_written_by_the_store(tmp_path):
 
     res = synthetic_paper_results(_job(4))
     tasks = [types.SimpleNamespace(**t.as_dict()) for t in load_job(_job(4)).tasks]
-    scalar = ("E1", "H1", "gap", "dipole_sq", "core_weight_E1", "core_weight_H1", "r_max_e", "r_max_h",
-              "separation", "wall_seconds")
+    scalar = (
+        "E1",
+        "H1",
+        "gap",
+        "dipole_sq",
+        "core_weight_E1",
+        "core_weight_H1",
+        "r_max_e",
+        "r_max_h",
+        "separation",
+        "wall_seconds",
+    )
     fields = [store.FieldSpec(k, (), "f8", "1", k) for k in scalar]
-    fields += [store.FieldSpec("confinement", (), "S16", "1", "class"),
-               store.FieldSpec("radial_grid", (40,), "f8", "Angstrom", "grid")]
-    fields += [store.FieldSpec(k, (n, 40), "f8", "1/Angstrom", k) for k, n in
-               (("envelope_e", 4), ("envelope_h", 8), ("radial_density_e", 4), ("radial_density_h", 8))]
+    fields += [
+        store.FieldSpec("confinement", (), "S16", "1", "class"),
+        store.FieldSpec("radial_grid", (40,), "f8", "Angstrom", "grid"),
+    ]
+    fields += [
+        store.FieldSpec(k, (n, 40), "f8", "1/Angstrom", k)
+        for k, n in (("envelope_e", 4), ("envelope_h", 8), ("radial_density_e", 4), ("radial_density_h", 8))
+    ]
     path = tmp_path / "r.h5"
-    names = scalar + ("confinement", "radial_grid", "envelope_e", "envelope_h", "radial_density_e",
-                      "radial_density_h")
+    names = scalar + ("confinement", "radial_grid", "envelope_e", "envelope_h", "radial_density_e", "radial_density_h")
     with store.ResultsStore.create_or_open(MPI.COMM_SELF, path, tasks, fields) as st:
         for i in range(3):  # task 3 stays pending
             st.write_task(i, {k: res[k][i] for k in names})
@@ -210,11 +224,23 @@ def test_every_claim_evaluates_on_complete_synthetic_data(synthetic_dirs):
 
 def _fig11(x00, x55):
     """Hand-made Fig. 11 ensemble: the four corners of the composition square."""
-    ens = {k: np.array(v, dtype=float) for k, v in dict(
-        x_cu=[0, 0.5, 0, 0.5], x_in=[0, 0, 0.5, 0.5], core_radius_a=[4] * 4, shell_thickness_a=[2] * 4,
-        vbo_ins=[1.1] * 4, vbo_cus=[0.34] * 4, E1_mean=[3.8, 3.3, 3.6, 3.2], E1_sem=[np.nan, 0.01, 0.01, 0.01],
-        H1_mean=[0.0, 0.1, 0.9, 0.95], H1_sem=[np.nan] * 4, exciton_energy_mean=[x00, 2.9, 2.5, x55],
-        exciton_energy_sem=[np.nan, 0.02, 0.02, 0.03]).items()}
+    ens = {
+        k: np.array(v, dtype=float)
+        for k, v in dict(
+            x_cu=[0, 0.5, 0, 0.5],
+            x_in=[0, 0, 0.5, 0.5],
+            core_radius_a=[4] * 4,
+            shell_thickness_a=[2] * 4,
+            vbo_ins=[1.1] * 4,
+            vbo_cus=[0.34] * 4,
+            E1_mean=[3.8, 3.3, 3.6, 3.2],
+            E1_sem=[np.nan, 0.01, 0.01, 0.01],
+            H1_mean=[0.0, 0.1, 0.9, 0.95],
+            H1_sem=[np.nan] * 4,
+            exciton_energy_mean=[x00, 2.9, 2.5, x55],
+            exciton_energy_sem=[np.nan, 0.02, 0.02, 0.03],
+        ).items()
+    }
     ens["model"] = np.array(["STR"] * 4)
     tasks = {"task": np.arange(4.0), "status": np.array(["done"] * 4)}
     return {11: FigureData(tasks=tasks, ensemble=ens)}
@@ -247,12 +273,20 @@ def test_spearman_and_label_spread():
     assert claims.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     assert np.isnan(claims.spearman([1, 2, 3], [1, 1, 1]))
     keys = dict(x_in=0.5, core_radius_a=1.0, shell_thickness_a=3.0, vbo_ins=1.1, vbo_cus=0.34)
-    tasks = {"task": np.arange(6.0), "status": np.array(["done"] * 5 + ["failed"]),
-             "x_cu": np.array([0, 0, 0, 0.1, 0.1, 0.1]), "model": np.array(["STR"] * 6),
-             "confinement": np.array(["type-I", "type-I", "type-II", "mixed", "mixed", ""]),
-             **{k: np.full(6, v) for k, v in keys.items()}}
-    ens = {"x_cu": np.array([0.0, 0.1]), "model": np.array(["STR"] * 2),
-           "confinement": np.array(["type-I", "mixed"]), **{k: np.full(2, v) for k, v in keys.items()}}
+    tasks = {
+        "task": np.arange(6.0),
+        "status": np.array(["done"] * 5 + ["failed"]),
+        "x_cu": np.array([0, 0, 0, 0.1, 0.1, 0.1]),
+        "model": np.array(["STR"] * 6),
+        "confinement": np.array(["type-I", "type-I", "type-II", "mixed", "mixed", ""]),
+        **{k: np.full(6, v) for k, v in keys.items()},
+    }
+    ens = {
+        "x_cu": np.array([0.0, 0.1]),
+        "model": np.array(["STR"] * 2),
+        "confinement": np.array(["type-I", "mixed"]),
+        **{k: np.full(2, v) for k, v in keys.items()},
+    }
     s = report.label_spread(FigureData(tasks=tasks, ensemble=ens))
     # point 1: 3 realisations, one disagrees; point 2: 2 done (the failed one does not count), unanimous
     assert s == {"n_points": 2, "n_realisations": 5, "single_differs": pytest.approx(1 / 5), "points_split": 0.5}
@@ -262,8 +296,10 @@ def test_spearman_and_label_spread():
 def test_report_on_synthetic_data(synthetic_dirs, tmp_path):
     results_md = tmp_path / "RESULTS.md"
     results_md.write_text("# Benchmark results\n\nearlier text\n")
-    cost.record_session(str(synthetic_dirs / "fig4"), {"wall_seconds": 100.0, "cpu_seconds": 190.0,
-                                                        "peak_rss_mib": 812.0, "np": 2, "returncode": 0})
+    cost.record_session(
+        str(synthetic_dirs / "fig4"),
+        {"wall_seconds": 100.0, "cpu_seconds": 190.0, "peak_rss_mib": 812.0, "np": 2, "returncode": 0},
+    )
     for _ in range(2):  # idempotent: the RESULTS.md block is replaced, not appended
         path = report.write_report(str(synthetic_dirs), REPO, results_md=str(results_md), now="TEST")
     text = open(path, encoding="utf-8").read()
@@ -331,8 +367,9 @@ def test_run_measured_counts_the_ranks_of_mpirun():
 
 
 def test_run_measured_records_child_cpu_time(tmp_path):
-    s = cost.run_measured([sys.executable, "-c", "import time\nt=time.process_time()\n"
-                           "while time.process_time()-t < 0.3: pass"])
+    s = cost.run_measured(
+        [sys.executable, "-c", "import time\nt=time.process_time()\nwhile time.process_time()-t < 0.3: pass"]
+    )
     assert s["returncode"] == 0 and s["cpu_seconds"] >= 0.25 and s["wall_seconds"] >= s["cpu_seconds"] * 0.5
     # peaks are per call: a small command after a large one reports its own peak
     big = cost.run_measured([sys.executable, "-c", "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"])
@@ -388,8 +425,10 @@ def test_driver_runs_a_tiny_real_job_then_only_replots(tmp_path, monkeypatch):
     CSVs, the Fig. 3 layout; a second pass finds every task done and computes nothing."""
     monkeypatch.chdir(tmp_path)
     job = tmp_path / "tiny.yaml"
-    job.write_text("name: tiny\nsweep: {x_cu: [0.0], x_in: [1.0], core_radius_a: [1.0], shell_thickness_a: [1.0],\n"
-                   "        vbo_ins: [0.6, 1.1], model: [STR]}\nanalysis: {n_radial_bins: 60}\n")
+    job.write_text(
+        "name: tiny\nsweep: {x_cu: [0.0], x_in: [1.0], core_radius_a: [1.0], shell_thickness_a: [1.0],\n"
+        "        vbo_ins: [0.6, 1.1], model: [STR]}\nanalysis: {n_radial_bins: 60}\n"
+    )
     fig = PaperFigure(3, str(job), "tiny", radial=True)
     logs = []
     info = driver.process_figure(fig, np_ranks=1, out_root="out", plot_only=False, log=logs.append)

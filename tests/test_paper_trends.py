@@ -49,13 +49,16 @@ def test_ins_core_only_levels_approach_bulk_ins_edges_as_dot_grows(comm, petsc):
     and 2.5 a (123, 281, 525 atoms); measured E1 = 4.194, 3.939, 3.914 eV and
     H1 = 0.530, 0.715, 0.822 eV.
     """
-    tasks, res = _solve(comm, """
+    tasks, res = _solve(
+        comm,
+        """
         name: trend_ins_size
         sweep: {x_cu: [0.0], x_in: [1.0], core_radius_a: [1.5, 2.0, 2.5], shell_thickness_a: [0],
                 model: [VCA]}
         states: {electrons: 2, holes: 4}
         analysis: {n_radial_bins: 40}
-    """)
+    """,
+    )
     e1 = np.array([_pick(tasks, res, "E1", core_radius_a=r) for r in (1.5, 2.0, 2.5)])
     h1 = np.array([_pick(tasks, res, "H1", core_radius_a=r) for r in (1.5, 2.0, 2.5)])
     assert np.all(np.diff(e1) < 0) and np.all(np.diff(h1) > 0), (e1, h1)
@@ -79,13 +82,16 @@ def test_zn_in_s_alloy_vca_vs_nstr(comm, petsc):
     seed 5): |dE1| = 0.005 eV, H1(NSTR) - H1(VCA) = 0.235 eV, gap 0.365 eV below. Also checks that VCA,
     NSTR coincide for the pure end points (no randomness left).
     """
-    tasks, res = _solve(comm, """
+    tasks, res = _solve(
+        comm,
+        """
         name: trend_vca_nstr
         sweep: {x_cu: [0.0], x_in: [0.0, 0.5, 1.0], core_radius_a: [2.0], shell_thickness_a: [0],
                 model: [VCA, NSTR], realizations: 1, seed: 5}
         states: {electrons: 2, holes: 4}
         analysis: {n_radial_bins: 40}
-    """)
+    """,
+    )
     g = {(m, x): _pick(tasks, res, "gap", model=m, x_in=x) for m in ("VCA", "NSTR") for x in (0.0, 0.5, 1.0)}
     e1 = {(m, x): _pick(tasks, res, "E1", model=m, x_in=x) for m in ("VCA", "NSTR") for x in (0.0, 0.5, 1.0)}
     h1 = {(m, x): _pick(tasks, res, "H1", model=m, x_in=x) for m in ("VCA", "NSTR") for x in (0.0, 0.5, 1.0)}
@@ -116,13 +122,16 @@ def test_core_hole_follows_vbo_and_cus_core_ignores_it(comm, petsc):
     weight falls), the mechanism behind the type-II regime of the paper's Fig. 3. A CuS
     core ignores the InS/ZnS offset exactly (Fig. 8 uses the CuS/ZnS offset only).
     """
-    tasks, res = _solve(comm, """
+    tasks, res = _solve(
+        comm,
+        """
         name: trend_vbo
         sweep: {compositions: [[0.0, 1.0], [1.0, 0.0]], geometries: [[1.5, 1.0]],
                 vbo_ins: [0.9, 1.1, 1.3], model: [NSTR]}
         states: {electrons: 2, holes: 4}
         analysis: {n_radial_bins: 40}
-    """)
+    """,
+    )
     vbos = (0.9, 1.1, 1.3)
     h1 = np.array([_pick(tasks, res, "H1", x_in=1.0, vbo_ins=v) for v in vbos])
     e1 = np.array([_pick(tasks, res, "E1", x_in=1.0, vbo_ins=v) for v in vbos])

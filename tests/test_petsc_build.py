@@ -30,12 +30,14 @@ def test_selected_build_has_requested_scalar(petsc):
 
 
 def test_wrong_build_in_fresh_process_gives_one_line():
-    code = ("import os,sys\n"
-            "os.environ['PETSC_DIR']=os.environ['HPC_NC_TEST_DIR']\n"
-            "from hpc_nc.parallel.petsc_build import select_build\n"
-            "from hpc_nc.errors import BuildError\n"
-            "try:\n    select_build('real')\n"
-            "except BuildError as e:\n    print('ERR', e); sys.exit(3)\n")
+    code = (
+        "import os,sys\n"
+        "os.environ['PETSC_DIR']=os.environ['HPC_NC_TEST_DIR']\n"
+        "from hpc_nc.parallel.petsc_build import select_build\n"
+        "from hpc_nc.errors import BuildError\n"
+        "try:\n    select_build('real')\n"
+        "except BuildError as e:\n    print('ERR', e); sys.exit(3)\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
     # a user-provided (non-Debian-path) PETSC_DIR is respected and then checked: use a
     # symlink so the path is not recognised as Debian's own

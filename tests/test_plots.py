@@ -8,8 +8,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from hpc_nc.io import plots  # noqa: E402
 from test_export import synthetic_results  # noqa: E402  (tests/ is on sys.path under pytest)
+
+from hpc_nc.io import plots  # noqa: E402
 
 
 def _png_size(path):
@@ -26,24 +27,29 @@ def test_synthetic_sweep_gives_the_expected_figures(tmp_path, per_state):
     notes = []
     files = plots.make_plots(synthetic_results(per_state=per_state), str(tmp_path), log=notes.append)
     names = sorted(os.path.basename(f) for f in files)
-    assert names == sorted([
-        # R in {1, 2} x H in {0, 1} at x_In = 1 (the only slice with two of each); no CuS
-        # offset in the name of a Cu-free dot
-        "map_RH_cu0_in1_vboIn1.1_STR.png",
-        # 3 x 3 composition grid at R = H = 1 for each alloy model
-        "map_composition_R1_H1_vboIn1.1_vboCu0.34_NSTR.png",
-        "map_composition_R1_H1_vboIn1.1_vboCu0.34_STR.png",
-        # the cuts of that (R, H) sweep: versus R at each H, versus H at each R
-        "curves_R_cu0_in1_H0_vboIn1.1.png", "curves_R_cu0_in1_H1_vboIn1.1.png",
-        "curves_H_cu0_in1_R1_vboIn1.1.png", "curves_H_cu0_in1_R2_vboIn1.1.png",
-        # binary alloys: Zn(1-x)In(x)S and Zn(1-x)Cu(x)S, all models in one figure
-        "curves_x_in_cu0_R1_H1_vboIn1.1.png",
-        "curves_x_cu_in0_R1_H1_vboCu0.34.png",
-        # VBO InS/ZnS in {0.6, 1.1, 1.6} for InS/ZnS R = H = 1
-        "curves_vbo_ins_cu0_in1_R1_H1_STR.png",
-        # 25 sweep points with a done task, 24 drawn, 12 per page
-        "radial_densities_1.png", "radial_densities_2.png",
-    ])
+    assert names == sorted(
+        [
+            # R in {1, 2} x H in {0, 1} at x_In = 1 (the only slice with two of each); no CuS
+            # offset in the name of a Cu-free dot
+            "map_RH_cu0_in1_vboIn1.1_STR.png",
+            # 3 x 3 composition grid at R = H = 1 for each alloy model
+            "map_composition_R1_H1_vboIn1.1_vboCu0.34_NSTR.png",
+            "map_composition_R1_H1_vboIn1.1_vboCu0.34_STR.png",
+            # the cuts of that (R, H) sweep: versus R at each H, versus H at each R
+            "curves_R_cu0_in1_H0_vboIn1.1.png",
+            "curves_R_cu0_in1_H1_vboIn1.1.png",
+            "curves_H_cu0_in1_R1_vboIn1.1.png",
+            "curves_H_cu0_in1_R2_vboIn1.1.png",
+            # binary alloys: Zn(1-x)In(x)S and Zn(1-x)Cu(x)S, all models in one figure
+            "curves_x_in_cu0_R1_H1_vboIn1.1.png",
+            "curves_x_cu_in0_R1_H1_vboCu0.34.png",
+            # VBO InS/ZnS in {0.6, 1.1, 1.6} for InS/ZnS R = H = 1
+            "curves_vbo_ins_cu0_in1_R1_H1_STR.png",
+            # 25 sweep points with a done task, 24 drawn, 12 per page
+            "radial_densities_1.png",
+            "radial_densities_2.png",
+        ]
+    )
     for f in files:
         assert os.path.dirname(f) == str(tmp_path)
         w, h = _png_size(f)
@@ -95,8 +101,7 @@ def test_map_grid_places_points_by_value():
 
 def test_explicit_radial_tasks_and_figure_cap(tmp_path):
     notes = []
-    files = plots.make_plots(synthetic_results(), str(tmp_path), radial_tasks=[0, 3], max_per_kind=1,
-                             log=notes.append)
+    files = plots.make_plots(synthetic_results(), str(tmp_path), radial_tasks=[0, 3], max_per_kind=1, log=notes.append)
     names = [os.path.basename(f) for f in files]
     assert "radial_densities.png" in names  # two panels, one page
     assert sum(n.startswith("map_composition_") for n in names) == 1  # two slices qualify, cap 1
@@ -118,8 +123,10 @@ sweep: {compositions: [[0, 1]], geometries: [[1, 1], [2, 1]], model: [STR]}
     args = parser.parse_args(["unused.h5", "--out", str(tmp_path), "--tasks", "1"])
     args.results = res
     assert plots.run(args) == 0
-    assert capsys.readouterr().out.split() == [str(tmp_path / "curves_R_cu0_in1_H1_vboIn1.1.png"),
-                                               str(tmp_path / "radial_densities.png")]
+    assert capsys.readouterr().out.split() == [
+        str(tmp_path / "curves_R_cu0_in1_H1_vboIn1.1.png"),
+        str(tmp_path / "radial_densities.png"),
+    ]
     args.tasks = "5"
     with pytest.raises(ResultsError, match="no task 5"):
         plots.run(args)
@@ -137,8 +144,7 @@ def test_units_and_labels_are_those_of_a_paper():
     assert plots._label("core_radius_a", units) == "core radius R (a)"
     fixed = {"x_cu": 0.0, "x_in": 1.0, "core_radius_a": 1.5, "vbo_ins": 1.1, "vbo_cus": 0.34, "model": "STR"}
     assert plots._tag(fixed) == "cu0_in1_R1.5_vboIn1.1_STR"
-    assert plots._title(fixed, units) == ("x_Cu = 0, x_In = 1, R = 1.5 a, VBO InS/ZnS = 1.1, STR  "
-                                          "(a = 5.409 Å)")
+    assert plots._title(fixed, units) == ("x_Cu = 0, x_In = 1, R = 1.5 a, VBO InS/ZnS = 1.1, STR  (a = 5.409 Å)")
 
 
 def test_composition_maps_stay_on_the_triangle_and_few_points_are_points(tmp_path):

@@ -17,11 +17,18 @@ from _mpi_env import fresh_mpi_env
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "jobs", "demo.yaml")
 ENV = fresh_mpi_env()
-TINY = ["--set", "sweep.geometries=[[1.0, 1.0]]", "--set", "sweep.compositions=[[0.0, 1.0], [1.0, 0.0]]",
-        "--set", "sweep.vbo_ins=[1.1]"]  # 2 tasks, ~1 s each
+TINY = [
+    "--set",
+    "sweep.geometries=[[1.0, 1.0]]",
+    "--set",
+    "sweep.compositions=[[0.0, 1.0], [1.0, 0.0]]",
+    "--set",
+    "sweep.vbo_ins=[1.1]",
+]  # 2 tasks, ~1 s each
 needs_mpirun = pytest.mark.skipif(shutil.which("mpirun") is None, reason="no mpirun")
-pytestmark = pytest.mark.skipif("OMPI_COMM_WORLD_SIZE" in os.environ,
-                                reason="starts its own mpirun jobs; runs in the serial pass")
+pytestmark = pytest.mark.skipif(
+    "OMPI_COMM_WORLD_SIZE" in os.environ, reason="starts its own mpirun jobs; runs in the serial pass"
+)
 
 
 def hpc_nc(*args, ranks=0, timeout=300, cwd=None):
@@ -40,16 +47,25 @@ def test_all_tasks_failed_exits_3(tmp_path, ranks):
     if ranks and shutil.which("mpirun") is None:
         pytest.skip("no mpirun")
     # no structures file: every STR task fails with StructureMissingError
-    out = hpc_nc("solve", DEMO, *TINY, "--results", str(tmp_path / "r.h5"), "--structures",
-                 str(tmp_path / "missing.h5"), "--progress", "none", ranks=ranks)
+    out = hpc_nc(
+        "solve",
+        DEMO,
+        *TINY,
+        "--results",
+        str(tmp_path / "r.h5"),
+        "--structures",
+        str(tmp_path / "missing.h5"),
+        "--progress",
+        "none",
+        ranks=ranks,
+    )
     assert out.returncode == 3, out.stderr
     assert out.stderr.count("2 task(s) failed and were recorded") == 1
     assert "Traceback" not in out.stderr + out.stdout
 
 
 def test_run_exit_0_then_4_for_pending_tasks(tmp_path):
-    out = hpc_nc("run", DEMO, *TINY, "-n", "1", "--no-plots", "--shard", "0/2", "--progress", "none",
-                 *_paths(tmp_path))
+    out = hpc_nc("run", DEMO, *TINY, "-n", "1", "--no-plots", "--shard", "0/2", "--progress", "none", *_paths(tmp_path))
     assert out.returncode == 4, out.stderr
     assert "1 done, 0 failed, 1 pending" in out.stdout and "exit status 4" in out.stderr
     out = hpc_nc("run", DEMO, *TINY, "-n", "1", "--no-plots", "--progress", "none", *_paths(tmp_path))
@@ -60,8 +76,20 @@ def test_run_exit_0_then_4_for_pending_tasks(tmp_path):
 @needs_mpirun
 def test_input_error_inside_a_stage_is_one_line_without_resume_advice(tmp_path):
     (tmp_path / "d").mkdir()
-    out = hpc_nc("run", DEMO, *TINY, "-n", "2", "--no-plots", "--results", str(tmp_path / "d"),
-                 "--structures", str(tmp_path / "s.h5"), "--progress", "none")
+    out = hpc_nc(
+        "run",
+        DEMO,
+        *TINY,
+        "-n",
+        "2",
+        "--no-plots",
+        "--results",
+        str(tmp_path / "d"),
+        "--structures",
+        str(tmp_path / "s.h5"),
+        "--progress",
+        "none",
+    )
     assert out.returncode == 2
     errors = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("hpc-nc: error:"), out.stderr
@@ -77,9 +105,11 @@ def test_bad_rank_count_is_a_usage_error():
 def test_unexpected_exception_is_one_line_and_a_traceback_file(tmp_path, ranks):
     if ranks and shutil.which("mpirun") is None:
         pytest.skip("no mpirun")
-    code = ("import sys, hpc_nc.cli as c\n"
-            "def boom(args):\n    raise RuntimeError('simulated bug')\n"
-            "c.cmd_validate = boom\nsys.exit(c.main(['validate', 'jobs/demo.yaml']))\n")
+    code = (
+        "import sys, hpc_nc.cli as c\n"
+        "def boom(args):\n    raise RuntimeError('simulated bug')\n"
+        "c.cmd_validate = boom\nsys.exit(c.main(['validate', 'jobs/demo.yaml']))\n"
+    )
     cmd = [sys.executable, "-c", code]
     if ranks:
         cmd = ["mpirun", "--quiet", "-n", str(ranks), *cmd]
@@ -116,8 +146,20 @@ MEDIUM = ["--set", "sweep.geometries=[[1.5, 1.0]]", "--set", "sweep.compositions
 
 
 def _start_run(tmp_path, n=2):
-    cmd = [sys.executable, "-m", "hpc_nc", "run", DEMO, *MEDIUM, "-n", str(n),
-           "--no-plots", "--progress", "log", *_paths(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hpc_nc",
+        "run",
+        DEMO,
+        *MEDIUM,
+        "-n",
+        str(n),
+        "--no-plots",
+        "--progress",
+        "log",
+        *_paths(tmp_path),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     # wait until the solve stage has finished a task (the relax stage takes a few seconds)
     t0 = time.time()
@@ -163,8 +205,7 @@ def test_sigkill_of_run_takes_mpirun_and_ranks_with_it(tmp_path):
         os.kill(pid, signal.SIGKILL)
     assert left == []
     # and the interrupted file resumes to completion
-    out = hpc_nc("run", DEMO, *MEDIUM, "-n", "2", "--no-plots",
-                 "--progress", "none", *_paths(tmp_path))
+    out = hpc_nc("run", DEMO, *MEDIUM, "-n", "2", "--no-plots", "--progress", "none", *_paths(tmp_path))
     assert out.returncode == 0, out.stderr
     from hpc_nc.io.store import read_results
 
@@ -193,9 +234,11 @@ def test_a_rank_killed_from_outside_is_reported_not_taken_for_a_user_stop(tmp_pa
 def test_run_started_by_an_mpi_singleton_is_not_taken_for_an_mpi_job(tmp_path):
     """A Python process that initialised MPI (pytest, a driver) leaves PMIX_RANK in the
     environment of its children; `hpc-nc run` started from it must still run both stages."""
-    code = ("import subprocess, sys\nfrom mpi4py import MPI  # singleton: sets PMIX_* for children\n"
-            f"sys.exit(subprocess.run([sys.executable, '-m', 'hpc_nc', 'run', {DEMO!r}, *{TINY!r}, '-n', '1', "
-            f"'--no-plots', '--progress', 'none', *{_paths(tmp_path)!r}]).returncode)\n")
+    code = (
+        "import subprocess, sys\nfrom mpi4py import MPI  # singleton: sets PMIX_* for children\n"
+        f"sys.exit(subprocess.run([sys.executable, '-m', 'hpc_nc', 'run', {DEMO!r}, *{TINY!r}, '-n', '1', "
+        f"'--no-plots', '--progress', 'none', *{_paths(tmp_path)!r}]).returncode)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "cannot run both stages" not in out.stderr

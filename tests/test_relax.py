@@ -7,9 +7,9 @@ Every test with an MPI code path is marked ``mpi`` and passes with the same asse
 import numpy as np
 import pytest
 
+from hpc_nc.errors import HpcNcError
 from hpc_nc.physics import vff
 from hpc_nc.physics.alloy import realise_alloy
-from hpc_nc.errors import HpcNcError
 from hpc_nc.physics.geometry import build_nanocrystal
 
 pytestmark = pytest.mark.real_build
@@ -37,8 +37,13 @@ def _scipy_reference(nc, alloy):
         e, g = vff.keating_energy_gradient(flat.reshape(-1, 3), terms)
         return e, g.ravel()
 
-    res = minimize(fun, nc.positions.ravel(), jac=True, method="L-BFGS-B",
-                   options={"gtol": 1e-8, "ftol": 1e-16, "maxiter": 20000, "maxcor": 20})
+    res = minimize(
+        fun,
+        nc.positions.ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        options={"gtol": 1e-8, "ftol": 1e-16, "maxiter": 20000, "maxcor": 20},
+    )
     return res.x.reshape(-1, 3), res.fun, terms
 
 
@@ -106,7 +111,9 @@ def test_cg_and_newton_reach_the_same_minimum(petsc, comm, alloy_dot):
     assert r_nls.energy_ev == pytest.approx(r_cg.energy_ev, rel=1e-9)
     assert r_nls.iterations < r_cg.iterations  # Newton needs far fewer steps
     terms = vff.nanocrystal_terms(nc, alloy)
-    np.testing.assert_allclose(vff.bond_lengths(r_nls.positions, terms), vff.bond_lengths(r_cg.positions, terms), atol=1e-4)
+    np.testing.assert_allclose(
+        vff.bond_lengths(r_nls.positions, terms), vff.bond_lengths(r_cg.positions, terms), atol=1e-4
+    )
 
 
 @pytest.mark.mpi
@@ -130,7 +137,7 @@ def test_distributed_hessian_equals_numpy_hessian(petsc, comm, alloy_dot):
     own = np.searchsorted(needed, np.arange(start, stop))
     mat = _hessian_matrix(PETSc, comm, local, needed, own, start, stop, nc.n_atoms, nc.positions)
     _fill_hessian(PETSc, mat, vff.keating_hessian(x[needed], local), needed, own)
-    ref = vff.keating_hessian(x, terms).toarray()[3 * start:3 * stop]
+    ref = vff.keating_hessian(x, terms).toarray()[3 * start : 3 * stop]
     got = mat.getValues(range(3 * start, 3 * stop), range(3 * nc.n_atoms))
     mat.destroy()
     assert np.abs(got - ref).max() < 1e-12

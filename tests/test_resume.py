@@ -30,11 +30,16 @@ SLEEP_S = 0.2
 KILL_AFTER = 4  # rows stored before the kill
 
 
-
-
 def command(launcher, results, log_dir, ranks_per_task=1):
-    worker = [sys.executable, os.path.join(HERE, "_farm_worker.py"), results, log_dir, str(N_TASKS),
-              str(SLEEP_S), str(ranks_per_task)]
+    worker = [
+        sys.executable,
+        os.path.join(HERE, "_farm_worker.py"),
+        results,
+        log_dir,
+        str(N_TASKS),
+        str(SLEEP_S),
+        str(ranks_per_task),
+    ]
     if launcher == "mpirun":
         return [shutil.which("mpirun"), "-n", "2"] + worker
     return worker
@@ -53,7 +58,7 @@ def check_rows(data, rows):
             continue
         want = expected(task)
         np.testing.assert_array_equal(data["results/values"][task.index], want["values"])
-        a, b = data["atom_offsets"][task.index:task.index + 2]
+        a, b = data["atom_offsets"][task.index : task.index + 2]
         np.testing.assert_array_equal(data["results/weights"][a:b], want["weights"])
 
 
@@ -68,8 +73,13 @@ def test_sigkill_mid_sweep_then_resume(tmp_path, launcher):
     env = fresh_mpi_env()
 
     # 1. start the sweep and SIGKILL every process of it once a few rows are stored
-    proc = subprocess.Popen(command(launcher, results, str(first)), env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        command(launcher, results, str(first)),
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     try:
         while len(lines(first / "stored")) < KILL_AFTER:
@@ -96,8 +106,9 @@ def test_sigkill_mid_sweep_then_resume(tmp_path, launcher):
     assert not os.path.exists(results + ".creating")
 
     # 3. the same command again finishes the sweep
-    run = subprocess.run(command(launcher, results, str(second)), env=env, timeout=120,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    run = subprocess.run(
+        command(launcher, results, str(second)), env=env, timeout=120, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     assert run.returncode == 0, run.stdout.decode()[-3000:]
     computed_2 = lines(second / "computed")
     assert sorted(computed_2) == sorted(set(range(N_TASKS)) - done_1)  # each remaining task once, no redo

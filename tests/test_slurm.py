@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from hpc_nc.pipeline import slurm
 from hpc_nc.io.jobs import load_job
+from hpc_nc.pipeline import slurm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "jobs", "demo.yaml")
@@ -82,8 +82,9 @@ def test_resources_follow_the_job_not_a_fixed_16_tasks_and_4_hours():
     est = slurm.estimate_resources(big, "solve", max_ntasks=5)
     assert est.ntasks == 4  # whole groups of ranks_per_task
     # the time is the cost model's farm makespan on 2 groups, with the margin
-    wall = [predict_task_detail(t.n_atoms, big.n_electrons + big.n_holes, big.solver.strategy, 2).wall_s
-            for t in big.tasks]
+    wall = [
+        predict_task_detail(t.n_atoms, big.n_electrons + big.n_holes, big.solver.strategy, 2).wall_s for t in big.tasks
+    ]
     expected = slurm.SAFETY * farm_makespan_s(wall, 2) + slurm.STARTUP_S
     assert abs(est.time_s - max(slurm.MIN_TIME_S, int(expected))) <= 0.05 * expected
     assert slurm.Resources(1, 3600).time_text == "01:00:00"
@@ -113,9 +114,18 @@ def test_partition_limits_shrink_estimates_and_refuse_impossible_requests():
 
 def test_partition_account_set_results_and_per_stage_arguments(tmp_path):
     res = str(tmp_path / "r" / "x.h5")
-    relax, solve = slurm.plan(DEMO, two_step=True, partition="short", account="proj1", sets=["states.holes=4"],
-                              results=res, relax_args=["--mem=1G"], solve_args=["--ntasks=3"],
-                              sbatch_args=["--qos=low"], make_log_dir=True)
+    relax, solve = slurm.plan(
+        DEMO,
+        two_step=True,
+        partition="short",
+        account="proj1",
+        sets=["states.holes=4"],
+        results=res,
+        relax_args=["--mem=1G"],
+        solve_args=["--ntasks=3"],
+        sbatch_args=["--qos=low"],
+        make_log_dir=True,
+    )
     r, s = list(relax.argv), list(solve.argv)
     for argv in (r, s):
         assert "--partition=short" in argv and "--account=proj1" in argv and "--qos=low" in argv
@@ -140,7 +150,9 @@ def test_single_and_two_step_commands():
     relax, solve = slurm.submit_commands(DEMO, two_step=True, sbatch_args=["--partition=short"])
     assert relax.startswith("RELAX_ID=$(sbatch --parsable --job-name=hpc-nc-demo-relax ")
     assert relax.endswith(f"--partition=short {d}/relax_solve.sbatch relax {DEMO})")
-    assert solve.startswith("SOLVE_ID=$(sbatch --parsable --dependency=afterany:$RELAX_ID --job-name=hpc-nc-demo-solve ")
+    assert solve.startswith(
+        "SOLVE_ID=$(sbatch --parsable --dependency=afterany:$RELAX_ID --job-name=hpc-nc-demo-solve "
+    )
     assert solve.endswith(f"--partition=short {d}/relax_solve.sbatch solve {DEMO})")
 
 
@@ -190,10 +202,18 @@ def _restore_path():
 
 
 def test_partition_limits_parse_scontrol(tmp_path):
-    _fake_scontrol(tmp_path, "echo 'PartitionName=debug Default=YES MaxNodes=UNLIMITED MaxTime=1-00:00:00 "
-                             "MaxCPUsPerNode=UNLIMITED State=UP TotalCPUs=2 TotalNodes=1'")
-    assert slurm.partition_limits() == {"name": "debug", "max_time_s": 86400, "total_cpus": 2,
-                                        "max_cpus_per_job": 2, "state": "UP"}
+    _fake_scontrol(
+        tmp_path,
+        "echo 'PartitionName=debug Default=YES MaxNodes=UNLIMITED MaxTime=1-00:00:00 "
+        "MaxCPUsPerNode=UNLIMITED State=UP TotalCPUs=2 TotalNodes=1'",
+    )
+    assert slurm.partition_limits() == {
+        "name": "debug",
+        "max_time_s": 86400,
+        "total_cpus": 2,
+        "max_cpus_per_job": 2,
+        "state": "UP",
+    }
 
 
 def test_without_sbatch_main_fails_with_one_line(monkeypatch, tmp_path, capsys):
@@ -208,9 +228,12 @@ def test_submit_passes_the_array_job_id_to_the_merge_job(monkeypatch, tmp_path):
     log = tmp_path / "sbatch.log"
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    _executable(bindir / "sbatch", f"#!{BASH}\necho \"$*\" >> {log}\n"
-                "if [[ \"$1\" == --parsable ]]; then echo \"$(( 4711 + $(wc -l < " + str(log) + ") - 1 ));cluster\"; "
-                "else echo 'Submitted batch job 4712'; fi\n")
+    _executable(
+        bindir / "sbatch",
+        f'#!{BASH}\necho "$*" >> {log}\n'
+        'if [[ "$1" == --parsable ]]; then echo "$(( 4711 + $(wc -l < ' + str(log) + ') - 1 ));cluster"; '
+        "else echo 'Submitted batch job 4712'; fi\n",
+    )
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     ids = slurm.submit(slurm.plan(DEMO, array=3))
     assert ids == ["4711", "4712"]
@@ -223,13 +246,19 @@ def test_failed_second_sbatch_cancels_the_first(monkeypatch, tmp_path):
     log = tmp_path / "calls.log"
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    _executable(bindir / "sbatch", f"#!{BASH}\necho \"sbatch $*\" >> {log}\n"
-                "if [[ \"$*\" == *merge* ]]; then echo 'sbatch: error: QOSMaxSubmitJobPerUserLimit' >&2; exit 1; fi\n"
-                "echo '4711'\n")
-    _executable(bindir / "scancel", f"#!{BASH}\necho \"scancel $*\" >> {log}\n")
+    _executable(
+        bindir / "sbatch",
+        f'#!{BASH}\necho "sbatch $*" >> {log}\n'
+        "if [[ \"$*\" == *merge* ]]; then echo 'sbatch: error: QOSMaxSubmitJobPerUserLimit' >&2; exit 1; fi\n"
+        "echo '4711'\n",
+    )
+    _executable(bindir / "scancel", f'#!{BASH}\necho "scancel $*" >> {log}\n')
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    with pytest.raises(slurm.SlurmError, match=r"QOSMaxSubmitJobPerUserLimit; cancelled the job\(s\) already "
-                                               r"queued: 4711"):
+    with pytest.raises(
+        slurm.SlurmError,
+        match=r"QOSMaxSubmitJobPerUserLimit; cancelled the job\(s\) already "
+        r"queued: 4711",
+    ):
         slurm.submit(slurm.plan(DEMO, array=3))
     assert log.read_text().splitlines()[-1] == "scancel 4711"
 
@@ -252,12 +281,14 @@ def test_duplicate_submission_is_refused(monkeypatch, tmp_path, capsys):
 # -- the scripts themselves, with a stand-in for hpc-nc ------------------------------------
 def _run_script(tmp_path, script, args, **env):
     log = tmp_path / "hpc-nc.log"
-    stub = _executable(tmp_path / "hpc-nc-stub",
-                       f"#!{BASH}\necho \"$*\" >> {log}\n[[ \"$1\" == merge ]] && touch \"$2\"\nexit 0\n")
+    stub = _executable(
+        tmp_path / "hpc-nc-stub", f'#!{BASH}\necho "$*" >> {log}\n[[ "$1" == merge ]] && touch "$2"\nexit 0\n'
+    )
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "RANKS_PER_TASK", "RESULTS"))}
     full_env.update(HPC_NC=stub, LAUNCH="", **env)
-    proc = subprocess.run([BASH, os.path.join(SLURM_DIR, script), *args], cwd=tmp_path, env=full_env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [BASH, os.path.join(SLURM_DIR, script), *args], cwd=tmp_path, env=full_env, capture_output=True, text=True
+    )
     calls = log.read_text().splitlines() if log.exists() else []
     return proc, calls
 
@@ -281,9 +312,11 @@ def test_sweep_script_relaxes_then_solves(tmp_path):
 def test_array_script_runs_its_shard_and_merges_what_exists(tmp_path):
     proc, calls = _run_script(tmp_path, "array.sbatch", ["jobs/demo.yaml", "4", "shard"], SLURM_ARRAY_TASK_ID="2")
     assert proc.returncode == 0, proc.stderr
-    assert calls == ["relax jobs/demo.yaml --shard 2/4 --structures results/demo.shard-2-of-4_structures.h5",
-                     "solve jobs/demo.yaml --shard 2/4 --structures results/demo.shard-2-of-4_structures.h5 "
-                     "--results results/demo.shard-2-of-4.h5"]
+    assert calls == [
+        "relax jobs/demo.yaml --shard 2/4 --structures results/demo.shard-2-of-4_structures.h5",
+        "solve jobs/demo.yaml --shard 2/4 --structures results/demo.shard-2-of-4_structures.h5 "
+        "--results results/demo.shard-2-of-4.h5",
+    ]
     proc, _ = _run_script(tmp_path, "array.sbatch", ["jobs/demo.yaml", "4"])  # not in an array
     assert proc.returncode == 2 and "SLURM_ARRAY_TASK_ID" in proc.stderr
 
@@ -293,12 +326,14 @@ def test_array_script_runs_its_shard_and_merges_what_exists(tmp_path):
         (res / f"d.shard-{k}-of-4.h5").touch()
     (res / "d.shard-0-of-4_structures.h5").touch()
     (tmp_path / "hpc-nc.log").unlink()
-    proc, calls = _run_script(tmp_path, "array.sbatch", ["jobs/demo.yaml", "4", "merge"],
-                              RESULTS="out/d.h5", SLURM_JOB_ID="99")
+    proc, calls = _run_script(
+        tmp_path, "array.sbatch", ["jobs/demo.yaml", "4", "merge"], RESULTS="out/d.h5", SLURM_JOB_ID="99"
+    )
     assert proc.returncode == 0, proc.stderr
     assert calls == [
         "merge out/d.h5.merging-99 out/d.shard-0-of-4.h5 out/d.shard-1-of-4.h5 out/d.shard-3-of-4.h5",
-        "merge out/d_structures.h5.merging-99 out/d.shard-0-of-4_structures.h5"]
+        "merge out/d_structures.h5.merging-99 out/d.shard-0-of-4_structures.h5",
+    ]
     assert "shard(s) 2 of 4" in proc.stderr
     assert (res / "d.h5").exists() and (res / "d_structures.h5").exists()
     assert not list(res.glob("*.merging-*"))
@@ -311,9 +346,17 @@ def test_lock_probe_sees_a_held_results_lock(tmp_path):
     assert not slurm.lock_held(res)  # no lock file
     (tmp_path / "r.h5.lock").write_text("")
     assert not slurm.lock_held(res)  # nobody holds it
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'rb'); "
-                               "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
-                               res + ".lock"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'rb'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+            res + ".lock",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         assert slurm.lock_held(res)

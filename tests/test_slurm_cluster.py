@@ -22,15 +22,32 @@ SCRIPT = os.path.join(ROOT, "slurm", "local_cluster.sh")
 # 4 of the demo's 16 tasks: the smaller dots, one InS offset; still InS, CuS and the alloy
 # with its two realisations, all STR (relax + solve)
 SMALL = ["--set", "sweep.geometries=[[1.0, 1.0]]", "--set", "sweep.vbo_ins=[1.1]"]
-FIELDS = ("status", "tasks/key", "results/E1", "results/H1", "results/gap", "results/electron_energies",
-          "results/hole_energies", "results/exciton_energies", "results/oscillator_strengths")
+FIELDS = (
+    "status",
+    "tasks/key",
+    "results/E1",
+    "results/H1",
+    "results/gap",
+    "results/electron_energies",
+    "results/hole_energies",
+    "results/exciton_energies",
+    "results/oscillator_strengths",
+)
 
 
 def _env(conf: str) -> dict:
-    env = dict(os.environ, SLURM_CONF=conf, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1")
-    return {k: v for k, v in env.items() if not k.startswith(("SLURM_JOB", "SLURM_ARRAY", "OMPI_COMM_WORLD", "PMIX_"))
-            or k == "SLURM_CONF"}
+    env = dict(
+        os.environ,
+        SLURM_CONF=conf,
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_rmaps_base_oversubscribe="1",
+    )
+    return {
+        k: v
+        for k, v in env.items()
+        if not k.startswith(("SLURM_JOB", "SLURM_ARRAY", "OMPI_COMM_WORLD", "PMIX_")) or k == "SLURM_CONF"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +72,9 @@ def _wait(env, job_ids, timeout=900):
     """Poll squeue until the jobs have left the queue (no slurmdbd, so no sacct)."""
     t0 = time.time()
     while time.time() - t0 < timeout:
-        out = subprocess.run(["squeue", "-h", "-o", "%i %T %r", "-j", ",".join(job_ids)], env=env,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["squeue", "-h", "-o", "%i %T %r", "-j", ",".join(job_ids)], env=env, capture_output=True, text=True
+        ).stdout
         active = [line for line in out.splitlines() if line.strip()]
         if not active:
             return
@@ -82,8 +100,9 @@ def _job_states(env, job_ids):
 
 
 def _hpc(*args, env, cwd):
-    return subprocess.run([sys.executable, "-m", "hpc_nc", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "hpc_nc", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=900
+    )
 
 
 def _submit(env, cwd, *args):
@@ -113,8 +132,22 @@ def _compare(a, b):
 @pytest.fixture(scope="module")
 def reference(cluster, tmp_path_factory):
     d = tmp_path_factory.mktemp("ref")
-    proc = _hpc("run", DEMO, *SMALL, "-n", "2", "--no-plots", "--results", str(d / "ref.h5"), "--structures",
-                str(d / "ref_structures.h5"), "--progress", "none", env=cluster, cwd=str(d))
+    proc = _hpc(
+        "run",
+        DEMO,
+        *SMALL,
+        "-n",
+        "2",
+        "--no-plots",
+        "--results",
+        str(d / "ref.h5"),
+        "--structures",
+        str(d / "ref_structures.h5"),
+        "--progress",
+        "none",
+        env=cluster,
+        cwd=str(d),
+    )
     assert proc.returncode == 0, proc.stderr
     data = _read(d / "ref.h5")
     assert (np.asarray(data["status"]) == 1).all()
@@ -148,7 +181,8 @@ def test_array_and_merge_match_run(cluster, reference, tmp_path):
     logs = sorted(os.listdir(tmp_path / "logs"))
     assert f"hpc-nc-demo-merge-{ids[1]}.out" in logs  # no %a (4294967294) on the merge job
     assert [f for f in logs if f.startswith(f"hpc-nc-demo-{ids[0]}_")] == [
-        f"hpc-nc-demo-{ids[0]}_{k}.out" for k in range(2)]
+        f"hpc-nc-demo-{ids[0]}_{k}.out" for k in range(2)
+    ]
 
 
 def test_two_step_matches_run_and_guards_duplicates(cluster, reference, tmp_path):
@@ -171,11 +205,29 @@ def test_failed_tasks_fail_the_job(cluster, tmp_path):
     from hpc_nc.pipeline.slurm import TEMPLATE_DIR
 
     env = dict(cluster, HPC_NC=f"{sys.executable} -m hpc_nc")
-    proc = subprocess.run(["sbatch", "--parsable", "--ntasks=1", "--time=00:10:00", f"--output={tmp_path}/%j.out",
-                           os.path.join(TEMPLATE_DIR, "relax_solve.sbatch"), "solve", DEMO, *SMALL,
-                           "--set", "sweep.compositions=[[0.0, 1.0]]", "--results", str(tmp_path / "bad.h5"),
-                           "--structures", str(tmp_path / "missing.h5")],
-                          env=env, cwd=str(tmp_path), capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "--ntasks=1",
+            "--time=00:10:00",
+            f"--output={tmp_path}/%j.out",
+            os.path.join(TEMPLATE_DIR, "relax_solve.sbatch"),
+            "solve",
+            DEMO,
+            *SMALL,
+            "--set",
+            "sweep.compositions=[[0.0, 1.0]]",
+            "--results",
+            str(tmp_path / "bad.h5"),
+            "--structures",
+            str(tmp_path / "missing.h5"),
+        ],
+        env=env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     job_id = proc.stdout.strip().split(";")[0]
     _wait(cluster, [job_id])

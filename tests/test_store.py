@@ -11,9 +11,21 @@ import numpy as np
 import pytest
 
 from hpc_nc.errors import StructureMissingError
+from hpc_nc.io.store import (
+    DONE,
+    FAILED,
+    PENDING,
+    FieldSpec,
+    ResultsStore,
+    StoreError,
+    StructureStore,
+    merge_shards,
+    read_provenance,
+    read_results,
+    read_structure,
+    read_units,
+)
 from hpc_nc.parallel.farm import run_farm
-from hpc_nc.io.store import (DONE, FAILED, PENDING, FieldSpec, ResultsStore, StoreError, StructureStore,
-                          merge_shards, read_provenance, read_results, read_structure, read_units)
 
 pytestmark = pytest.mark.mpi
 
@@ -40,8 +52,10 @@ FIELDS = [
 
 
 def make_jobs(n=7):
-    return [Job(i, f"job-{i:03d}", 8 + (5 * i) % 7, 0.1 * i, -0.5 + 0.01 * i, ("VCA", "STR")[i % 2], 1000 + i)
-            for i in range(n)]
+    return [
+        Job(i, f"job-{i:03d}", 8 + (5 * i) % 7, 0.1 * i, -0.5 + 0.01 * i, ("VCA", "STR")[i % 2], 1000 + i)
+        for i in range(n)
+    ]
 
 
 def expected_row(job):
@@ -92,8 +106,13 @@ def on_rank0(comm, fn, *args):
 def test_round_trip_with_units_and_provenance(comm, shared_dir):
     path = os.path.join(shared_dir, "results.h5")
     jobs = make_jobs()
-    provenance = {"job_text": "name: test\nx: [1, 2]\n", "mpi_size": comm.size, "seeds": [1000, 1001],
-                  "petsc_options": {"-eps_tol": "1e-10"}, "long_text": "x" * 20000}
+    provenance = {
+        "job_text": "name: test\nx: [1, 2]\n",
+        "mpi_size": comm.size,
+        "seeds": [1000, 1001],
+        "petsc_options": {"-eps_tol": "1e-10"},
+        "long_text": "x" * 20000,
+    }
     summary = sweep(comm, path, jobs, provenance=provenance)
     assert summary.n_done == len(jobs)
     data = on_rank0(comm, read_results, path)
@@ -130,6 +149,7 @@ def _raw_extents(path):
 
     extents = []
     with h5py.File(path, "r") as f:
+
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
                 plist = obj.id.get_create_plist()
@@ -137,6 +157,7 @@ def _raw_extents(path):
                 assert plist.get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY, name
                 if obj.size:
                     extents.append((obj.id.get_offset(), obj.id.get_storage_size()))
+
         f.visititems(visit)
     return extents
 
@@ -144,7 +165,7 @@ def _raw_extents(path):
 def _bytes_outside(path, extents):
     data = bytearray(open(path, "rb").read())
     for offset, size in extents:
-        data[offset:offset + size] = b"\0" * size
+        data[offset : offset + size] = b"\0" * size
     return bytes(data)
 
 
@@ -255,8 +276,11 @@ def test_merge_of_shards_equals_single_run(comm, shared_dir):
         store.write_task(1, {**expected_row(jobs[1]), "gap": -7.0})
         store.close()
     comm.Barrier()
-    with pytest.raises(StoreError, match=r"row 1 \('job-001'\) is done in both .*single\.h5 and .*shard1\.h5 "
-                                         r"with different 'gap'"):
+    with pytest.raises(
+        StoreError,
+        match=r"row 1 \('job-001'\) is done in both .*single\.h5 and .*shard1\.h5 "
+        r"with different 'gap'",
+    ):
         on_rank0(comm, lambda: merge_shards(merged, [single, shards[1]], overwrite=True))
 
 
@@ -281,9 +305,13 @@ def test_structure_store_round_trip(comm, shared_dir):
     def relaxed(key):
         n = structures[key]
         seed = int(key.split("seed")[1])
-        return {"positions": np.arange(3 * n, dtype=float).reshape(n, 3) * 0.5 + seed,
-                "energy_ev": -0.1 * n, "converged": 1, "strain": np.full(n, 1e-3 * seed),
-                "species": np.arange(n, dtype=np.int8) % 5}
+        return {
+            "positions": np.arange(3 * n, dtype=float).reshape(n, 3) * 0.5 + seed,
+            "energy_ev": -0.1 * n,
+            "converged": 1,
+            "strain": np.full(n, 1e-3 * seed),
+            "species": np.arange(n, dtype=np.int8) % 5,
+        }
 
     jobs = [Job(i, k, structures[k], 0.0, 0.0, "STR", 0) for i, k in enumerate(keys)]
     store = StructureStore.create_or_open(comm, path, structures, STRUCTURE_FIELDS, {"stage": "relax"})
@@ -312,9 +340,14 @@ def test_structure_store_round_trip(comm, shared_dir):
         for name, value in relaxed(key).items():
             np.testing.assert_array_equal(got[name], value, err_msg=name)
         assert got["n_atoms"] == structures[key]
-    with pytest.raises(StructureMissingError, match=r"'R1_H1_seed8' .*relaxation failed: RuntimeError: TAO diverged; run `hpc-nc relax JOB`"):
+    with pytest.raises(
+        StructureMissingError,
+        match=r"'R1_H1_seed8' .*relaxation failed: RuntimeError: TAO diverged; run `hpc-nc relax JOB`",
+    ):
         on_rank0(comm, read_structure, path, "R1_H1_seed8")
-    with pytest.raises(StructureMissingError, match=r"'R9_H1_seed1' is not in .*structures\.h5; run `hpc-nc relax JOB`"):
+    with pytest.raises(
+        StructureMissingError, match=r"'R9_H1_seed1' is not in .*structures\.h5; run `hpc-nc relax JOB`"
+    ):
         on_rank0(comm, read_structure, path, "R9_H1_seed1")
     with pytest.raises(StructureMissingError, match="does not exist"):
         on_rank0(comm, read_structure, path + ".missing", "R1_H1_seed7")

@@ -37,10 +37,12 @@ class Job:
     seed: int = 1
 
 
-FIELDS = [FieldSpec("E1", (), "f8", "eV", "lowest electron level"),
-          FieldSpec("levels", (3,), "f8", "eV", "three levels"),
-          FieldSpec("confinement", (), "S16", "1", "class"),
-          FieldSpec("weights", ("n_atoms",), "f8", "1", "per-atom weight")]
+FIELDS = [
+    FieldSpec("E1", (), "f8", "eV", "lowest electron level"),
+    FieldSpec("levels", (3,), "f8", "eV", "three levels"),
+    FieldSpec("confinement", (), "S16", "1", "class"),
+    FieldSpec("weights", ("n_atoms",), "f8", "1", "per-atom weight"),
+]
 
 
 def comm():
@@ -54,8 +56,12 @@ def jobs(n=6):
 
 
 def row(job):
-    return {"E1": 1.0 + job.index, "levels": np.arange(3.0) * job.index, "confinement": "type-I",
-            "weights": np.full(job.n_atoms, 0.1 * job.index)}
+    return {
+        "E1": 1.0 + job.index,
+        "levels": np.arange(3.0) * job.index,
+        "confinement": "type-I",
+        "weights": np.full(job.n_atoms, 0.1 * job.index),
+    }
 
 
 def make_file(path, n=6, done=None, failed=(), provenance=None):
@@ -73,8 +79,9 @@ def make_file(path, n=6, done=None, failed=(), provenance=None):
 def cli(*args, cwd=None):
     """``hpc-nc ARGS`` in a fresh interpreter: (exit status, stdout, stderr)."""
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    p = subprocess.run([sys.executable, "-m", "hpc_nc", *map(str, args)], capture_output=True, text=True,
-                       env=env, cwd=cwd, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "hpc_nc", *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
     return p.returncode, p.stdout, p.stderr
 
 
@@ -245,8 +252,9 @@ def test_salvage_recovers_the_intact_rows_of_a_truncated_file(tmp_path):
     offsets = got["atom_offsets"]
     for j in js:
         if got["status"][j.index] == DONE:
-            np.testing.assert_array_equal(got["results/weights"][offsets[j.index]:offsets[j.index + 1]],
-                                          row(j)["weights"])
+            np.testing.assert_array_equal(
+                got["results/weights"][offsets[j.index] : offsets[j.index + 1]], row(j)["weights"]
+            )
         else:
             assert got["status"][j.index] == PENDING
     with pytest.raises(StoreError, match="not a repairable hpc_nc file|not an HDF5"):
@@ -259,13 +267,15 @@ def test_a_second_run_on_the_same_file_is_refused_while_the_first_holds_it(tmp_p
     path = tmp_path / "r.h5"
     first = ResultsStore.create_or_open(comm(), path, jobs(), FIELDS)
     try:
-        with pytest.raises(StoreError, match=r"being written by another run \(host .*pid %d" % os.getpid()):
+        with pytest.raises(StoreError, match=rf"being written by another run \(host .*pid {os.getpid()}"):
             ResultsStore.create_or_open(comm(), path, jobs(), FIELDS)
         # and from another process (flock is per open file, so this is what a second `hpc-nc run` sees)
-        code = ("import sys; from mpi4py import MPI; from hpc_nc.io.store import ResultsStore, StoreError\n"
-                "sys.path.insert(0, %r); from test_store_reliability import jobs, FIELDS\n"
-                "try:\n ResultsStore.create_or_open(MPI.COMM_SELF, %r, jobs(), FIELDS)\n"
-                "except StoreError as e:\n print(e); sys.exit(3)\n" % (os.path.dirname(__file__), str(path)))
+        code = (
+            "import sys; from mpi4py import MPI; from hpc_nc.io.store import ResultsStore, StoreError\n"
+            "sys.path.insert(0, %r); from test_store_reliability import jobs, FIELDS\n"
+            "try:\n ResultsStore.create_or_open(MPI.COMM_SELF, %r, jobs(), FIELDS)\n"
+            "except StoreError as e:\n print(e); sys.exit(3)\n" % (os.path.dirname(__file__), str(path))
+        )
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert p.returncode == 3 and "being written by another run" in p.stdout, p.stdout + p.stderr
     finally:
@@ -304,19 +314,23 @@ def test_a_real_full_disk_with_the_pipeline_loaded(tmp_path):
     """As in the issue: PETSc loaded (its SEGV handler), a tiny tmpfs; needs root and mount."""
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a small tmpfs here (needs root); the monkeypatched test covers the code path")
     try:
         # 1. the free-space check refuses; 2. without it, the write itself hits ENOSPC
-        code = ("from hpc_nc.parallel.petsc_build import select_build; select_build('complex')\n"
-                "import sys; from mpi4py import MPI; from hpc_nc.io import store\n"
-                "sys.path.insert(0, %r); from test_store_reliability import jobs, FIELDS\n"
-                "for check in (True, False):\n"
-                "    if not check: store._check_space = lambda *a: None\n"
-                "    try:\n        store.ResultsStore.create_or_open(MPI.COMM_SELF, %r, jobs(400), FIELDS)\n"
-                "    except store.StoreError as e:\n        print(e)\n"
-                % (os.path.dirname(__file__), str(mnt / "r.h5")))
+        code = (
+            "from hpc_nc.parallel.petsc_build import select_build; select_build('complex')\n"
+            "import sys; from mpi4py import MPI; from hpc_nc.io import store\n"
+            "sys.path.insert(0, %r); from test_store_reliability import jobs, FIELDS\n"
+            "for check in (True, False):\n"
+            "    if not check: store._check_space = lambda *a: None\n"
+            "    try:\n        store.ResultsStore.create_or_open(MPI.COMM_SELF, %r, jobs(400), FIELDS)\n"
+            "    except store.StoreError as e:\n        print(e)\n" % (os.path.dirname(__file__), str(mnt / "r.h5"))
+        )
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         out = p.stdout.splitlines()
         assert p.returncode == 0 and len(out) == 2, p.stdout + p.stderr
@@ -333,8 +347,9 @@ def test_resume_with_other_ranks_per_task_or_petsc_options_is_recorded_and_warne
     capsys.readouterr()
     ResultsStore.create_or_open(comm(), path, js, FIELDS, {"ranks_per_task": 1, "petsc_options": "{}"}).close()
     assert "warning" not in capsys.readouterr().err
-    ResultsStore.create_or_open(comm(), path, js, FIELDS,
-                                {"ranks_per_task": 2, "petsc_options": {"eps_view": ""}}).close()
+    ResultsStore.create_or_open(
+        comm(), path, js, FIELDS, {"ranks_per_task": 2, "petsc_options": {"eps_view": ""}}
+    ).close()
     err = capsys.readouterr().err
     assert "resuming with ranks_per_task = 2 (the previous run used 1)" in err
     assert "resuming with petsc_options" in err
@@ -349,8 +364,18 @@ def test_petsc_options_exclude_the_command_line_options():
     from hpc_nc.pipeline.sweep import petsc_options_in_use
 
     db = {"results": "r.h5", "set": "a=1", "structures": "s.h5", "eps_view": "", "st_type": "sinvert"}
-    argv = ["solve", "job.yaml", "--results", "r.h5", "--set", "a=1", "--structures=s.h5", "-eps_view",
-            "-st_type", "sinvert"]
+    argv = [
+        "solve",
+        "job.yaml",
+        "--results",
+        "r.h5",
+        "--set",
+        "a=1",
+        "--structures=s.h5",
+        "-eps_view",
+        "-st_type",
+        "sinvert",
+    ]
     assert petsc_options_in_use(db, argv) == {"eps_view": "", "st_type": "sinvert"}
 
 
@@ -371,8 +396,13 @@ def junk(tmp_path):
 @pytest.mark.parametrize("name", ["job.yaml", "fig.png", "empty.h5", "dir.h5", "truncated.h5", "missing.h5"])
 def test_status_export_plot_merge_verify_give_one_line_on_non_results(junk, name):
     bad = junk / name
-    for args in (["status", bad], ["verify", bad], ["export", bad, "--csv", junk / "o.csv"],
-                 ["plot", bad, "--out", junk / "plots"], ["merge", junk / "m.h5", bad]):
+    for args in (
+        ["status", bad],
+        ["verify", bad],
+        ["export", bad, "--csv", junk / "o.csv"],
+        ["plot", bad, "--out", junk / "plots"],
+        ["merge", junk / "m.h5", bad],
+    ):
         rc, _out, err = cli(*args)
         assert rc == 2, (args, err)
         one_error_line(err)
@@ -456,8 +486,9 @@ def test_the_size_estimate_bounds_the_real_files(tmp_path):
     from hpc_nc.pipeline.electronic_stage import result_fields
     from hpc_nc.pipeline.structure_stage import structure_fields, structure_tasks
 
-    job = parse_job("name: s\nsweep: {compositions: [[0.5, 0.5]], geometries: [[2, 1]], model: [STR],\n"
-                    "        realizations: 3}\n")
+    job = parse_job(
+        "name: s\nsweep: {compositions: [[0.5, 0.5]], geometries: [[2, 1]], model: [STR],\n        realizations: 3}\n"
+    )
     results_bytes, structures_bytes = sweep.output_size_estimates(job)
     path, spath = tmp_path / "r.h5", tmp_path / "s.h5"
     ResultsStore.create_or_open(comm(), path, job.tasks, result_fields(ElectronicSettings.from_job(job))).close()

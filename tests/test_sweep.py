@@ -27,9 +27,19 @@ JOB = textwrap.dedent("""
 
 # Quantities that are invariant under unitary mixing inside degenerate levels: they must not
 # depend on the rank count or the group layout (eigenvector phases and degenerate bases may).
-INVARIANT = ["results/electron_energies", "results/hole_energies", "results/gap", "results/exciton_energies",
-             "results/dipole_sq", "results/J_ee", "results/J_hh", "results/J_eh", "results/dXX",
-             "results/core_weight_E1", "results/core_weight_H1"]
+INVARIANT = [
+    "results/electron_energies",
+    "results/hole_energies",
+    "results/gap",
+    "results/exciton_energies",
+    "results/dipole_sq",
+    "results/J_ee",
+    "results/J_hh",
+    "results/J_eh",
+    "results/dXX",
+    "results/core_weight_E1",
+    "results/core_weight_H1",
+]
 
 
 @pytest.fixture
@@ -87,8 +97,9 @@ STR_JOB = textwrap.dedent("""
 
 
 def _run(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "hpc_nc", *args], cwd=cwd, capture_output=True, text=True,
-                          env=ENV, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "hpc_nc", *args], cwd=cwd, capture_output=True, text=True, env=ENV, timeout=600
+    )
 
 
 @pytest.mark.skipif(os.environ.get("OMPI_COMM_WORLD_SIZE") is not None, reason="spawns its own mpirun")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
+from hpc_nc.errors import HpcNcError
 from hpc_nc.physics import vff
 from hpc_nc.physics.alloy import COMPOUNDS, realise_alloy, virtual_crystal
-from hpc_nc.errors import HpcNcError
 from hpc_nc.physics.geometry import build_nanocrystal
 
 GPA_PER_EV_A3 = 160.21766  # 1 eV/Å³ = 160.21766 GPa
@@ -60,7 +60,15 @@ def test_cds_cubic_constants_are_the_least_squares_inverse_of_wurtzite_data():
     doc = yaml.safe_load(Path(vff.__file__).parent.parent.joinpath("data").joinpath("vff.yaml").read_text())
     cds = doc["compounds"]["CdS"]
     w = cds["wurtzite_elastic_constants"]
-    rows = np.array([[1 / 2, 1 / 2, 1], [1 / 6, 5 / 6, -1 / 3], [1 / 3, 2 / 3, -2 / 3], [1 / 3, 2 / 3, 4 / 3], [1 / 3, -1 / 3, 1 / 3]])
+    rows = np.array(
+        [
+            [1 / 2, 1 / 2, 1],
+            [1 / 6, 5 / 6, -1 / 3],
+            [1 / 3, 2 / 3, -2 / 3],
+            [1 / 3, 2 / 3, 4 / 3],
+            [1 / 3, -1 / 3, 1 / 3],
+        ]
+    )
     rhs = np.array([w["C11"], w["C12"], w["C13"], w["C33"], w["C44"]])
     cubic = np.linalg.lstsq(rows, rhs, rcond=None)[0]
     c = cds["elastic_constants"]
@@ -134,7 +142,9 @@ def test_hessian_matches_central_differences_of_gradient(perturbed_alloy_dot):
             xp, xm = x.copy(), x.copy()
             xp[atom, axis] += h
             xm[atom, axis] -= h
-            fd = (vff.keating_energy_gradient(xp, terms)[1] - vff.keating_energy_gradient(xm, terms)[1]).ravel() / (2 * h)
+            fd = (vff.keating_energy_gradient(xp, terms)[1] - vff.keating_energy_gradient(xm, terms)[1]).ravel() / (
+                2 * h
+            )
             np.testing.assert_allclose(hess[:, 3 * atom + axis].toarray().ravel(), fd, atol=1e-8)
 
 
@@ -187,6 +197,7 @@ def _cell_energy_density(params, strain, relax_internal):
     terms = vff.build_keating_terms(nb, cat, w, params, off)
     e = vff.keating_energy(pos, terms)
     if relax_internal:
+
         def fun(flat):
             en, g = vff.keating_energy_gradient(flat.reshape(-1, 3), terms)
             return en, g.ravel()
@@ -239,8 +250,13 @@ def _relax_numpy(x0, terms, gtol=1e-7):
         e, g = vff.keating_energy_gradient(flat.reshape(-1, 3), terms)
         return e, g.ravel()
 
-    res = minimize(fun, x0.ravel(), jac=True, method="L-BFGS-B",
-                   options={"gtol": gtol, "ftol": 1e-16, "maxiter": 20000, "maxcor": 20})
+    res = minimize(
+        fun,
+        x0.ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        options={"gtol": gtol, "ftol": 1e-16, "maxiter": 20000, "maxcor": 20},
+    )
     return res.x.reshape(-1, 3), res
 
 

@@ -24,7 +24,8 @@ of the electronic stage become the E1/H1 level's (see ``_level_columns``).
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -34,18 +35,54 @@ from hpc_nc.io.schema import CONFINEMENT_CLASSES, DONE, FAILED, PENDING, STATUS_
 GROUP_KEYS = ("x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model")
 
 # Per-task columns that describe the task rather than measure it: never averaged.
-BOOKKEEPING = frozenset({"index", "realization", "seed", "status", "n_atoms", "atom_offsets",
-                         "wall_seconds", "finished_unix", "checksum", "species"} | set(GROUP_KEYS))
+BOOKKEEPING = frozenset(
+    {
+        "index",
+        "realization",
+        "seed",
+        "status",
+        "n_atoms",
+        "atom_offsets",
+        "wall_seconds",
+        "finished_unix",
+        "checksum",
+        "species",
+    }
+    | set(GROUP_KEYS)
+)
 _PREFIXES = ("tasks/", "results/", "timings/")
 
-# Units of the contract's fields, used when the results carry none (eV, Å as in PHYSICS.md).
+# Units of the contract's fields, used when the results carry none (eV, Å as in docs/physics.md).
 DEFAULT_UNITS = {
-    "x_cu": "1", "x_in": "1", "core_radius_a": "lattice constant", "shell_thickness_a": "lattice constant",
-    "vbo_ins": "eV", "vbo_cus": "eV", "E1": "eV", "H1": "eV", "gap": "eV", "exciton_energy": "eV",
-    "dipole_sq": "Å²", "J_ee": "eV", "J_hh": "eV", "J_eh": "eV", "dXX": "eV", "core_weight_e": "1",
-    "core_weight_h": "1", "r_max_e": "Å", "r_max_h": "Å", "separation": "Å", "overlap_atomic": "1",
-    "overlap_envelope": "1", "electron_energies": "eV", "hole_energies": "eV", "radial_grid": "Å",
-    "envelope_e": "1/Å", "envelope_h": "1/Å", "exciton_energies": "eV", "oscillator_strengths": "Å²",
+    "x_cu": "1",
+    "x_in": "1",
+    "core_radius_a": "lattice constant",
+    "shell_thickness_a": "lattice constant",
+    "vbo_ins": "eV",
+    "vbo_cus": "eV",
+    "E1": "eV",
+    "H1": "eV",
+    "gap": "eV",
+    "exciton_energy": "eV",
+    "dipole_sq": "Å²",
+    "J_ee": "eV",
+    "J_hh": "eV",
+    "J_eh": "eV",
+    "dXX": "eV",
+    "core_weight_e": "1",
+    "core_weight_h": "1",
+    "r_max_e": "Å",
+    "r_max_h": "Å",
+    "separation": "Å",
+    "overlap_atomic": "1",
+    "overlap_envelope": "1",
+    "electron_energies": "eV",
+    "hole_energies": "eV",
+    "radial_grid": "Å",
+    "envelope_e": "1/Å",
+    "envelope_h": "1/Å",
+    "exciton_energies": "eV",
+    "oscillator_strengths": "Å²",
 }
 
 
@@ -89,7 +126,7 @@ def as_table(results: Any) -> dict:
         bare = name
         for p in _PREFIXES:
             if name.startswith(p):
-                bare = name[len(p):]
+                bare = name[len(p) :]
         if isinstance(value, (list, tuple)):
             value = np.asarray(value)
         if bare not in table or name == bare:
@@ -123,8 +160,12 @@ def _level_columns(table: dict) -> None:
     present, else the pair's mean.
     """
     n = table["n_tasks"]
-    for name, level, ndim in (("core_weight_e", "core_weight_E1", 1), ("core_weight_h", "core_weight_H1", 1),
-                              ("envelope_e", None, 2), ("envelope_h", None, 2)):
+    for name, level, ndim in (
+        ("core_weight_e", "core_weight_E1", 1),
+        ("core_weight_h", "core_weight_H1", 1),
+        ("envelope_e", None, 2),
+        ("envelope_h", None, 2),
+    ):
         v = table.get(name)
         if not isinstance(v, np.ndarray) or v.ndim != ndim + 1 or v.shape[0] != n:
             continue

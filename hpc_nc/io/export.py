@@ -59,16 +59,43 @@ from typing import Any, Callable
 
 import numpy as np
 
-from hpc_nc.io.ensemble import DONE, STATUS_NAMES, GROUP_KEYS, ResultsError, aggregate, as_table
+from hpc_nc.io.ensemble import DONE, GROUP_KEYS, STATUS_NAMES, ResultsError, aggregate, as_table
 from hpc_nc.io.paths import atomic_write, check_output_path
 from hpc_nc.io.schema import CORRUPT, species_names
 
-TASK_COLUMNS = ("task", "key", "x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus",
-                "model", "realization", "seed", "n_atoms", "status", "message")
+TASK_COLUMNS = (
+    "task",
+    "key",
+    "x_cu",
+    "x_in",
+    "core_radius_a",
+    "shell_thickness_a",
+    "vbo_ins",
+    "vbo_cus",
+    "model",
+    "realization",
+    "seed",
+    "n_atoms",
+    "status",
+    "message",
+)
 # Scalar result columns before / after the level lists e_i, h_i.
 LEADING_FIELDS = ("E1", "H1", "gap")
-TRAILING_FIELDS = ("exciton_energy", "dipole_sq", "J_ee", "J_hh", "J_eh", "dXX", "core_weight_e",
-                   "core_weight_h", "r_max_e", "r_max_h", "separation", "overlap_atomic", "overlap_envelope")
+TRAILING_FIELDS = (
+    "exciton_energy",
+    "dipole_sq",
+    "J_ee",
+    "J_hh",
+    "J_eh",
+    "dXX",
+    "core_weight_e",
+    "core_weight_h",
+    "r_max_e",
+    "r_max_h",
+    "separation",
+    "overlap_atomic",
+    "overlap_envelope",
+)
 LEVELS = (("e", "electron_energies"), ("h", "hole_energies"))
 
 
@@ -119,8 +146,9 @@ def _write(path: str, header: list[str], rows: list[list]) -> None:
         w.writerows([[_fmt(v) for v in row] for row in rows])
 
 
-def export_csv(results: Any, path: str, *, ensemble: bool = False, log: Callable[[str], None] | None = None
-               ) -> list[str]:
+def export_csv(
+    results: Any, path: str, *, ensemble: bool = False, log: Callable[[str], None] | None = None
+) -> list[str]:
     """Write the per-task table (or, with ``ensemble``, the per-point table) as CSV.
 
     ``results``: a results file path or dict (see :func:`hpc_nc.io.ensemble.as_table`).
@@ -179,7 +207,8 @@ def _is_job(results_or_job: Any) -> bool:
     from hpc_nc.io.jobs import JobSpec
 
     return isinstance(results_or_job, JobSpec) or (
-        isinstance(results_or_job, (str, os.PathLike)) and os.fspath(results_or_job).endswith((".yaml", ".yml")))
+        isinstance(results_or_job, (str, os.PathLike)) and os.fspath(results_or_job).endswith((".yaml", ".yml"))
+    )
 
 
 def _tasks_from(results_or_job: Any) -> list:
@@ -195,17 +224,26 @@ def _tasks_from(results_or_job: Any) -> list:
     for k in ("seed", "n_atoms"):
         if k not in table:
             raise ResultsError(f"results lack the task column {k!r} needed to rebuild the structures")
-    return [Task(index=int(table["index"][i]), x_cu=float(table["x_cu"][i]), x_in=float(table["x_in"][i]),
-                 core_radius_a=float(table["core_radius_a"][i]),
-                 shell_thickness_a=float(table["shell_thickness_a"][i]), vbo_ins=float(table["vbo_ins"][i]),
-                 vbo_cus=float(table["vbo_cus"][i]), model=str(table["model"][i]),
-                 realization=int(table["realization"][i]), seed=int(table["seed"][i]),
-                 n_atoms=int(table["n_atoms"][i]))
-            for i in range(n)]
+    return [
+        Task(
+            index=int(table["index"][i]),
+            x_cu=float(table["x_cu"][i]),
+            x_in=float(table["x_in"][i]),
+            core_radius_a=float(table["core_radius_a"][i]),
+            shell_thickness_a=float(table["shell_thickness_a"][i]),
+            vbo_ins=float(table["vbo_ins"][i]),
+            vbo_cus=float(table["vbo_cus"][i]),
+            model=str(table["model"][i]),
+            realization=int(table["realization"][i]),
+            seed=int(table["seed"][i]),
+            n_atoms=int(table["n_atoms"][i]),
+        )
+        for i in range(n)
+    ]
 
 
 def _comment(params: dict) -> str:
-    parts = ['Properties=species:S:1:pos:R:3:core:I:1', 'pbc="F F F"']
+    parts = ["Properties=species:S:1:pos:R:3:core:I:1", 'pbc="F F F"']
     for k, v in params.items():
         if isinstance(v, bool):
             text = "T" if v else "F"
@@ -234,12 +272,13 @@ def _stored_species(table: dict | None, rows: list[int]) -> np.ndarray | None:
     status = np.asarray(table["status"]).astype(int)
     for row in rows:
         if status[row] == DONE:
-            return species[int(offsets[row]):int(offsets[row + 1])]
+            return species[int(offsets[row]) : int(offsets[row + 1])]
     return None
 
 
-def export_xyz(structures_path: str | None, results_or_job: Any, out_dir: str, *,
-               log: Callable[[str], None] | None = None) -> list[str]:
+def export_xyz(
+    structures_path: str | None, results_or_job: Any, out_dir: str, *, log: Callable[[str], None] | None = None
+) -> list[str]:
     """Write one extended-XYZ file per structure of the job (module docstring); serial.
 
     ``results_or_job``: results file or results dict (or a JobSpec / job file, which know no
@@ -265,8 +304,10 @@ def export_xyz(structures_path: str | None, results_or_job: Any, out_dir: str, *
         seen.setdefault(ident, []).append(t.index)
         first.setdefault(ident, t)
     if structures_path and any(relaxed for _k, relaxed in first) and not os.path.exists(structures_path):
-        raise ResultsError(f"export --xyz: structures file {structures_path} does not exist (give it with "
-                           "--structures FILE, or run `hpc-nc relax JOB` first)")
+        raise ResultsError(
+            f"export --xyz: structures file {structures_path} does not exist (give it with "
+            "--structures FILE, or run `hpc-nc relax JOB` first)"
+        )
     out_dir = os.fspath(out_dir)
     try:
         os.makedirs(out_dir, exist_ok=True)
@@ -303,21 +344,35 @@ def export_xyz(structures_path: str | None, results_or_job: Any, out_dir: str, *
                 skipped.append(f"{key} (its species are stored with a done task in the results file; none found)")
                 continue
         if positions.shape != (nc.n_atoms, 3) or np.shape(codes) != (nc.n_atoms,):
-            skipped.append(f"{key} (stored positions {positions.shape} / species {np.shape(codes)}, "
-                           f"dot has {nc.n_atoms} atoms)")
+            skipped.append(
+                f"{key} (stored positions {positions.shape} / species {np.shape(codes)}, dot has {nc.n_atoms} atoms)"
+            )
             continue
         species = species_names(codes)
-        params = {"structure_key": key, "model": t.model, "relaxed": relaxed, "x_cu": t.x_cu, "x_in": t.x_in,
-                  "core_radius_a": t.core_radius_a, "shell_thickness_a": t.shell_thickness_a,
-                  "lattice_constant": nc.lattice_constant, "seed": t.seed if t.model != "VCA" else -1,
-                  "realization": t.realization, "n_atoms": nc.n_atoms,
-                  "tasks": " ".join(str(i) for i in seen[ident]), "units": "angstrom"}
+        params = {
+            "structure_key": key,
+            "model": t.model,
+            "relaxed": relaxed,
+            "x_cu": t.x_cu,
+            "x_in": t.x_in,
+            "core_radius_a": t.core_radius_a,
+            "shell_thickness_a": t.shell_thickness_a,
+            "lattice_constant": nc.lattice_constant,
+            "seed": t.seed if t.model != "VCA" else -1,
+            "realization": t.realization,
+            "n_atoms": nc.n_atoms,
+            "tasks": " ".join(str(i) for i in seen[ident]),
+            "units": "angstrom",
+        }
         path = os.path.join(out_dir, f"{key}_{'relaxed' if relaxed else 'ideal'}.xyz")
         write_xyz(path, species, positions, nc.in_core.astype(int), params)
         written.append(path)
     if skipped:
-        log(f"export: {len(skipped)} structure(s) not written: " + "; ".join(skipped[:5])
-            + (" ..." if len(skipped) > 5 else ""))
+        log(
+            f"export: {len(skipped)} structure(s) not written: "
+            + "; ".join(skipped[:5])
+            + (" ..." if len(skipped) > 5 else "")
+        )
     return written
 
 
@@ -332,11 +387,13 @@ def add_arguments(parser) -> None:
     """Options of ``hpc-nc export``."""
     parser.add_argument("results", help="results file (HDF5)")
     parser.add_argument("--csv", metavar="FILE", help="one row per task")
-    parser.add_argument("--ensemble", metavar="FILE", help="one row per sweep point: mean and standard error "
-                        "over alloy realisations")
+    parser.add_argument(
+        "--ensemble", metavar="FILE", help="one row per sweep point: mean and standard error over alloy realisations"
+    )
     parser.add_argument("--xyz", metavar="DIR", help="extended-XYZ file per structure (ASE, OVITO)")
-    parser.add_argument("--structures", metavar="FILE",
-                        help="structures file for --xyz (default: <results without .h5>_structures.h5)")
+    parser.add_argument(
+        "--structures", metavar="FILE", help="structures file for --xyz (default: <results without .h5>_structures.h5)"
+    )
 
 
 def run(args) -> int:
@@ -358,8 +415,10 @@ def run(args) -> int:
     table = as_table(args.results)  # read once (verified: corrupt rows come back blank)
     corrupt = int(np.sum(np.asarray(table["status"]).astype(int) == CORRUPT))
     if corrupt:
-        _stderr(f"warning: {corrupt} row(s) of {args.results} fail their checksum; exported as 'corrupt' "
-                "without values (`hpc-nc verify` lists them, a resumed run recomputes them)")
+        _stderr(
+            f"warning: {corrupt} row(s) of {args.results} fail their checksum; exported as 'corrupt' "
+            "without values (`hpc-nc verify` lists them, a resumed run recomputes them)"
+        )
     if args.csv:
         cols = export_csv(table, args.csv)
         print(f"{args.csv}: {table['n_tasks']} tasks, {len(cols)} columns")

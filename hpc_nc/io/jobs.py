@@ -90,10 +90,21 @@ MAX_INT_DIGITS = 30
 MIN_ATOMS = 5
 
 _TOP_KEYS = ("name", "description", "output", "sweep", *st.SECTIONS)
-_SWEEP_KEYS = {"x_cu", "x_in", "compositions", "core_radius_a", "shell_thickness_a", "geometries",
-               "vbo_ins", "vbo_cus", "model", "realizations", "seed", "points"}
-_POINT_KEYS = {"x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model",
-               "realizations"}
+_SWEEP_KEYS = {
+    "x_cu",
+    "x_in",
+    "compositions",
+    "core_radius_a",
+    "shell_thickness_a",
+    "geometries",
+    "vbo_ins",
+    "vbo_cus",
+    "model",
+    "realizations",
+    "seed",
+    "points",
+}
+_POINT_KEYS = {"x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model", "realizations"}
 
 
 @dataclass(frozen=True)
@@ -117,8 +128,10 @@ class Task:
     key: str = field(init=False)  # unique, stable id of the task
 
     def __post_init__(self):
-        skey = (f"R{self.core_radius_a:g}_H{self.shell_thickness_a:g}_cu{self.x_cu:g}_in{self.x_in:g}"
-                f"_{'vca' if self.model == 'VCA' else 'seed' + str(self.seed)}")
+        skey = (
+            f"R{self.core_radius_a:g}_H{self.shell_thickness_a:g}_cu{self.x_cu:g}_in{self.x_in:g}"
+            f"_{'vca' if self.model == 'VCA' else 'seed' + str(self.seed)}"
+        )
         object.__setattr__(self, "structure_key", skey)
         object.__setattr__(self, "key", f"{skey}_{self.model}_vboIn{self.vbo_ins:g}_vboCu{self.vbo_cus:g}")
 
@@ -162,8 +175,7 @@ class JobSpec:
 
 
 def _number(where, key, value, *, minimum=None, exclusive=False, maximum=None, why_max="") -> float:
-    return st.check_number(where, key, value, minimum=minimum, exclusive=exclusive, maximum=maximum,
-                           why_max=why_max)
+    return st.check_number(where, key, value, minimum=minimum, exclusive=exclusive, maximum=maximum, why_max=why_max)
 
 
 def _integer(where, key, value, minimum=0, maximum=None, why_max="") -> int:
@@ -229,6 +241,7 @@ def atom_count(core_radius_a: float, shell_thickness_a: float) -> int:
 
 # -- YAML: bounded, strict, YAML-1.2 numbers ------------------------------------------------------
 
+
 class _JobLoader(yaml.SafeLoader):
     """SafeLoader that refuses aliases, duplicate keys, deep nesting and huge integers, and reads
     ``1e-6`` as a number (YAML 1.2; YAML 1.1 would read it as a string)."""
@@ -242,12 +255,15 @@ class _JobLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise JobFileError(f"YAML alias *{_show(event.anchor)[1:-1]} at line {event.start_mark.line + 1}: "
-                               "aliases are not allowed in job files (write the value out)")
+            raise JobFileError(
+                f"YAML alias *{_show(event.anchor)[1:-1]} at line {event.start_mark.line + 1}: "
+                "aliases are not allowed in job files (write the value out)"
+            )
         self._depth += 1
         if self._depth > MAX_NESTING:
-            raise JobFileError(f"nesting deeper than {MAX_NESTING} levels at line "
-                               f"{self.peek_event().start_mark.line + 1}")
+            raise JobFileError(
+                f"nesting deeper than {MAX_NESTING} levels at line {self.peek_event().start_mark.line + 1}"
+            )
         try:
             return super().compose_node(parent, index)
         finally:
@@ -261,11 +277,12 @@ class _JobLoader(yaml.SafeLoader):
                 try:
                     hash(key)
                 except TypeError:
-                    raise JobFileError(f"line {key_node.start_mark.line + 1}: a mapping key must be a "
-                                       "scalar") from None
+                    raise JobFileError(f"line {key_node.start_mark.line + 1}: a mapping key must be a scalar") from None
                 if key in seen:
-                    raise JobFileError(f"line {key_node.start_mark.line + 1}: duplicate key {_show(key)} "
-                                       f"(first given at line {seen[key] + 1})")
+                    raise JobFileError(
+                        f"line {key_node.start_mark.line + 1}: duplicate key {_show(key)} "
+                        f"(first given at line {seen[key] + 1})"
+                    )
                 seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
@@ -295,8 +312,7 @@ def _yaml_load(text: str, where: str):
         loc = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
         if isinstance(exc, yaml.reader.ReaderError):
-            problem = f"unacceptable character #x{exc.character:04x}" if isinstance(exc.character, int) \
-                else exc.reason
+            problem = f"unacceptable character #x{exc.character:04x}" if isinstance(exc.character, int) else exc.reason
             loc = f" at position {exc.position}"
         problem = " ".join(str(problem).split())[:200]
         raise JobFileError(f"{where}: not valid YAML{loc}: {problem}") from None
@@ -323,8 +339,9 @@ def load_job(path: str) -> JobSpec:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise JobFileError(f"{shown}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                           "a job file is YAML text") from None
+        raise JobFileError(
+            f"{shown}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); a job file is YAML text"
+        ) from None
     return parse_job(text, source=shown)
 
 
@@ -364,8 +381,11 @@ def parse_job(text: str, source: str = "<job>", overrides: dict | None = None) -
     known = (*_TOP_KEYS, *st.SECTION_ALIASES)
     for k in raw:
         if k not in known:
-            _fail(where, _show(k) if not isinstance(k, str) else k[: st.MAX_ECHO],
-                  f"unknown key (known: {', '.join(_TOP_KEYS)})")
+            _fail(
+                where,
+                _show(k) if not isinstance(k, str) else k[: st.MAX_ECHO],
+                f"unknown key (known: {', '.join(_TOP_KEYS)})",
+            )
     name = raw.get("name")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name):
         _fail(where, "name", f"required: 1-100 letters, digits, '_', '-' or '.', got {_show(name)}")
@@ -377,8 +397,11 @@ def parse_job(text: str, source: str = "<job>", overrides: dict | None = None) -
         _fail(where, "sweep", "required mapping is missing")
     for k in sweep:
         if k not in _SWEEP_KEYS:
-            _fail(where, f"sweep.{_show(k) if not isinstance(k, str) else k[: st.MAX_ECHO]}",
-                  f"unknown key (known: {', '.join(sorted(_SWEEP_KEYS))})")
+            _fail(
+                where,
+                f"sweep.{_show(k) if not isinstance(k, str) else k[: st.MAX_ECHO]}",
+                f"unknown key (known: {', '.join(sorted(_SWEEP_KEYS))})",
+            )
 
     warnings: list[str] = []
     sections = {name_: _section(where, raw, name_, warnings) for name_ in st.SECTIONS}
@@ -401,8 +424,14 @@ def parse_job(text: str, source: str = "<job>", overrides: dict | None = None) -
 
     tasks = _expand(where, sweep, states.electrons + states.holes)
     return JobSpec(
-        name=name, tasks=tuple(tasks), results_path=results_path, structures_path=structures_path,
-        job_text=text, source=source, warnings=tuple(warnings), **sections,
+        name=name,
+        tasks=tuple(tasks),
+        results_path=results_path,
+        structures_path=structures_path,
+        job_text=text,
+        source=source,
+        warnings=tuple(warnings),
+        **sections,
     )
 
 
@@ -425,7 +454,9 @@ def _expand(where: str, sweep: dict, n_states: int) -> list[Task]:
         _fail(where, "sweep.compositions", "give either x_cu/x_in lists or compositions pairs, not both")
     has_geo_lists = "core_radius_a" in sweep or "shell_thickness_a" in sweep
     if has_geo_lists and "geometries" in sweep:
-        _fail(where, "sweep.geometries", "give either core_radius_a/shell_thickness_a lists or geometries pairs, not both")
+        _fail(
+            where, "sweep.geometries", "give either core_radius_a/shell_thickness_a lists or geometries pairs, not both"
+        )
     frac = dict(minimum=0.0, maximum=1.0)
     why = f"core + shell <= {st.MAX_DOT_RADIUS_A:g} a (16 nm), the bulk limit of confinement"
     radius = dict(minimum=0.0, exclusive=True, maximum=st.MAX_DOT_RADIUS_A, why_max=why)
@@ -444,16 +475,18 @@ def _expand(where: str, sweep: dict, n_states: int) -> list[Task]:
         xs_cu = _number_list(where, "sweep.x_cu", sweep.get("x_cu", [0.0]), **frac)
         xs_in = _number_list(where, "sweep.x_in", sweep.get("x_in", [0.0]), **frac)
         # the largest pair decides whether any composition of the grid is impossible
-        _check_composition(where, f"sweep composition (x_cu={max(xs_cu):g}, x_in={max(xs_in):g})",
-                           max(xs_cu), max(xs_in))
+        _check_composition(
+            where, f"sweep composition (x_cu={max(xs_cu):g}, x_in={max(xs_in):g})", max(xs_cu), max(xs_in)
+        )
         n_comps = len(xs_cu) * len(xs_in)
         n_pure = sum(c in (0.0, 1.0) for c in xs_cu) * sum(n in (0.0, 1.0) for n in xs_in)
     else:
         n_comps = n_pure = 0
     radii = shells = geo_pairs = None
     if "geometries" in sweep:
-        geo_pairs = _pairs(where, "sweep.geometries", sweep["geometries"], ("core_radius_a", "shell_thickness_a"),
-                           (radius, shell))
+        geo_pairs = _pairs(
+            where, "sweep.geometries", sweep["geometries"], ("core_radius_a", "shell_thickness_a"), (radius, shell)
+        )
         n_geos = len(geo_pairs)
     elif has_geo_lists:
         if "core_radius_a" not in sweep:
@@ -466,8 +499,14 @@ def _expand(where: str, sweep: dict, n_states: int) -> list[Task]:
     vbo_ins = _number_list(where, "sweep.vbo_ins", sweep.get("vbo_ins", [1.1]), **vbo)
     vbo_cus = _number_list(where, "sweep.vbo_cus", sweep.get("vbo_cus", [0.34]), **vbo)
     models = _models(where, "sweep.model", sweep.get("model", ["STR"]))
-    n_real = _integer(where, "sweep.realizations", sweep.get("realizations", 1), 1, st.MAX_REALIZATIONS,
-                      "realisation seeds are distinct below 2^16")
+    n_real = _integer(
+        where,
+        "sweep.realizations",
+        sweep.get("realizations", 1),
+        1,
+        st.MAX_REALIZATIONS,
+        "realisation seeds are distinct below 2^16",
+    )
     seed = _integer(where, "sweep.seed", sweep.get("seed", 0), 0, 2**40 - 1, "below 2^40")
 
     if n_comps or n_geos:
@@ -490,8 +529,11 @@ def _expand(where: str, sweep: dict, n_states: int) -> list[Task]:
             _fail(where, w, f"must be a mapping, got {_show(p)}")
         for k in p:
             if k not in _POINT_KEYS:
-                _fail(where, f"{w}.{_show(k) if not isinstance(k, str) else k[: st.MAX_ECHO]}",
-                      f"unknown key (known: {', '.join(sorted(_POINT_KEYS))})")
+                _fail(
+                    where,
+                    f"{w}.{_show(k) if not isinstance(k, str) else k[: st.MAX_ECHO]}",
+                    f"unknown key (known: {', '.join(sorted(_POINT_KEYS))})",
+                )
         for k in ("x_cu", "x_in", "core_radius_a"):
             if k not in p:
                 _fail(where, f"{w}.{k}", "required")
@@ -499,13 +541,20 @@ def _expand(where: str, sweep: dict, n_states: int) -> list[Task]:
         x_in = _number(where, f"{w}.x_in", p["x_in"], **frac)
         _check_composition(where, w, x_cu, x_in)
         common = dict(
-            x_cu=x_cu, x_in=x_in,
+            x_cu=x_cu,
+            x_in=x_in,
             core_radius_a=_number(where, f"{w}.core_radius_a", p["core_radius_a"], **radius),
             shell_thickness_a=_number(where, f"{w}.shell_thickness_a", p.get("shell_thickness_a", 0.0), **shell),
             vbo_ins=_number(where, f"{w}.vbo_ins", p.get("vbo_ins", vbo_ins[0]), **vbo),
             vbo_cus=_number(where, f"{w}.vbo_cus", p.get("vbo_cus", vbo_cus[0]), **vbo),
-            realizations=_integer(where, f"{w}.realizations", p.get("realizations", n_real), 1,
-                                  st.MAX_REALIZATIONS, "realisation seeds are distinct below 2^16"),
+            realizations=_integer(
+                where,
+                f"{w}.realizations",
+                p.get("realizations", n_real),
+                1,
+                st.MAX_REALIZATIONS,
+                "realisation seeds are distinct below 2^16",
+            ),
         )
         # a model list expands into one point per model, like the sweep's model list
         for m in _models(where, f"{w}.model", p.get("model", models[0])):
@@ -515,13 +564,29 @@ def _expand(where: str, sweep: dict, n_states: int) -> list[Task]:
     if n_tasks == 0:
         _fail(where, "sweep", "defines no task (give compositions and geometries, or points)")
     if n_tasks > st.MAX_TASKS:
-        _fail(where, "sweep", f"defines {n_tasks:,} tasks, more than {st.MAX_TASKS:,} per job "
-              "(split the sweep into several jobs)")
+        _fail(
+            where,
+            "sweep",
+            f"defines {n_tasks:,} tasks, more than {st.MAX_TASKS:,} per job (split the sweep into several jobs)",
+        )
     geos = geo_pairs if geo_pairs is not None else (list(itertools.product(radii, shells)) if radii is not None else [])
     comps = comp_pairs if comp_pairs is not None else (list(itertools.product(xs_cu, xs_in)) if xs_cu else [])
-    grid = [("sweep", dict(x_cu=c, x_in=n, core_radius_a=core, shell_thickness_a=shell_a, vbo_ins=vi, vbo_cus=vc, model=m,
-                           realizations=n_real))
-            for (c, n), (core, shell_a), vi, vc, m in itertools.product(comps, geos, vbo_ins, vbo_cus, models)]
+    grid = [
+        (
+            "sweep",
+            dict(
+                x_cu=c,
+                x_in=n,
+                core_radius_a=core,
+                shell_thickness_a=shell_a,
+                vbo_ins=vi,
+                vbo_cus=vc,
+                model=m,
+                realizations=n_real,
+            ),
+        )
+        for (c, n), (core, shell_a), vi, vc, m in itertools.product(comps, geos, vbo_ins, vbo_cus, models)
+    ]
 
     counts: dict[float, int] = {}
     for origin, p in grid + points:
@@ -531,11 +596,19 @@ def _expand(where: str, sweep: dict, n_states: int) -> list[Task]:
         if total not in counts:
             counts[total] = n_atoms = atom_count(p["core_radius_a"], p["shell_thickness_a"])
             if n_atoms < MIN_ATOMS:
-                _fail(where, origin, f"a dot of radius {total:g} a has {n_atoms} atom(s): too small (at least "
-                      f"{MIN_ATOMS}, a central atom and its 4 neighbours: core + shell >= 0.433 a)")
+                _fail(
+                    where,
+                    origin,
+                    f"a dot of radius {total:g} a has {n_atoms} atom(s): too small (at least "
+                    f"{MIN_ATOMS}, a central atom and its 4 neighbours: core + shell >= 0.433 a)",
+                )
             if 10 * n_atoms < 2 * n_states + 16:
-                _fail(where, origin, f"a dot of radius {total:g} a has {n_atoms} atoms ({10 * n_atoms} states "
-                      f"in all), too few for {n_states} gap states (states.electrons + states.holes)")
+                _fail(
+                    where,
+                    origin,
+                    f"a dot of radius {total:g} a has {n_atoms} atoms ({10 * n_atoms} states "
+                    f"in all), too few for {n_states} gap states (states.electrons + states.holes)",
+                )
 
     tasks: list[Task] = []
     by_key: dict[str, tuple] = {}
@@ -544,19 +617,37 @@ def _expand(where: str, sweep: dict, n_states: int) -> list[Task]:
         deterministic = p["model"] == "VCA" or (p["x_cu"] in (0.0, 1.0) and p["x_in"] in (0.0, 1.0))
         total = p["core_radius_a"] + p["shell_thickness_a"]
         for r in range(1 if deterministic else p["realizations"]):
-            t = Task(index=len(tasks), x_cu=p["x_cu"], x_in=p["x_in"], core_radius_a=p["core_radius_a"],
-                     shell_thickness_a=p["shell_thickness_a"], vbo_ins=p["vbo_ins"], vbo_cus=p["vbo_cus"],
-                     model=p["model"], realization=r, seed=realisation_seed(seed, r), n_atoms=counts[total])
+            t = Task(
+                index=len(tasks),
+                x_cu=p["x_cu"],
+                x_in=p["x_in"],
+                core_radius_a=p["core_radius_a"],
+                shell_thickness_a=p["shell_thickness_a"],
+                vbo_ins=p["vbo_ins"],
+                vbo_cus=p["vbo_cus"],
+                model=p["model"],
+                realization=r,
+                seed=realisation_seed(seed, r),
+                n_atoms=counts[total],
+            )
             exact = (t.x_cu, t.x_in, t.core_radius_a, t.shell_thickness_a, t.vbo_ins, t.vbo_cus, t.model, t.seed)
             if t.key in by_key:
                 if by_key[t.key][0] == exact:  # an explicit point repeating a grid point
                     continue
-                _fail(where, origin, f"task {t.key} differs from the task of {by_key[t.key][1]} only below "
-                      "the 6 significant digits of task keys; give distinct values")
+                _fail(
+                    where,
+                    origin,
+                    f"task {t.key} differs from the task of {by_key[t.key][1]} only below "
+                    "the 6 significant digits of task keys; give distinct values",
+                )
             structure = exact[:4] + (t.model == "VCA", t.seed)
             if by_structure.setdefault(t.structure_key, (structure, origin))[0] != structure:
-                _fail(where, origin, f"structure {t.structure_key} differs from that of "
-                      f"{by_structure[t.structure_key][1]} only below the 6 significant digits of task keys")
+                _fail(
+                    where,
+                    origin,
+                    f"structure {t.structure_key} differs from that of "
+                    f"{by_structure[t.structure_key][1]} only below the 6 significant digits of task keys",
+                )
             by_key[t.key] = (exact, origin)
             tasks.append(t)
     return tasks
@@ -600,6 +691,7 @@ def parse_set_options(items: list[str]) -> dict:
 
 # -- resource estimate -------------------------------------------------------------------------
 
+
 def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str, ranks: int = 1) -> int:
     """Predicted peak resident memory (bytes, per rank) of one electronic-stage task.
 
@@ -614,8 +706,10 @@ def estimate_task_memory_bytes(n_atoms: int, n_states: int, strategy: str, ranks
 
 def summarize(job: JobSpec) -> dict:
     n_atoms = np.array([t.n_atoms for t in job.tasks])
-    by_size = {n: estimate_task_memory_bytes(n, job.n_electrons + job.n_holes, job.solver.strategy, job.ranks_per_task)
-               for n in {t.n_atoms for t in job.tasks}}
+    by_size = {
+        n: estimate_task_memory_bytes(n, job.n_electrons + job.n_holes, job.solver.strategy, job.ranks_per_task)
+        for n in {t.n_atoms for t in job.tasks}
+    }
     mem = [by_size[t.n_atoms] for t in job.tasks]
     models = sorted({t.model for t in job.tasks})
     return {

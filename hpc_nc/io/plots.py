@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -33,18 +34,50 @@ from hpc_nc.io.ensemble import DONE, GROUP_KEYS, aggregate, as_table
 from hpc_nc.physics.geometry import ZNS_LATTICE_CONSTANT
 
 LABELS = {
-    "x_cu": "x_Cu", "x_in": "x_In", "core_radius_a": "core radius R", "shell_thickness_a": "shell thickness H",
-    "vbo_ins": "VBO InS/ZnS", "vbo_cus": "VBO CuS/ZnS", "E1": "E1", "H1": "H1", "gap": "gap E1 − H1",
-    "exciton_energy": "exciton energy", "dipole_sq": "optical activity |d|²", "dXX": "ΔXX",
-    "core_weight_e": "core weight E1", "core_weight_h": "core weight H1",
+    "x_cu": "x_Cu",
+    "x_in": "x_In",
+    "core_radius_a": "core radius R",
+    "shell_thickness_a": "shell thickness H",
+    "vbo_ins": "VBO InS/ZnS",
+    "vbo_cus": "VBO CuS/ZnS",
+    "E1": "E1",
+    "H1": "H1",
+    "gap": "gap E1 − H1",
+    "exciton_energy": "exciton energy",
+    "dipole_sq": "optical activity |d|²",
+    "dXX": "ΔXX",
+    "core_weight_e": "core weight E1",
+    "core_weight_h": "core weight H1",
 }
 # Short names for titles and file names (units follow from display_unit).
-_SHORT = {"x_cu": "x_Cu", "x_in": "x_In", "core_radius_a": "R", "shell_thickness_a": "H", "vbo_ins": "VBO InS/ZnS",
-          "vbo_cus": "VBO CuS/ZnS"}
-_TAGS = {"x_cu": "cu", "x_in": "in", "core_radius_a": "R", "shell_thickness_a": "H", "vbo_ins": "vboIn",
-         "vbo_cus": "vboCu", "model": ""}
-_COLORS = {"VCA": "tab:green", "NSTR": "tab:orange", "STR": "tab:purple", "E1": "tab:red", "H1": "tab:blue",
-           "core_weight_e": "tab:red", "core_weight_h": "tab:blue", "gap": "k", "dipole_sq": "tab:brown"}
+_SHORT = {
+    "x_cu": "x_Cu",
+    "x_in": "x_In",
+    "core_radius_a": "R",
+    "shell_thickness_a": "H",
+    "vbo_ins": "VBO InS/ZnS",
+    "vbo_cus": "VBO CuS/ZnS",
+}
+_TAGS = {
+    "x_cu": "cu",
+    "x_in": "in",
+    "core_radius_a": "R",
+    "shell_thickness_a": "H",
+    "vbo_ins": "vboIn",
+    "vbo_cus": "vboCu",
+    "model": "",
+}
+_COLORS = {
+    "VCA": "tab:green",
+    "NSTR": "tab:orange",
+    "STR": "tab:purple",
+    "E1": "tab:red",
+    "H1": "tab:blue",
+    "core_weight_e": "tab:red",
+    "core_weight_h": "tab:blue",
+    "gap": "k",
+    "dipole_sq": "tab:brown",
+}
 DPI = 110
 MAX_COLUMNS = 3  # panels per row: a row of five maps is a strip no page can print
 # Below this many points a composition "map" is drawn as coloured points only: a surface
@@ -52,8 +85,16 @@ MAX_COLUMNS = 3  # panels per row: a row of five maps is a strip no page can pri
 MIN_POINTS_TO_INTERPOLATE = 6
 
 # Units as the results file spells them (ASCII) -> as a reader of the paper expects them.
-_UNIT_TEXT = {"angstrom": "Å", "angstrom^2": "Å²", "1/angstrom": "1/Å", "angstrom^2/ev": "Å²/eV",
-              "lattice constant": "a", "1 (fraction)": "", "1": "", "fraction": ""}
+_UNIT_TEXT = {
+    "angstrom": "Å",
+    "angstrom^2": "Å²",
+    "1/angstrom": "1/Å",
+    "angstrom^2/ev": "Å²/eV",
+    "lattice constant": "a",
+    "1 (fraction)": "",
+    "1": "",
+    "fraction": "",
+}
 
 
 def display_unit(unit: str | None) -> str:
@@ -125,8 +166,9 @@ def _slices(agg: dict, vary: Sequence[str], where: dict | None = None) -> list[t
     fixed_keys = [k for k in GROUP_KEYS if k not in vary]
     out: dict[tuple, list[int]] = {}
     for r in rows:
-        out.setdefault(tuple(agg[k][r].item() if hasattr(agg[k][r], "item") else agg[k][r]
-                             for k in fixed_keys), []).append(int(r))
+        out.setdefault(
+            tuple(agg[k][r].item() if hasattr(agg[k][r], "item") else agg[k][r] for k in fixed_keys), []
+        ).append(int(r))
     slices = [(dict(zip(fixed_keys, key)), np.array(idx)) for key, idx in out.items()]
     # A Cu-free slice is the same for every CuS offset (and In-free for every InS offset):
     # keep the first such slice only, named without the offset.
@@ -245,13 +287,18 @@ def _composition_figure(agg, rows, fields, fixed, out_dir, name, written) -> boo
         else:
             pts = ax.scatter(xo, yo, c=vo, s=140, cmap="viridis", edgecolors="k", linewidths=0.6, zorder=3)
             for xi, yi, vi in zip(xo, yo, vo):
-                ax.annotate(f"{vi:.3g}", (xi, yi), textcoords="offset points", xytext=(0, 9), ha="center",
-                            fontsize=7)
+                ax.annotate(f"{vi:.3g}", (xi, yi), textcoords="offset points", xytext=(0, 9), ha="center", fontsize=7)
             fig.colorbar(pts, ax=ax, label=_label(f, units))
         _composition_axes(ax, units)
         ax.set_title(_label(f, units), fontsize=9)
-    note = "" if all(len(agg[f"{f}_mean"][rows][np.isfinite(agg[f"{f}_mean"][rows])]) >= MIN_POINTS_TO_INTERPOLATE
-                     for f in present) else "  (points only: too few compositions to interpolate)"
+    note = (
+        ""
+        if all(
+            len(agg[f"{f}_mean"][rows][np.isfinite(agg[f"{f}_mean"][rows])]) >= MIN_POINTS_TO_INTERPOLATE
+            for f in present
+        )
+        else "  (points only: too few compositions to interpolate)"
+    )
     fig.suptitle(_title(fixed, units) + note, fontsize=9)
     _save(fig, out_dir, name, written)
     return True
@@ -275,8 +322,17 @@ def _curve_figure(agg, rows, xkey, panels, series_key, fixed, out_dir, name, wri
                 text = LABELS.get(f, f)
                 label = text if s is None else (s if len(fields) == 1 else f"{text} {s}")
                 err = np.nan_to_num(agg[f"{f}_sem"][order], nan=0.0)  # one realisation: no bar
-                ax.errorbar(agg[xkey][order], agg[f"{f}_mean"][order], yerr=err, marker="o", ms=3, capsize=2,
-                            color=_COLORS.get(f if s is None else s), ls="-" if k == 0 else "--", label=label)
+                ax.errorbar(
+                    agg[xkey][order],
+                    agg[f"{f}_mean"][order],
+                    yerr=err,
+                    marker="o",
+                    ms=3,
+                    capsize=2,
+                    color=_COLORS.get(f if s is None else s),
+                    ls="-" if k == 0 else "--",
+                    label=label,
+                )
         ax.set_xlabel(_label(xkey, units))
         u = display_unit(units.get(fields[0], ""))
         ax.set_ylabel(" / ".join(LABELS.get(f, f) for f in fields) + (f" ({u})" if u else ""))
@@ -290,7 +346,7 @@ def _radial_figures(table, tasks, out_dir, written, per_page=12) -> int:
     """Envelopes of E1 and H1 versus r (Å) for ``tasks``, ``per_page`` panels per file."""
     units = table["units"]
     grid = np.asarray(table["radial_grid"], dtype=np.float64)
-    pages = [tasks[i:i + per_page] for i in range(0, len(tasks), per_page)]
+    pages = [tasks[i : i + per_page] for i in range(0, len(tasks), per_page)]
     for p, page in enumerate(pages):
         fig, axes = _new_figure(len(page), ncols=MAX_COLUMNS, size=(3.8, 3.0))
         for ax, i in zip(axes, page):
@@ -302,21 +358,29 @@ def _radial_figures(table, tasks, out_dir, written, per_page=12) -> int:
             dot = core + table["shell_thickness_a"][i] * ZNS_LATTICE_CONSTANT
             ax.axvline(dot, color="k", ls=":", lw=0.8, label="dot radius R + H")
             conf = str(table["confinement"][i]) if "confinement" in table else ""
-            fixed = {k: table[k][i].item() if hasattr(table[k][i], "item") else table[k][i]
-                     for k in ("x_cu", "x_in", "vbo_ins", "vbo_cus")}
-            vbos = ", ".join(_value_text(k, fixed[k], units) for k in ("vbo_ins", "vbo_cus")
-                             if k not in _irrelevant(fixed))
-            ax.set_title(f"task {int(table['index'][i])}: R = {table['core_radius_a'][i]:g} a, "
-                         f"H = {table['shell_thickness_a'][i]:g} a, x_Cu = {fixed['x_cu']:g}, x_In = {fixed['x_in']:g}"
-                         f"\n{vbos + ', ' if vbos else ''}{table['model'][i]}{', ' + conf if conf else ''}", fontsize=7)
+            fixed = {
+                k: table[k][i].item() if hasattr(table[k][i], "item") else table[k][i]
+                for k in ("x_cu", "x_in", "vbo_ins", "vbo_cus")
+            }
+            vbos = ", ".join(
+                _value_text(k, fixed[k], units) for k in ("vbo_ins", "vbo_cus") if k not in _irrelevant(fixed)
+            )
+            ax.set_title(
+                f"task {int(table['index'][i])}: R = {table['core_radius_a'][i]:g} a, "
+                f"H = {table['shell_thickness_a'][i]:g} a, x_Cu = {fixed['x_cu']:g}, x_In = {fixed['x_in']:g}"
+                f"\n{vbos + ', ' if vbos else ''}{table['model'][i]}{', ' + conf if conf else ''}",
+                fontsize=7,
+            )
             ax.set_xlabel(f"r ({display_unit(units.get('radial_grid', 'Å'))})")
             ax.set_ylabel(f"radial density ({display_unit(units.get('envelope_e', '1/Å'))})")
             if i == page[0]:
                 ax.legend(fontsize=6)
-        fig.suptitle("radial densities of the lowest electron (E1, red) and hole (H1, blue) states; "
-                     "dashed line: core radius R, dotted line: dot radius R + H", fontsize=9)
-        _save(fig, out_dir, "radial_densities.png" if len(pages) == 1 else f"radial_densities_{p + 1}.png",
-              written)
+        fig.suptitle(
+            "radial densities of the lowest electron (E1, red) and hole (H1, blue) states; "
+            "dashed line: core radius R, dotted line: dot radius R + H",
+            fontsize=9,
+        )
+        _save(fig, out_dir, "radial_densities.png" if len(pages) == 1 else f"radial_densities_{p + 1}.png", written)
     return len(pages)
 
 
@@ -341,8 +405,15 @@ def default_radial_tasks(table: dict, agg: dict) -> list[int]:
     return sorted(picked.values())
 
 
-def make_plots(results: Any, out_dir: str, *, radial_tasks: Sequence[int] | None = None, max_radial: int = 24,
-               max_per_kind: int = 40, log: Callable[[str], None] | None = None) -> list[str]:
+def make_plots(
+    results: Any,
+    out_dir: str,
+    *,
+    radial_tasks: Sequence[int] | None = None,
+    max_radial: int = 24,
+    max_per_kind: int = 40,
+    log: Callable[[str], None] | None = None,
+) -> list[str]:
     """Draw the figures the data supports into ``out_dir`` (module docstring); serial.
 
     ``results``: results file path or dict. ``radial_tasks``: task rows whose radial densities
@@ -384,42 +455,86 @@ def make_plots(results: Any, out_dir: str, *, radial_tasks: Sequence[int] | None
             log(f"plot: note: {title}: first {made} figures drawn, {capped} more slice(s) not tried (max_per_kind)")
 
     def rh_map(fixed, rows):  # Figs. 5-6, 9-10
-        return _map_figure(agg, rows, "core_radius_a", "shell_thickness_a", ("gap", "dipole_sq"), fixed, out_dir,
-                           f"map_RH_{_tag(fixed)}.png", written)
+        return _map_figure(
+            agg,
+            rows,
+            "core_radius_a",
+            "shell_thickness_a",
+            ("gap", "dipole_sq"),
+            fixed,
+            out_dir,
+            f"map_RH_{_tag(fixed)}.png",
+            written,
+        )
 
     def composition_map(fixed, rows):  # Figs. 11-12
-        return _composition_figure(agg, rows, ("E1", "H1", "exciton_energy", "dipole_sq", "dXX"), fixed,
-                                   out_dir, f"map_composition_{_tag(fixed)}.png", written)
+        return _composition_figure(
+            agg,
+            rows,
+            ("E1", "H1", "exciton_energy", "dipole_sq", "dXX"),
+            fixed,
+            out_dir,
+            f"map_composition_{_tag(fixed)}.png",
+            written,
+        )
 
-    each("(R, H) maps", "needs two R and two H values with data",
-         _slices(agg, ("core_radius_a", "shell_thickness_a")), rh_map)
-    each("composition maps", "needs two x_Cu and two x_In values with data", _slices(agg, ("x_cu", "x_in")),
-         composition_map)
+    each(
+        "(R, H) maps",
+        "needs two R and two H values with data",
+        _slices(agg, ("core_radius_a", "shell_thickness_a")),
+        rh_map,
+    )
+    each(
+        "composition maps",
+        "needs two x_Cu and two x_In values with data",
+        _slices(agg, ("x_cu", "x_in")),
+        composition_map,
+    )
     # Size: E1, H1, gap and optical activity versus R at fixed H, or versus H at fixed R,
     # one line per model (the cuts of the (R, H) maps a reader compares with the paper).
     size_panels = [["E1", "H1"], ["gap"], ["dipole_sq"]]
     for gkey, gname in (("core_radius_a", "R"), ("shell_thickness_a", "H")):
-        each(f"curves versus {gname}", f"needs two {gname} values",
-             _slices(agg, (gkey, "model")),
-             lambda fixed, rows, gkey=gkey, gname=gname: _curve_figure(
-                 agg, rows, gkey, size_panels, "model", fixed, out_dir, f"curves_{gname}_{_tag(fixed)}.png",
-                 written))
+        each(
+            f"curves versus {gname}",
+            f"needs two {gname} values",
+            _slices(agg, (gkey, "model")),
+            lambda fixed, rows, gkey=gkey, gname=gname: _curve_figure(
+                agg, rows, gkey, size_panels, "model", fixed, out_dir, f"curves_{gname}_{_tag(fixed)}.png", written
+            ),
+        )
     # Binary alloys Zn(1-x)In(x)S and Zn(1-x)Cu(x)S, one line per model: Figs. 2, 7.
     for xkey, other in (("x_in", "x_cu"), ("x_cu", "x_in")):
-        each(f"curves versus {LABELS[xkey]}", f"needs two {LABELS[xkey]} values at {LABELS[other]} = 0",
-             _slices(agg, (xkey, "model"), where={other: 0.0}),
-             lambda fixed, rows, xkey=xkey: _curve_figure(agg, rows, xkey, [["E1"], ["H1"]], "model", fixed,
-                                                          out_dir, f"curves_{xkey}_{_tag(fixed)}.png", written))
+        each(
+            f"curves versus {LABELS[xkey]}",
+            f"needs two {LABELS[xkey]} values at {LABELS[other]} = 0",
+            _slices(agg, (xkey, "model"), where={other: 0.0}),
+            lambda fixed, rows, xkey=xkey: _curve_figure(
+                agg, rows, xkey, [["E1"], ["H1"]], "model", fixed, out_dir, f"curves_{xkey}_{_tag(fixed)}.png", written
+            ),
+        )
     # Band offsets: Figs. 3, 8; an offset only matters for a core that contains its compound.
     for vkey, x in (("vbo_ins", "x_in"), ("vbo_cus", "x_cu")):
-        each(f"curves versus {LABELS[vkey]}", f"needs two {LABELS[vkey]} values",
-             [(fixed, rows) for fixed, rows in _slices(agg, (vkey,)) if fixed[x] > 0],
-             lambda fixed, rows, vkey=vkey: _curve_figure(
-                 agg, rows, vkey, [["E1", "H1"], ["core_weight_e", "core_weight_h"]], None, fixed, out_dir,
-                 f"curves_{vkey}_{_tag(fixed)}.png", written))
+        each(
+            f"curves versus {LABELS[vkey]}",
+            f"needs two {LABELS[vkey]} values",
+            [(fixed, rows) for fixed, rows in _slices(agg, (vkey,)) if fixed[x] > 0],
+            lambda fixed, rows, vkey=vkey: _curve_figure(
+                agg,
+                rows,
+                vkey,
+                [["E1", "H1"], ["core_weight_e", "core_weight_h"]],
+                None,
+                fixed,
+                out_dir,
+                f"curves_{vkey}_{_tag(fixed)}.png",
+                written,
+            ),
+        )
     if skipped:
-        log("plot: note (informational, not an error): this sweep does not vary what these figures need: "
-            + "; ".join(skipped))
+        log(
+            "plot: note (informational, not an error): this sweep does not vary what these figures need: "
+            + "; ".join(skipped)
+        )
     # Radial densities: Figs. 3-5, 8-9.
     need = [k for k in ("radial_grid", "envelope_e", "envelope_h") if k not in table]
     if need:
@@ -427,8 +542,10 @@ def make_plots(results: Any, out_dir: str, *, radial_tasks: Sequence[int] | None
     else:
         tasks = list(radial_tasks) if radial_tasks is not None else default_radial_tasks(table, agg)
         if radial_tasks is None and len(tasks) > max_radial:
-            log(f"plot: radial densities of the first {max_radial} of {len(tasks)} sweep points "
-                "(choose others with radial_tasks)")
+            log(
+                f"plot: radial densities of the first {max_radial} of {len(tasks)} sweep points "
+                "(choose others with radial_tasks)"
+            )
             tasks = tasks[:max_radial]
         tasks = [i for i in tasks if np.isfinite(table["envelope_e"][i]).any()]
         if tasks:
@@ -443,8 +560,11 @@ def add_arguments(parser) -> None:
     """Options of ``hpc-nc plot``."""
     parser.add_argument("results", help="results file (HDF5)")
     parser.add_argument("--out", required=True, metavar="DIR", help="directory for the PNG files")
-    parser.add_argument("--tasks", metavar="I,J,...", help="tasks whose radial densities to draw "
-                        "(default: first done realisation of each sweep point)")
+    parser.add_argument(
+        "--tasks",
+        metavar="I,J,...",
+        help="tasks whose radial densities to draw (default: first done realisation of each sweep point)",
+    )
 
 
 def run(args) -> int:

@@ -40,7 +40,7 @@ def _template_image() -> bytes:
     with h5py.File("salvage-template.h5", "w", driver="core", backing_store=False, libver="earliest") as f:
         f.flush()
         image = f.id.get_file_image()
-    return bytes(image[:SUPERBLOCK_BYTES + 2])
+    return bytes(image[: SUPERBLOCK_BYTES + 2])
 
 
 def _repair_copy(path: str, work: str) -> list[str]:
@@ -59,7 +59,8 @@ def _repair_copy(path: str, work: str) -> list[str]:
         raise store.StoreError(f"{path} is not a repairable hpc_nc file (no HDF5 root group after the superblock)")
     eoa = int.from_bytes(head[_EOA], "little") if len(head) == SUPERBLOCK_BYTES else 0
     damaged = len(head) < SUPERBLOCK_BYTES or any(
-        a != b for i, (a, b) in enumerate(zip(head, template)) if not 40 <= i < 48)
+        a != b for i, (a, b) in enumerate(zip(head, template)) if not 40 <= i < 48
+    )
     if not size <= eoa < 1 << 50:  # an EOA below the file size or absurd: take the file size
         eoa = size if damaged or eoa < size else eoa
     if damaged:
@@ -109,14 +110,16 @@ def salvage(in_path, out_path) -> dict:
                 raise store.StoreError(
                     f"cannot salvage {in_path}: HDF5 cannot read it even after "
                     f"{' and '.join(repairs) or 'checking the superblock'}; its metadata beyond the superblock is "
-                    "damaged: rerun the job (finished shard files can be combined with `hpc-nc merge`)") from None
+                    "damaged: rerun the job (finished shard files can be combined with `hpc-nc merge`)"
+                ) from None
         with src:
             try:
                 stored = src["status"][...].astype(np.int8)
                 status = store.verified_status(src)
             except Exception as exc:  # noqa: BLE001 - a dataset HDF5 cannot read: nothing verifiable
-                raise store.StoreError(f"cannot salvage {in_path}: its row data cannot be read "
-                                       f"({store._short(exc)})") from None
+                raise store.StoreError(
+                    f"cannot salvage {in_path}: its row data cannot be read ({store._short(exc)})"
+                ) from None
             good = np.isin(status, (DONE, FAILED))
             fmt = src.attrs["format"]
             row_group = "tasks" if fmt == store.RESULTS_FORMAT else "structures"
@@ -124,13 +127,26 @@ def salvage(in_path, out_path) -> dict:
             offsets = src["atom_offsets"][...]
             provenance = store._provenance_of(src)
             provenance["salvaged_from"] = os.path.abspath(in_path)
-            store._write_new(out_path, fmt, row_group, columns, offsets, store._fields_of(src), provenance,
-                             lambda out: store._copy_rows(src, out, np.flatnonzero(good)))
+            store._write_new(
+                out_path,
+                fmt,
+                row_group,
+                columns,
+                offsets,
+                store._fields_of(src),
+                provenance,
+                lambda out: store._copy_rows(src, out, np.flatnonzero(good)),
+            )
     finally:
         try:
             os.remove(work)
         except OSError:
             pass
     lost = int(np.sum((stored != PENDING) & ~good))  # was done/failed (or garbage), not trusted now
-    return {"done": int(np.sum(status == DONE)), "failed": int(np.sum(status == FAILED)),
-            "pending": int(np.sum(~good)), "lost": lost, "repairs": repairs}
+    return {
+        "done": int(np.sum(status == DONE)),
+        "failed": int(np.sum(status == FAILED)),
+        "pending": int(np.sum(~good)),
+        "lost": lost,
+        "repairs": repairs,
+    }

@@ -64,15 +64,34 @@ import hashlib
 import json
 import os
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from hpc_nc import __version__
 from hpc_nc.errors import HpcNcError, StructureMissingError
-from hpc_nc.io.schema import (COLUMN_UNITS, CORRUPT, DONE, FAILED, MESSAGE_BYTES, PENDING, PER_ATOM,  # noqa: F401
-                              POSITIONS, RESULTS_FORMAT, ROW_DATASETS, SCHEMA_VERSION, SPECIES, STATUS_NAMES,
-                              STRUCTURES_FORMAT, SPECIES_FIELD, FieldSpec, SchemaError, check_version, column_doc)
+from hpc_nc.io.schema import (  # noqa: F401
+    COLUMN_UNITS,
+    CORRUPT,
+    DONE,
+    FAILED,
+    MESSAGE_BYTES,
+    PENDING,
+    PER_ATOM,
+    POSITIONS,
+    RESULTS_FORMAT,
+    ROW_DATASETS,
+    SCHEMA_VERSION,
+    SPECIES,
+    SPECIES_FIELD,
+    STATUS_NAMES,
+    STRUCTURES_FORMAT,
+    FieldSpec,
+    SchemaError,
+    check_version,
+    column_doc,
+)
 
 # Debian's h5py loads its MPI build only if this is set before the first import of h5py.
 os.environ.setdefault("H5PY_ALWAYS_USE_MPI", "1")
@@ -119,8 +138,7 @@ def _create_dataset(parent, name, shape, dtype, units, doc, data=None, fill=None
     dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
     dcpl.set_fill_time(h5py.h5d.FILL_TIME_ALLOC)
     fill = _fill_value(dtype) if fill is None else np.array(fill, dtype=dtype)
-    ds = parent.create_dataset(name, shape=tuple(shape), dtype=dtype, fillvalue=fill,
-                               track_times=False, dcpl=dcpl)
+    ds = parent.create_dataset(name, shape=tuple(shape), dtype=dtype, fillvalue=fill, track_times=False, dcpl=dcpl)
     if data is not None and ds.size:
         ds[...] = data
     ds.attrs["units"] = units
@@ -144,8 +162,7 @@ def _task_columns(tasks: Sequence) -> dict[str, np.ndarray]:
     if not tasks:
         return {"index": np.zeros(0, np.int64), "key": np.zeros(0, "S1")}
     first = tasks[0]
-    names = ([f.name for f in dataclasses.fields(first)] if dataclasses.is_dataclass(first)
-             else list(vars(first)))
+    names = [f.name for f in dataclasses.fields(first)] if dataclasses.is_dataclass(first) else list(vars(first))
     return {name: _column([getattr(t, name) for t in tasks]) for name in names}
 
 
@@ -193,29 +210,44 @@ def _decode(arr: np.ndarray) -> np.ndarray:
 
 
 def _spec_of(ds) -> dict:
-    return {"dtype": np.dtype(ds.dtype).str, "units": str(ds.attrs.get("units", "")),
-            "per_atom": bool(ds.attrs.get("per_atom", False)),
-            "shape_per_task": tuple(int(n) for n in ds.attrs.get("shape_per_task", ()))}
+    return {
+        "dtype": np.dtype(ds.dtype).str,
+        "units": str(ds.attrs.get("units", "")),
+        "per_atom": bool(ds.attrs.get("per_atom", False)),
+        "shape_per_task": tuple(int(n) for n in ds.attrs.get("shape_per_task", ())),
+    }
 
 
 def _spec_dict(spec: FieldSpec) -> dict:
-    return {"dtype": np.dtype(spec.dtype).str, "units": spec.units, "per_atom": spec.per_atom,
-            "shape_per_task": tuple(int(n) for n in spec.shape_per_task[1 if spec.per_atom else 0:])}
+    return {
+        "dtype": np.dtype(spec.dtype).str,
+        "units": spec.units,
+        "per_atom": spec.per_atom,
+        "shape_per_task": tuple(int(n) for n in spec.shape_per_task[1 if spec.per_atom else 0 :]),
+    }
 
 
-def _layout_bytes(n_rows: int, n_atoms_total: int, columns: Mapping[str, np.ndarray],
-                  fields: Sequence[FieldSpec]) -> int:
+def _layout_bytes(
+    n_rows: int, n_atoms_total: int, columns: Mapping[str, np.ndarray], fields: Sequence[FieldSpec]
+) -> int:
     """Size of a new file's raw data plus a generous allowance for HDF5 metadata (bytes)."""
     raw = sum(int(col.nbytes) for col in columns.values())
     raw += n_rows * (1 + MESSAGE_BYTES + 8 + 8 + 8) + 8 * (n_rows + 1) + _RUN_SLOTS * _RUN_BYTES
     for spec in fields:
-        per = int(np.prod(spec.shape_per_task[1 if spec.per_atom else 0:], dtype=np.int64))
+        per = int(np.prod(spec.shape_per_task[1 if spec.per_atom else 0 :], dtype=np.int64))
         raw += np.dtype(spec.dtype).itemsize * per * (n_atoms_total if spec.per_atom else n_rows)
     return int(raw) + 64 * 1024 + 4096 * (len(columns) + len(fields) + 16)
 
 
-def _populate(f, fmt: str, row_group: str, columns: Mapping[str, np.ndarray], offsets: np.ndarray,
-              fields: Sequence[FieldSpec], provenance: Mapping[str, Any]) -> None:
+def _populate(
+    f,
+    fmt: str,
+    row_group: str,
+    columns: Mapping[str, np.ndarray],
+    offsets: np.ndarray,
+    fields: Sequence[FieldSpec],
+    provenance: Mapping[str, Any],
+) -> None:
     """Write the complete, empty layout into the open (new) file ``f`` (module docstring)."""
     n = len(columns["key"])
     f.attrs["format"] = fmt
@@ -236,12 +268,18 @@ def _populate(f, fmt: str, row_group: str, columns: Mapping[str, np.ndarray], of
     _create_dataset(f, "atom_offsets", (n + 1,), np.int64, *ROW_DATASETS["atom_offsets"], data=offsets)
     _create_dataset(f, "checksum", (n,), np.uint64, *ROW_DATASETS["checksum"])
     runs = f.create_group("runs")
-    _create_dataset(runs, "log", (_RUN_SLOTS,), f"S{_RUN_BYTES}", "1",
-                    "one JSON record per run that opened the file for writing (time, host, pid, MPI size, "
-                    "ranks_per_task, PETSc options, command line); the last slot is reused when all are taken")
+    _create_dataset(
+        runs,
+        "log",
+        (_RUN_SLOTS,),
+        f"S{_RUN_BYTES}",
+        "1",
+        "one JSON record per run that opened the file for writing (time, host, pid, MPI size, "
+        "ranks_per_task, PETSc options, command line); the last slot is reused when all are taken",
+    )
     results = f.create_group("results")
     for spec in fields:
-        shape = ((int(offsets[-1]),) + spec.shape_per_task[1:] if spec.per_atom else (n,) + spec.shape_per_task)
+        shape = (int(offsets[-1]),) + spec.shape_per_task[1:] if spec.per_atom else (n,) + spec.shape_per_task
         ds = _create_dataset(results, spec.name, shape, spec.dtype, spec.units, spec.doc)
         ds.attrs["per_atom"] = spec.per_atom
         ds.attrs["shape_per_task"] = np.asarray(_spec_dict(spec)["shape_per_task"], dtype=np.int64)
@@ -254,8 +292,15 @@ def _write_all(fd: int, data) -> None:
         view = view[written:]
 
 
-def _create_file(path: str, fmt: str, row_group: str, columns: Mapping[str, np.ndarray],
-                 n_atoms: np.ndarray, fields: Sequence[FieldSpec], provenance: Mapping[str, Any]) -> None:
+def _create_file(
+    path: str,
+    fmt: str,
+    row_group: str,
+    columns: Mapping[str, np.ndarray],
+    n_atoms: np.ndarray,
+    fields: Sequence[FieldSpec],
+    provenance: Mapping[str, Any],
+) -> None:
     """Serial: write the complete, empty layout to ``path``.
 
     A file up to ``_IMAGE_MAX_BYTES`` is built in memory (HDF5 core driver) and written with
@@ -291,8 +336,10 @@ def _check_space(path: str, n_rows: int, n_atoms_total: int, columns, fields) ->
     except OSError:
         return
     if free < need:
-        raise StoreError(f"cannot create {path}: it needs about {need / 2**20:.1f} MiB and {folder} has "
-                         f"{free / 2**20:.1f} MiB free; free some space or choose another output path")
+        raise StoreError(
+            f"cannot create {path}: it needs about {need / 2**20:.1f} MiB and {folder} has "
+            f"{free / 2**20:.1f} MiB free; free some space or choose another output path"
+        )
 
 
 # -- row checksums --------------------------------------------------------------------------
@@ -306,8 +353,14 @@ def _digest(parts) -> np.uint64:
     return np.uint64(value or 1)
 
 
-def _row_parts(key_raw: bytes, status: int, message_raw: bytes, wall: float, finished: float,
-               field_bytes: Sequence[tuple[str, bytes]]):
+def _row_parts(
+    key_raw: bytes,
+    status: int,
+    message_raw: bytes,
+    wall: float,
+    finished: float,
+    field_bytes: Sequence[tuple[str, bytes]],
+):
     """What a row's checksum covers: fields only for done rows (a failed row's are fill values)."""
     yield key_raw
     yield np.int8(status).tobytes()
@@ -364,10 +417,20 @@ def verified_status(f, *, rows=None, block_rows: int = 512) -> np.ndarray:
             fields = []
             if status[row] == DONE:
                 s, e = int(offsets[row]) - lo, int(offsets[row + 1]) - lo
-                fields = [(name, _exact(data[name][s:e] if per_atom[name] else data[name][i], data[name].dtype))
-                          for name in names]
-            digest = _digest(_row_parts(keys[i:i + 1].tobytes(), int(status[row]), messages[i:i + 1].tobytes(),
-                                        wall[i], finished[i], fields))
+                fields = [
+                    (name, _exact(data[name][s:e] if per_atom[name] else data[name][i], data[name].dtype))
+                    for name in names
+                ]
+            digest = _digest(
+                _row_parts(
+                    keys[i : i + 1].tobytes(),
+                    int(status[row]),
+                    messages[i : i + 1].tobytes(),
+                    wall[i],
+                    finished[i],
+                    fields,
+                )
+            )
             if digest != stored[i]:
                 out[row] = CORRUPT
     return out
@@ -400,8 +463,10 @@ def _acquire_lock(path: str) -> int:
                 holder = os.read(fd, 512).decode(errors="replace").strip() or "unknown"
             finally:
                 os.close(fd)
-            raise StoreError(f"{path} is being written by another run ({holder}); wait for it to finish, or use "
-                             f"another output path (if no such run exists, remove {lock})") from None
+            raise StoreError(
+                f"{path} is being written by another run ({holder}); wait for it to finish, or use "
+                f"another output path (if no such run exists, remove {lock})"
+            ) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(lock).st_ino
         except FileNotFoundError:
@@ -469,14 +534,18 @@ class _RowStore:
         if len(set(paths)) > 1:  # MPI_File_open with different names would hang, not fail
             error = f"the ranks passed different file names ({paths[0]}, {paths[-1]}, ...); pass the same path"
         elif parallel and not h5py.get_config().mpi:
-            error = (f"h5py has no MPI support, so {comm.size} ranks cannot share {path}; install "
-                     "parallel h5py (Debian: python3-h5py-mpi, with H5PY_ALWAYS_USE_MPI=1 set)")
+            error = (
+                f"h5py has no MPI support, so {comm.size} ranks cannot share {path}; install "
+                "parallel h5py (Debian: python3-h5py-mpi, with H5PY_ALWAYS_USE_MPI=1 set)"
+            )
         elif comm.rank == 0:
             try:
                 lock_fd = _acquire_lock(path)
                 if os.path.exists(path) and os.path.isfile(path) and os.path.getsize(path) == 0:
-                    raise StoreError(f"{path} is empty (0 bytes), not an hpc_nc {cls.ROW_GROUP} file; it is left "
-                                     "as it is: remove it to start afresh, or use another output path")
+                    raise StoreError(
+                        f"{path} is empty (0 bytes), not an hpc_nc {cls.ROW_GROUP} file; it is left "
+                        "as it is: remove it to start afresh, or use another output path"
+                    )
                 if os.path.exists(path) and not os.path.isfile(path):
                     raise StoreError(f"{path} exists and is not a regular file; use another output path")
                 if not os.path.exists(path):
@@ -490,7 +559,11 @@ class _RowStore:
                             os.remove(tmp)
                         except OSError:
                             pass
-                        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+                        why = (
+                            exc.strerror
+                            if isinstance(exc, OSError) and exc.strerror
+                            else f"{type(exc).__name__}: {exc}"
+                        )
                         raise StoreError(f"cannot create {path}: {why}") from None
             except StoreError as exc:
                 error = str(exc)
@@ -501,21 +574,24 @@ class _RowStore:
             raise StoreError(error)
 
         try:
-            f = (h5py.File(path, "r+", driver="mpio", comm=comm) if parallel
-                 else h5py.File(path, "r+"))
+            f = h5py.File(path, "r+", driver="mpio", comm=comm) if parallel else h5py.File(path, "r+")
         except Exception as exc:  # noqa: BLE001 - the same failure on every rank
             if comm.rank == 0:
                 _release_lock(path, lock_fd)
-            raise StoreError(f"cannot open {path}: {_short(exc)}; if it is damaged, `hpc-nc salvage {path} NEW.h5` "
-                             "recovers the readable rows") from None
+            raise StoreError(
+                f"cannot open {path}: {_short(exc)}; if it is damaged, `hpc-nc salvage {path} NEW.h5` "
+                "recovers the readable rows"
+            ) from None
         status = None
         if comm.rank == 0:
             try:
                 error = cls._mismatch(f, path, columns["key"], fields)
                 for name in must_match:
                     if error is None and _stored_provenance(f, name) != _attr_value(provenance.get(name)):
-                        error = (f"{path} was made with a different {name} than this job's; results "
-                                 "would mix settings: use another output path or remove the file")
+                        error = (
+                            f"{path} was made with a different {name} than this job's; results "
+                            "would mix settings: use another output path or remove the file"
+                        )
                 if error is None:
                     status = verified_status(f)
                     _note_run(f, path, provenance, status, flush=not parallel)
@@ -545,16 +621,21 @@ class _RowStore:
             diff = next((i for i, (a, b) in enumerate(zip(stored, keys)) if a != b), min(len(stored), len(keys)))
             a = stored[diff].decode() if diff < len(stored) else "(none)"
             b = keys[diff].decode() if diff < len(keys) else "(none)"
-            return (f"{path} belongs to a different {cls.WHAT} ({len(stored)} rows in the file, "
-                    f"{len(keys)} in this job; first difference at row {diff}: {a!r} in the file vs "
-                    f"{b!r}); use another output path or remove the file")
+            return (
+                f"{path} belongs to a different {cls.WHAT} ({len(stored)} rows in the file, "
+                f"{len(keys)} in this job; first difference at row {diff}: {a!r} in the file vs "
+                f"{b!r}); use another output path or remove the file"
+            )
         stored_fields = {name: _spec_of(ds) for name, ds in f["results"].items()}
         wanted = {spec.name: _spec_dict(spec) for spec in fields}
         if stored_fields != wanted:
             names = sorted(set(stored_fields) ^ set(wanted)) or sorted(
-                n for n in wanted if stored_fields[n] != wanted[n])
-            return (f"{path} was written with different result fields (differing: {', '.join(names)}); "
-                    "use another output path or remove the file")
+                n for n in wanted if stored_fields[n] != wanted[n]
+            )
+            return (
+                f"{path} was written with different result fields (differing: {', '.join(names)}); "
+                "use another output path or remove the file"
+            )
         return None
 
     # -- writing (independent, from the one rank that owns the row) ---------------------
@@ -592,8 +673,9 @@ class _RowStore:
         self._status[row] = DONE  # then the checksum: only a complete, checked row counts as done
         self._flush()
         fields = [(name, prepared[name].tobytes()) for name in sorted(prepared)]
-        self._checksum[row] = _digest(_row_parts(self._key_raw[row:row + 1].tobytes(), DONE, message.tobytes(),
-                                                 seconds, finished, fields))
+        self._checksum[row] = _digest(
+            _row_parts(self._key_raw[row : row + 1].tobytes(), DONE, message.tobytes(), seconds, finished, fields)
+        )
         self._flush()
 
     def _fail_row(self, row: int, message: str, seconds: float) -> None:
@@ -607,8 +689,9 @@ class _RowStore:
         self._flush()
         self._status[row] = FAILED
         self._flush()
-        self._checksum[row] = _digest(_row_parts(self._key_raw[row:row + 1].tobytes(), FAILED, raw.tobytes(),
-                                                 seconds, finished, ()))
+        self._checksum[row] = _digest(
+            _row_parts(self._key_raw[row : row + 1].tobytes(), FAILED, raw.tobytes(), seconds, finished, ())
+        )
         self._flush()
 
     def _flush(self) -> None:
@@ -648,8 +731,12 @@ def _note_run(f, path: str, provenance: Mapping[str, Any], status: np.ndarray, *
     corrupt = np.flatnonzero(status == CORRUPT)
     if corrupt.size:
         listed = ", ".join(str(int(i)) for i in corrupt[:10]) + (" ..." if corrupt.size > 10 else "")
-        print(f"hpc-nc: warning: {path}: {corrupt.size} row(s) fail their checksum and will be recomputed "
-              f"(rows {listed})", file=sys.stderr, flush=True)
+        print(
+            f"hpc-nc: warning: {path}: {corrupt.size} row(s) fail their checksum and will be recomputed "
+            f"(rows {listed})",
+            file=sys.stderr,
+            flush=True,
+        )
     record = {k: _attr_value(provenance[k]) for k in RUN_RECORD_KEYS if k in provenance}
     log = f["runs/log"]
     texts = [bytes(t).decode(errors="replace") for t in log[...]]
@@ -663,8 +750,12 @@ def _note_run(f, path: str, provenance: Mapping[str, Any], status: np.ndarray, *
     if np.any(status == DONE):
         for key in WARN_ON_CHANGE:
             if key in record and key in previous and previous[key] != record[key]:
-                print(f"hpc-nc: warning: {path}: resuming with {key} = {record[key]} (the previous run used "
-                      f"{previous[key]}); results agree to rounding, not bit for bit", file=sys.stderr, flush=True)
+                print(
+                    f"hpc-nc: warning: {path}: resuming with {key} = {record[key]} (the previous run used "
+                    f"{previous[key]}); results agree to rounding, not bit for bit",
+                    file=sys.stderr,
+                    flush=True,
+                )
     record.update(unix=time.time(), host=socket.gethostname(), pid=os.getpid())
     slot = next((i for i, t in enumerate(texts) if not t), len(texts) - 1)
     data = json.dumps(record, sort_keys=True, default=str).encode()
@@ -684,9 +775,16 @@ class ResultsStore(_RowStore):
     WHAT = "task list"
 
     @classmethod
-    def create_or_open(cls, comm, path, tasks: Sequence, fields: Sequence[FieldSpec],
-                       provenance: Mapping[str, Any] | None = None, *,
-                       must_match: Sequence[str] = ()) -> "ResultsStore":
+    def create_or_open(
+        cls,
+        comm,
+        path,
+        tasks: Sequence,
+        fields: Sequence[FieldSpec],
+        provenance: Mapping[str, Any] | None = None,
+        *,
+        must_match: Sequence[str] = (),
+    ) -> ResultsStore:
         """Collective: create the results file for ``tasks`` or reopen it to resume.
 
         ``tasks`` must have indices 0..n-1 (any order) and unique keys. A new file gets the
@@ -736,9 +834,16 @@ class StructureStore(_RowStore):
     WHAT = "structure list"
 
     @classmethod
-    def create_or_open(cls, comm, path, structures: Mapping[str, int], fields: Sequence[FieldSpec],
-                       provenance: Mapping[str, Any] | None = None, *,
-                       must_match: Sequence[str] = ()) -> "StructureStore":
+    def create_or_open(
+        cls,
+        comm,
+        path,
+        structures: Mapping[str, int],
+        fields: Sequence[FieldSpec],
+        provenance: Mapping[str, Any] | None = None,
+        *,
+        must_match: Sequence[str] = (),
+    ) -> StructureStore:
         """Collective: create or reopen the structures file.
 
         ``structures`` maps structure key -> atom count (all STR structures of the job; rows
@@ -763,7 +868,9 @@ class StructureStore(_RowStore):
         try:
             return self.row_of_key[key]
         except KeyError:
-            raise StoreError(f"structure {key!r} is not one of the {len(self.keys)} structures in {self.path}") from None
+            raise StoreError(
+                f"structure {key!r} is not one of the {len(self.keys)} structures in {self.path}"
+            ) from None
 
     def write_structure(self, key: str, result: Mapping[str, Any], *, seconds: float = float("nan")) -> None:
         """Independent (one rank): store a relaxed structure (``positions`` (n_atoms, 3) Å and
@@ -793,8 +900,9 @@ def open_store_file(path, formats=(RESULTS_FORMAT, STRUCTURES_FORMAT), what: str
     if not os.path.exists(path):
         raise StoreError(f"{path}: no such {what} file")
     if not os.path.isfile(path):
-        raise StoreError(f"{path} is {'a directory' if os.path.isdir(path) else 'not a regular file'}, "
-                         f"not an hpc_nc {what} file")
+        raise StoreError(
+            f"{path} is {'a directory' if os.path.isdir(path) else 'not a regular file'}, not an hpc_nc {what} file"
+        )
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
@@ -807,8 +915,10 @@ def open_store_file(path, formats=(RESULTS_FORMAT, STRUCTURES_FORMAT), what: str
     try:
         f = _h5py().File(path, "r")
     except Exception as exc:  # noqa: BLE001 - truncated file, damaged superblock ...
-        raise StoreError(f"cannot open {path} ({_short(exc)}); it looks damaged: `hpc-nc salvage {path} NEW.h5` "
-                         "recovers the readable rows") from None
+        raise StoreError(
+            f"cannot open {path} ({_short(exc)}); it looks damaged: `hpc-nc salvage {path} NEW.h5` "
+            "recovers the readable rows"
+        ) from None
     try:
         fmt = f.attrs.get("format", "")
         if fmt not in formats:
@@ -834,7 +944,7 @@ def _blank_rows(f, out: dict, rows: np.ndarray) -> None:
         fill = _decode(np.asarray(_fill_value(np.dtype(ds.dtype))))
         for row in rows:
             if ds.attrs.get("per_atom", False):
-                out[key][int(offsets[row]):int(offsets[row + 1])] = fill
+                out[key][int(offsets[row]) : int(offsets[row + 1])] = fill
             else:
                 out[key][row] = fill
 
@@ -850,9 +960,11 @@ def read_results(path, *, formats=(RESULTS_FORMAT, STRUCTURES_FORMAT)) -> dict[s
     """
     out: dict[str, np.ndarray] = {}
     with open_store_file(path, formats) as f:
+
         def visit(name, obj):
             if hasattr(obj, "dtype") and not name.startswith(_NOT_READ):
                 out[name] = _decode(obj[...])
+
         f.visititems(visit)
         status = verified_status(f)
         bad = np.flatnonzero(status == CORRUPT)
@@ -866,8 +978,13 @@ def read_units(path) -> dict[str, str]:
     """Serial: the ``units`` attribute of every dataset, keyed like :func:`read_results`."""
     out: dict[str, str] = {}
     with open_store_file(path) as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, str(obj.attrs["units"]))
-                     if "units" in obj.attrs and not name.startswith(_NOT_READ) else None)
+        f.visititems(
+            lambda name, obj: (
+                out.__setitem__(name, str(obj.attrs["units"]))
+                if "units" in obj.attrs and not name.startswith(_NOT_READ)
+                else None
+            )
+        )
     return out
 
 
@@ -875,8 +992,13 @@ def read_docs(path) -> dict[str, str]:
     """Serial: the ``doc`` attribute of every dataset, keyed like :func:`read_results`."""
     out: dict[str, str] = {}
     with open_store_file(path) as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, str(obj.attrs["doc"]))
-                     if "doc" in obj.attrs and not name.startswith(_NOT_READ) else None)
+        f.visititems(
+            lambda name, obj: (
+                out.__setitem__(name, str(obj.attrs["doc"]))
+                if "doc" in obj.attrs and not name.startswith(_NOT_READ)
+                else None
+            )
+        )
     return out
 
 
@@ -906,15 +1028,18 @@ def read_structure(path, key: str) -> dict[str, np.ndarray]:
         row = int(rows[0])
         status = int(verified_status(f, rows=[row])[row])
         if status != DONE:
-            why = {FAILED: "its relaxation failed: " + f["message"][row].decode(errors="replace"),
-                   CORRUPT: "damaged (its checksum does not match); the relax stage recomputes it"}.get(
-                       status, "not relaxed yet")
+            why = {
+                FAILED: "its relaxation failed: " + f["message"][row].decode(errors="replace"),
+                CORRUPT: "damaged (its checksum does not match); the relax stage recomputes it",
+            }.get(status, "not relaxed yet")
             raise StructureMissingError(f"structure {key!r} in {path} is {why}; {hint}")
-        start, stop = (int(v) for v in f["atom_offsets"][row:row + 2])
+        start, stop = (int(v) for v in f["atom_offsets"][row : row + 2])
         out = {"key": key, "n_atoms": stop - start}
         for name, ds in f["results"].items():
-            value = _decode(ds[start:stop] if ds.attrs.get("per_atom", False) else ds[row:row + 1][0])
-            out[name] = str(value) if isinstance(value, np.ndarray) and value.dtype.kind == "U" and value.ndim == 0 else value
+            value = _decode(ds[start:stop] if ds.attrs.get("per_atom", False) else ds[row : row + 1][0])
+            out[name] = (
+                str(value) if isinstance(value, np.ndarray) and value.dtype.kind == "U" and value.ndim == 0 else value
+            )
     return out
 
 
@@ -928,8 +1053,15 @@ def _fields_of(f) -> list[FieldSpec]:
     for name, ds in f["results"].items():
         shape = tuple(int(x) for x in ds.attrs["shape_per_task"])
         per_atom = bool(ds.attrs.get("per_atom", False))
-        fields.append(FieldSpec(name, ((PER_ATOM,) if per_atom else ()) + shape, np.dtype(ds.dtype).str,
-                                str(ds.attrs["units"]), str(ds.attrs["doc"])))
+        fields.append(
+            FieldSpec(
+                name,
+                ((PER_ATOM,) if per_atom else ()) + shape,
+                np.dtype(ds.dtype).str,
+                str(ds.attrs["units"]),
+                str(ds.attrs["doc"]),
+            )
+        )
     return fields
 
 
@@ -1026,11 +1158,12 @@ def merge_shards(out_path, shard_paths: Sequence, *, overwrite: bool = False) ->
                 source[row] = done[0]
                 for other in done[1:]:
                     for name, ds in first["results"].items():
-                        sl = (slice(offsets[row], offsets[row + 1]) if ds.attrs.get("per_atom", False) else row)
+                        sl = slice(offsets[row], offsets[row + 1]) if ds.attrs.get("per_atom", False) else row
                         if not _same(shards[done[0]][f"results/{name}"][sl], shards[other][f"results/{name}"][sl]):
                             raise StoreError(
                                 f"row {row} ({keys[row].decode()!r}) is done in both {shard_paths[done[0]]} "
-                                f"and {shard_paths[other]} with different {name!r}")
+                                f"and {shard_paths[other]} with different {name!r}"
+                            )
             elif failed.size:
                 source[row] = failed[0]
 
@@ -1047,5 +1180,8 @@ def merge_shards(out_path, shard_paths: Sequence, *, overwrite: bool = False) ->
         for f in shards:
             f.close()
     status = np.where(source >= 0, statuses[np.maximum(source, 0), np.arange(n)], PENDING) if n else np.zeros(0)
-    return {"done": int(np.sum(status == DONE)), "failed": int(np.sum(status == FAILED)),
-            "pending": int(np.sum(status == PENDING))}
+    return {
+        "done": int(np.sum(status == DONE)),
+        "failed": int(np.sum(status == FAILED)),
+        "pending": int(np.sum(status == PENDING)),
+    }

@@ -29,21 +29,26 @@ class PaperFigure:
     radial: bool = False  # the figure shows radial densities: export them (radial.csv)
 
 
-FIGURES: dict[int, PaperFigure] = {f.number: f for f in (
-    PaperFigure(2, "jobs/paper/fig2.yaml", "Zn1-xInxS core-only dot (R = 4 a): E1, H1 vs In content, VCA/NSTR/STR"),
-    PaperFigure(3, "jobs/paper/fig3.yaml", "InS/ZnS R = H = 3 a: radial densities vs InS/ZnS VBO", radial=True),
-    PaperFigure(4, "jobs/paper/fig4.yaml", "InS/ZnS, R + H = 6 a: radial densities for R = 2-5 a", radial=True),
-    PaperFigure(5, "jobs/paper/fig5.yaml", "Zn0.5In0.5S/ZnS, H = 3 a: radial densities for R = 1, 3, 5 a",
-                radial=True),
-    PaperFigure(6, "jobs/paper/fig6.yaml", "InS/ZnS and Zn0.5In0.5S/ZnS: gap and |d|^2 maps over (R, H)"),
-    PaperFigure(7, "jobs/paper/fig7.yaml", "Zn1-xCuxS core-only dot (R = 4 a): E1, H1 vs Cu content"),
-    PaperFigure(8, "jobs/paper/fig8.yaml", "CuS/ZnS R = H = 3 a: radial densities vs CuS/ZnS VBO", radial=True),
-    PaperFigure(9, "jobs/paper/fig9.yaml", "Zn0.5Cu0.5S/ZnS, H = 3 a: radial densities for R = 1, 3, 5 a",
-                radial=True),
-    PaperFigure(10, "jobs/paper/fig10.yaml", "CuS/ZnS and Zn0.5Cu0.5S/ZnS: gap and |d|^2 maps over (R, H)"),
-    PaperFigure(11, "jobs/paper/fig11.yaml", "ZnCuInS/ZnS R = 4 a, H = 2 a: E1, H1, exciton over (Cu, In)"),
-    PaperFigure(12, "jobs/paper/fig12.yaml", "ZnCuInS/ZnS, three dots: |d|^2 and dXX over (Cu, In)"),
-)}
+FIGURES: dict[int, PaperFigure] = {
+    f.number: f
+    for f in (
+        PaperFigure(2, "jobs/paper/fig2.yaml", "Zn1-xInxS core-only dot (R = 4 a): E1, H1 vs In content, VCA/NSTR/STR"),
+        PaperFigure(3, "jobs/paper/fig3.yaml", "InS/ZnS R = H = 3 a: radial densities vs InS/ZnS VBO", radial=True),
+        PaperFigure(4, "jobs/paper/fig4.yaml", "InS/ZnS, R + H = 6 a: radial densities for R = 2-5 a", radial=True),
+        PaperFigure(
+            5, "jobs/paper/fig5.yaml", "Zn0.5In0.5S/ZnS, H = 3 a: radial densities for R = 1, 3, 5 a", radial=True
+        ),
+        PaperFigure(6, "jobs/paper/fig6.yaml", "InS/ZnS and Zn0.5In0.5S/ZnS: gap and |d|^2 maps over (R, H)"),
+        PaperFigure(7, "jobs/paper/fig7.yaml", "Zn1-xCuxS core-only dot (R = 4 a): E1, H1 vs Cu content"),
+        PaperFigure(8, "jobs/paper/fig8.yaml", "CuS/ZnS R = H = 3 a: radial densities vs CuS/ZnS VBO", radial=True),
+        PaperFigure(
+            9, "jobs/paper/fig9.yaml", "Zn0.5Cu0.5S/ZnS, H = 3 a: radial densities for R = 1, 3, 5 a", radial=True
+        ),
+        PaperFigure(10, "jobs/paper/fig10.yaml", "CuS/ZnS and Zn0.5Cu0.5S/ZnS: gap and |d|^2 maps over (R, H)"),
+        PaperFigure(11, "jobs/paper/fig11.yaml", "ZnCuInS/ZnS R = 4 a, H = 2 a: E1, H1, exciton over (Cu, In)"),
+        PaperFigure(12, "jobs/paper/fig12.yaml", "ZnCuInS/ZnS, three dots: |d|^2 and dXX over (Cu, In)"),
+    )
+}
 # Beyond the paper: Figs. 6 and 10 one size step further (issue 15, item 5). Key "ext".
 EXTENDED = PaperFigure(0, "jobs/paper/fig6_10_extended.yaml", "Figs. 6/10 maps extended to R = 6 a, H = 5 a")
 

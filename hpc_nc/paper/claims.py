@@ -117,7 +117,7 @@ def _map(d: FigureData, field: str, **where):
 def _q(*errors) -> float:
     """Quadrature sum of standard errors (NaN, i.e. no spread, counts as 0)."""
     e = np.nan_to_num(np.asarray(errors, dtype=float))
-    return float(np.sqrt((e ** 2).sum()))
+    return float(np.sqrt((e**2).sum()))
 
 
 def _pm(v: float, e: float = float("nan"), fmt: str = ".3f") -> str:
@@ -162,8 +162,12 @@ def c2a(ds):
     d = _fig(ds, 2)
     x, y, e = _series(d, "x_in", "E1", model="VCA")
     v, err, at = _bowing(x, y, e)
-    return _out(f"{v:.3f} eV at x = {at:g}", _range_verdict(v, (0.02, 9), (0.005, 9)),
-                "max |E1(VCA) - linear interpolation of the end points|", v)
+    return _out(
+        f"{v:.3f} eV at x = {at:g}",
+        _range_verdict(v, (0.02, 9), (0.005, 9)),
+        "max |E1(VCA) - linear interpolation of the end points|",
+        v,
+    )
 
 
 def c2b(ds):
@@ -175,8 +179,12 @@ def c2b(ds):
         raise NotRun("model grids differ")
     dn = float(np.max(np.abs(vca - nstr)))
     ds_ = float(np.max(np.abs(strn - nstr)))
-    return _out(f"max |VCA - NSTR| = {dn:.3f} eV; max |STR - NSTR| = {ds_:.3f} eV",
-                _bool(dn <= 0.05 and dn < ds_, dn <= 0.1), "electron level E1 over all In contents", dn)
+    return _out(
+        f"max |VCA - NSTR| = {dn:.3f} eV; max |STR - NSTR| = {ds_:.3f} eV",
+        _bool(dn <= 0.05 and dn < ds_, dn <= 0.1),
+        "electron level E1 over all In contents",
+        dn,
+    )
 
 
 def c2c(ds):
@@ -187,8 +195,13 @@ def c2c(ds):
     k = int(np.argmax(diff))
     v, e = float(diff[k]), _q(es[k], en[k])
     mid = 0.2 <= x[k] <= 0.8
-    return _out(f"{_pm(v, e)} eV at x = {x[k]:g}", _bool(v >= 0.1 and mid, v >= 0.1),
-                "largest |gap(STR) - gap(NSTR)| and where", v, e)
+    return _out(
+        f"{_pm(v, e)} eV at x = {x[k]:g}",
+        _bool(v >= 0.1 and mid, v >= 0.1),
+        "largest |gap(STR) - gap(NSTR)| and where",
+        v,
+        e,
+    )
 
 
 def c2d(ds):
@@ -196,8 +209,13 @@ def c2d(ds):
     h5, e5 = _point(d, "H1", model="STR", x_in=0.05)
     h0, _ = _point(d, "H1", model="STR", x_in=0.0)
     v = h5 - h0
-    return _out(f"{_pm(v, e5)} eV", _range_verdict(v, (0.1, 9), (0.03, 9)),
-                "H1(STR, 5 % In) - H1(x = 0); positive = towards the gap (VALIDATION.md reading)", v, e5)
+    return _out(
+        f"{_pm(v, e5)} eV",
+        _range_verdict(v, (0.1, 9), (0.03, 9)),
+        "H1(STR, 5 % In) - H1(x = 0); positive = towards the gap (VALIDATION.md reading)",
+        v,
+        e5,
+    )
 
 
 def c2e(ds):
@@ -210,8 +228,12 @@ def c2e(ds):
     if not low.any():
         raise NotRun("no alloy spread at x <= 0.1")
     spread = float(np.max(sem[low] * np.sqrt(n[low])))
-    return _out(f"{spread:.3f} eV", _range_verdict(spread, (0.01, 0.3), (0.003, 9)),
-                "largest realisation standard deviation of H1(STR) at 0 < x <= 0.1", spread)
+    return _out(
+        f"{spread:.3f} eV",
+        _range_verdict(spread, (0.01, 0.3), (0.003, 9)),
+        "largest realisation standard deviation of H1(STR) at 0 < x <= 0.1",
+        spread,
+    )
 
 
 def c2f(ds):
@@ -221,8 +243,12 @@ def c2f(ds):
     be, bee, _ = _bowing(x, e1, ee)
     bh, beh, _ = _bowing(x, h1, eh)
     v = min(be, bh)
-    return _out(f"E1 {_pm(be, bee)} eV, H1 {_pm(bh, beh)} eV", _range_verdict(v, (0.1, 9), (0.05, 9)),
-                "largest deviation from the end-point interpolation (STR)", v)
+    return _out(
+        f"E1 {_pm(be, bee)} eV, H1 {_pm(bh, beh)} eV",
+        _range_verdict(v, (0.1, 9), (0.05, 9)),
+        "largest deviation from the end-point interpolation (STR)",
+        v,
+    )
 
 
 def c2g(ds):
@@ -231,8 +257,13 @@ def c2g(ds):
     over = g[0] + (g[-1] - g[0]) * x - g
     k = int(np.argmax(over))
     v = float(over[k])
-    return _out(f"{_pm(v, e[k])} eV at x = {x[k]:g}", _range_verdict(v, (0.4, 0.6), (0.25, 0.8)),
-                "max (interpolated gap - gap(STR))", v, e[k])
+    return _out(
+        f"{_pm(v, e[k])} eV at x = {x[k]:g}",
+        _range_verdict(v, (0.4, 0.6), (0.25, 0.8)),
+        "max (interpolated gap - gap(STR))",
+        v,
+        e[k],
+    )
 
 
 def _gap_bowing(ds, n, key):
@@ -247,8 +278,12 @@ def c7a(ds):
     cu, ecu = _gap_bowing(ds, 7, "x_cu")
     ins, _ = _gap_bowing(ds, 2, "x_in")
     r = cu / ins
-    return _out(f"gap bowing Cu {_pm(cu, ecu)} eV vs In {ins:.3f} eV (ratio {r:.2f})", _bool(r <= 0.5, r < 1),
-                "largest |gap(STR) - interpolation|, Fig. 7 over Fig. 2", r)
+    return _out(
+        f"gap bowing Cu {_pm(cu, ecu)} eV vs In {ins:.3f} eV (ratio {r:.2f})",
+        _bool(r <= 0.5, r < 1),
+        "largest |gap(STR) - interpolation|, Fig. 7 over Fig. 2",
+        r,
+    )
 
 
 def c7b(ds):
@@ -257,8 +292,12 @@ def c7b(ds):
     for f in ("E1", "H1"):
         ys = [_series(d, "x_cu", f, model=m)[1] for m in ("VCA", "NSTR", "STR")]
         worst = max(worst, float(np.max(np.ptp(np.array(ys), axis=0))))
-    return _out(f"{worst:.3f} eV", _range_verdict(worst, (0, 0.1), (0, 0.2)),
-                "largest spread among VCA, NSTR, STR of E1 or H1 at one Cu content", worst)
+    return _out(
+        f"{worst:.3f} eV",
+        _range_verdict(worst, (0, 0.1), (0, 0.2)),
+        "largest spread among VCA, NSTR, STR of E1 or H1 at one Cu content",
+        worst,
+    )
 
 
 def c7c(ds):
@@ -270,14 +309,24 @@ def c7c(ds):
         k = int(np.argmax(np.abs(s - n)))
         if abs(s[k] - n[k]) > worst:
             worst, err = float(abs(s[k] - n[k])), _q(es[k], en[k])
-    return _out(f"{_pm(worst, err)} eV", _range_verdict(worst, (0, 0.02), (0, 0.05)),
-                "largest |STR - NSTR| of E1 or H1", worst, err)
+    return _out(
+        f"{_pm(worst, err)} eV",
+        _range_verdict(worst, (0, 0.02), (0, 0.05)),
+        "largest |STR - NSTR| of E1 or H1",
+        worst,
+        err,
+    )
 
 
 def c7d(ds):
     v, e = _gap_bowing(ds, 7, "x_cu")
-    return _out(f"{_pm(v, e)} eV", _range_verdict(v, (0.1, 9), (0.05, 9)),
-                "gap bowing (STR); the caption repeats Fig. 2's wording, the text says 'minor'", v, e)
+    return _out(
+        f"{_pm(v, e)} eV",
+        _range_verdict(v, (0.1, 9), (0.05, 9)),
+        "gap bowing (STR); the caption repeats Fig. 2's wording, the text says 'minor'",
+        v,
+        e,
+    )
 
 
 # -- Figs. 3 and 8 (VBO sweeps, pure cores R = H = 3 a) ---------------------------------------------
@@ -294,16 +343,24 @@ def c3a(ds):
     r, _ = _point(d, "r_max_e", model="STR", vbo_ins=0.6)
     w, _ = _point(d, "core_weight_e", model="STR", vbo_ins=0.6)
     r /= 10.0
-    return _out(f"r_max,e = {r:.2f} nm, shell share {1 - w:.2f}", _bool(r >= 0.3 and 1 - w >= 0.1, r >= 0.3),
-                "VBO 0.6 eV: E1 maximum away from the centre (>= 0.3 nm) with >= 10 % in the shell", r)
+    return _out(
+        f"r_max,e = {r:.2f} nm, shell share {1 - w:.2f}",
+        _bool(r >= 0.3 and 1 - w >= 0.1, r >= 0.3),
+        "VBO 0.6 eV: E1 maximum away from the centre (>= 0.3 nm) with >= 10 % in the shell",
+        r,
+    )
 
 
 def c3b(ds):
     d = _fig(ds, 3)
     r, _ = _point(d, "r_max_h", model="STR", vbo_ins=0.6)
     off = abs(r / 10.0 - R3)
-    return _out(f"r_max,h = {r / 10:.2f} nm, |r_max,h - R| = {off:.2f} nm", _range_verdict(off, (0, 0.3), (0, 0.5)),
-                "VBO 0.6 eV, nominal R = 1.62 nm (the relaxed InS core is ~0.2 nm larger, VALIDATION.md)", off)
+    return _out(
+        f"r_max,h = {r / 10:.2f} nm, |r_max,h - R| = {off:.2f} nm",
+        _range_verdict(off, (0, 0.3), (0, 0.5)),
+        "VBO 0.6 eV, nominal R = 1.62 nm (the relaxed InS core is ~0.2 nm larger, VALIDATION.md)",
+        off,
+    )
 
 
 def c3c(ds):
@@ -312,16 +369,24 @@ def c3c(ds):
     wn, _ = _point(d, "core_weight_h", model="NSTR", vbo_ins=0.6)
     rn, _ = _point(d, "r_max_h", model="NSTR", vbo_ins=0.6)
     rs, _ = _point(d, "r_max_h", model="STR", vbo_ins=0.6)
-    return _out(f"w_h NSTR {wn:.2f} vs STR {ws:.2f}; r_max,h NSTR {rn / 10:.2f} vs STR {rs / 10:.2f} nm",
-                _bool(wn > ws and rn < rs and rn / 10 < R3, wn > ws), "VBO 0.6 eV, with and without strain", wn - ws)
+    return _out(
+        f"w_h NSTR {wn:.2f} vs STR {ws:.2f}; r_max,h NSTR {rn / 10:.2f} vs STR {rs / 10:.2f} nm",
+        _bool(wn > ws and rn < rs and rn / 10 < R3, wn > ws),
+        "VBO 0.6 eV, with and without strain",
+        wn - ws,
+    )
 
 
 def _trend(ds, n, key, field, sign, comp):
     d = _fig(ds, n)
     x, y, _ = _series(d, key, field, model="STR", **comp)
     rho = spearman(x, y)
-    return _out(f"Spearman {rho:+.2f} ({field}: {y[0]:.2f} -> {y[-1]:.2f})",
-                _bool(sign * rho >= 0.8, sign * rho > 0), f"rank correlation of {field} with the VBO", rho)
+    return _out(
+        f"Spearman {rho:+.2f} ({field}: {y[0]:.2f} -> {y[-1]:.2f})",
+        _bool(sign * rho >= 0.8, sign * rho > 0),
+        f"rank correlation of {field} with the VBO",
+        rho,
+    )
 
 
 def c3d(ds):
@@ -337,8 +402,12 @@ def c3f(ds):
     vs = [v for v in _vbo_values(d, "vbo_ins") if v < 0.75 - 1e-9]
     labels = [_label(d, model="STR", vbo_ins=v) for v in vs]
     k = sum(lab == "quasi-type-II" for lab in labels)
-    return _out(", ".join(f"{v:g}: {lab}" for v, lab in zip(vs, labels)), _bool(k == len(vs) > 0, k > 0),
-                "labels below 0.75 eV", k)
+    return _out(
+        ", ".join(f"{v:g}: {lab}" for v, lab in zip(vs, labels)),
+        _bool(k == len(vs) > 0, k > 0),
+        "labels below 0.75 eV",
+        k,
+    )
 
 
 def c3g(ds):
@@ -366,8 +435,12 @@ def c3i(ds):
     s = [_point(d, "separation", model="STR", vbo_ins=v)[0] for v in [1.1] + vs]
     grows = all(b >= a - 1e-3 for a, b in zip(s, s[1:]))
     n2 = sum(lab == "type-II" for lab in labels)
-    return _out(", ".join(f"{v:g}: {lab}" for v, lab in zip(vs, labels)) + f"; s {s[0]:.2f} -> {s[-1]:.2f}",
-                _bool(n2 == len(vs) and grows, grows or n2 > 0), "labels and separation above 1.1 eV", s[-1])
+    return _out(
+        ", ".join(f"{v:g}: {lab}" for v, lab in zip(vs, labels)) + f"; s {s[0]:.2f} -> {s[-1]:.2f}",
+        _bool(n2 == len(vs) and grows, grows or n2 > 0),
+        "labels and separation above 1.1 eV",
+        s[-1],
+    )
 
 
 CUS = {"x_cu": 1.0, "x_in": 0.0}
@@ -376,11 +449,20 @@ CUS = {"x_cu": 1.0, "x_in": 0.0}
 def c8a(ds):
     d = _fig(ds, 8)
     vs = _vbo_values(d, "vbo_cus", **CUS)
-    w = [min(_point(d, "core_weight_e", model="STR", vbo_cus=v, **CUS)[0],
-             _point(d, "core_weight_h", model="STR", vbo_cus=v, **CUS)[0]) for v in vs]
+    w = [
+        min(
+            _point(d, "core_weight_e", model="STR", vbo_cus=v, **CUS)[0],
+            _point(d, "core_weight_h", model="STR", vbo_cus=v, **CUS)[0],
+        )
+        for v in vs
+    ]
     v = float(min(w))
-    return _out(f"min(w_e, w_h) = {v:.2f}", _range_verdict(v, (0.5, 1), (0.4, 1)),
-                "smallest core weight of either carrier over all VBOs", v)
+    return _out(
+        f"min(w_e, w_h) = {v:.2f}",
+        _range_verdict(v, (0.5, 1), (0.4, 1)),
+        "smallest core weight of either carrier over all VBOs",
+        v,
+    )
 
 
 def c8b(ds):
@@ -396,28 +478,49 @@ def c8d(ds):
     vs = _vbo_values(d, "vbo_cus", **CUS)
     labels = [_label(d, model="STR", vbo_cus=v, **CUS) for v in vs]
     k = sum(lab == "type-I" for lab in labels)
-    return _out(", ".join(f"{v:g}: {lab}" for v, lab in zip(vs, labels)), _bool(k == len(vs), k >= len(vs) / 2),
-                "labels over the VBO sweep", k / len(vs))
+    return _out(
+        ", ".join(f"{v:g}: {lab}" for v, lab in zip(vs, labels)),
+        _bool(k == len(vs), k >= len(vs) / 2),
+        "labels over the VBO sweep",
+        k / len(vs),
+    )
 
 
 def c8e(ds):
     d = _fig(ds, 8)
     vs = _vbo_values(d, "vbo_cus", **CUS)
-    gap = [abs(_point(d, "r_max_e", model="STR", vbo_cus=v, **CUS)[0]
-               - _point(d, "r_max_h", model="STR", vbo_cus=v, **CUS)[0]) / 10 for v in vs]
+    gap = [
+        abs(
+            _point(d, "r_max_e", model="STR", vbo_cus=v, **CUS)[0]
+            - _point(d, "r_max_h", model="STR", vbo_cus=v, **CUS)[0]
+        )
+        / 10
+        for v in vs
+    ]
     v = float(max(gap))
-    return _out(f"max |r_max,e - r_max,h| = {v:.2f} nm", _range_verdict(v, (0.1, 9), (0.05, 9)),
-                "largest distance of the E1 and H1 envelope maxima", v)
+    return _out(
+        f"max |r_max,e - r_max,h| = {v:.2f} nm",
+        _range_verdict(v, (0.1, 9), (0.05, 9)),
+        "largest distance of the E1 and H1 envelope maxima",
+        v,
+    )
 
 
 def c8f(ds):
     d = _fig(ds, 8)
     vs = _vbo_values(d, "vbo_cus", **CUS)
-    r = [_point(d, "overlap_atomic", model="STR", vbo_cus=v, **CUS)[0]
-         / _point(d, "overlap_envelope", model="STR", vbo_cus=v, **CUS)[0] for v in vs]
+    r = [
+        _point(d, "overlap_atomic", model="STR", vbo_cus=v, **CUS)[0]
+        / _point(d, "overlap_envelope", model="STR", vbo_cus=v, **CUS)[0]
+        for v in vs
+    ]
     v = float(np.mean(r))
-    return _out(f"O_atom / O_env = {v:.2f} (mean)", _range_verdict(v, (0, 0.8), (0, 0.95)),
-                "atomic over envelope overlap: < 1 when the densities sit on different layers", v)
+    return _out(
+        f"O_atom / O_env = {v:.2f} (mean)",
+        _range_verdict(v, (0, 0.8), (0, 0.95)),
+        "atomic over envelope overlap: < 1 when the densities sit on different layers",
+        v,
+    )
 
 
 # -- Figs. 4, 5, 9 (radial densities at fixed composition) -----------------------------------------
@@ -434,8 +537,12 @@ def c4a(ds):
     d = _fig(ds, 4)
     ratio = [_at(d, "r_max_h", g, INS)[0] / 10 / (g[0] * A_NM) for g in FIG4]
     v = float(np.mean(ratio))
-    return _out(f"r_max,h / R = {v:.2f} (per dot: {', '.join(f'{x:.2f}' for x in ratio)})",
-                _range_verdict(v, (0.35, 0.65), (0.2, 0.8)), "mean over the four dots", v)
+    return _out(
+        f"r_max,h / R = {v:.2f} (per dot: {', '.join(f'{x:.2f}' for x in ratio)})",
+        _range_verdict(v, (0.35, 0.65), (0.2, 0.8)),
+        "mean over the four dots",
+        v,
+    )
 
 
 def c4b(ds):
@@ -443,8 +550,12 @@ def c4b(ds):
     we = [_at(d, "core_weight_e", g, INS)[0] for g in FIG4]
     off = [_at(d, "r_max_e", g, INS)[0] / 10 - g[0] * A_NM for g in FIG4]
     a, b = max(we) < 0.5, 0 <= np.mean(off) <= 0.5
-    return _out(f"w_e {min(we):.2f}-{max(we):.2f}; r_max,e - R = {np.mean(off):.2f} nm (mean)", _bool(a and b, a or b),
-                "electron in the shell (w_e < 0.5) with its maximum 0-0.5 nm outside R", float(np.mean(off)))
+    return _out(
+        f"w_e {min(we):.2f}-{max(we):.2f}; r_max,e - R = {np.mean(off):.2f} nm (mean)",
+        _bool(a and b, a or b),
+        "electron in the shell (w_e < 0.5) with its maximum 0-0.5 nm outside R",
+        float(np.mean(off)),
+    )
 
 
 def c4c(ds):
@@ -453,8 +564,12 @@ def c4c(ds):
     lab = _label(d, core_radius_a=2.0, shell_thickness_a=4.0, **INS)
     wh = _at(d, "core_weight_h", (2.0, 4.0), INS)[0]
     lowest = int(np.argmin(we)) == 0
-    return _out(f"{lab}, w_e = {we[0]:.2f} (lowest of four: {lowest}), w_h = {wh:.2f}",
-                _bool(lowest and lab == "type-II", lowest), "R = 2 a, H = 4 a", we[0])
+    return _out(
+        f"{lab}, w_e = {we[0]:.2f} (lowest of four: {lowest}), w_h = {wh:.2f}",
+        _bool(lowest and lab == "type-II", lowest),
+        "R = 2 a, H = 4 a",
+        we[0],
+    )
 
 
 def c4d(ds):
@@ -462,16 +577,24 @@ def c4d(ds):
     we = [_at(d, "core_weight_e", g, INS)[0] for g in FIG4]
     s = _at(d, "separation", (5.0, 1.0), INS)[0]
     most = int(np.argmax(we)) == 3
-    return _out(f"s = {s:.2f}, w_e = {we[3]:.2f} (highest of four: {most})", _bool(most and s >= 0.1, most),
-                "R = 5 a, H = 1 a: maxima separated (s >= 0.1) and the electron leaking into the core", s)
+    return _out(
+        f"s = {s:.2f}, w_e = {we[3]:.2f} (highest of four: {most})",
+        _bool(most and s >= 0.1, most),
+        "R = 5 a, H = 1 a: maxima separated (s >= 0.1) and the electron leaking into the core",
+        s,
+    )
 
 
 def c4e(ds):
     d = _fig(ds, 4)
     r = [_at(d, "r_max_e", g, INS)[0] / 10 for g in FIG4]
     rho = spearman([g[0] for g in FIG4], r)
-    return _out(f"r_max,e = {', '.join(f'{x:.2f}' for x in r)} nm", _bool(rho >= 0.8, rho > 0),
-                "electron maximum versus core radius (rank correlation)", rho)
+    return _out(
+        f"r_max,e = {', '.join(f'{x:.2f}' for x in r)} nm",
+        _bool(rho >= 0.8, rho > 0),
+        "electron maximum versus core radius (rank correlation)",
+        rho,
+    )
 
 
 def c4f(ds):
@@ -513,8 +636,12 @@ def c9a(ds):
 def c9b(ds):
     d = _fig(ds, 9)
     sep = [abs(_at(d, "r_max_e", g, ZNCU)[0] - _at(d, "r_max_h", g, ZNCU)[0]) / 10 for g in FIG5]
-    return _out(", ".join(f"{s:.2f}" for s in sep) + " nm", _bool(sep[0] > max(sep[1:])),
-                "|r_max,e - r_max,h| at R = 1, 3, 5 a; largest must be R = 1 a", sep[0])
+    return _out(
+        ", ".join(f"{s:.2f}" for s in sep) + " nm",
+        _bool(sep[0] > max(sep[1:])),
+        "|r_max,e - r_max,h| at R = 1, 3, 5 a; largest must be R = 1 a",
+        sep[0],
+    )
 
 
 # -- Figs. 6 and 10 (R, H maps) --------------------------------------------------------------------
@@ -531,8 +658,9 @@ def _gap_vs_r(ds, n, systems):
     for comp, name in systems:
         r, h, g, _, _ = _rh(d, "gap", comp)
         rhos = [spearman(r[h == hh], g[h == hh]) for hh in np.unique(h)]
-        drop = float(np.mean([g[(h == hh) & (r == r.min())][0] - g[(h == hh) & (r == r.max())][0]
-                              for hh in np.unique(h)]))
+        drop = float(
+            np.mean([g[(h == hh) & (r == r.min())][0] - g[(h == hh) & (r == r.max())][0] for hh in np.unique(h)])
+        )
         ok &= max(rhos) <= -0.8 and drop > 0
         drops.append(drop)
         parts.append(f"{name}: gap falls {drop:.2f} eV from R = {r.min():g}a to {r.max():g}a")
@@ -548,8 +676,12 @@ def _h_over_r(ds, n, systems):
         along_h = np.mean([np.ptp(g[r == rr]) for rr in np.unique(r)])
         ratios.append(along_h / along_r)
     v = float(max(ratios))
-    return _out(", ".join(f"{x:.2f}" for x in ratios), _range_verdict(v, (0, 0.3), (0, 1)),
-                "gap range along H / range along R (mean over rows), per system", v)
+    return _out(
+        ", ".join(f"{x:.2f}" for x in ratios),
+        _range_verdict(v, (0, 0.3), (0, 1)),
+        "gap range along H / range along R (mean over rows), per system",
+        v,
+    )
 
 
 def _alloy_minus_pure(ds, n, pure, alloy):
@@ -569,8 +701,13 @@ SYS10 = (({"x_cu": 1.0, "x_in": 0.0}, "CuS"), ({"x_cu": 0.5, "x_in": 0.0}, "Zn0.
 
 def c6c(ds):
     v, e, diff = _alloy_minus_pure(ds, 6, SYS6[0][0], SYS6[1][0])
-    return _out(f"median {_pm(v, e)} eV (range {diff.min():.2f} to {diff.max():.2f})",
-                _range_verdict(v, (0.1, 0.2), (0.05, 0.3)), "gap(alloy) - gap(pure) over the 20 (R, H)", v, e)
+    return _out(
+        f"median {_pm(v, e)} eV (range {diff.min():.2f} to {diff.max():.2f})",
+        _range_verdict(v, (0.1, 0.2), (0.05, 0.3)),
+        "gap(alloy) - gap(pure) over the 20 (R, H)",
+        v,
+        e,
+    )
 
 
 def c6d(ds):
@@ -590,8 +727,12 @@ def c6d(ds):
 def c6e(ds):
     d = _fig(ds, 6)
     counts = [int((_rh(d, "gap", comp)[4] != "type-I").sum()) for comp, _ in SYS6]
-    return _out(f"non-type-I points: pure {counts[0]}, alloyed {counts[1]} (of 20 each)",
-                _bool(counts[1] > counts[0], counts[1] == counts[0]), "count of labels other than type-I", counts[1])
+    return _out(
+        f"non-type-I points: pure {counts[0]}, alloyed {counts[1]} (of 20 each)",
+        _bool(counts[1] > counts[0], counts[1] == counts[0]),
+        "count of labels other than type-I",
+        counts[1],
+    )
 
 
 def c6f(ds):
@@ -601,8 +742,12 @@ def c6f(ds):
     dip, e = _point(d, "dipole_sq", core_radius_a=5.0, shell_thickness_a=2.0, **comp)
     _, _, m, _, _ = _rh(d, "dipole_sq", comp)
     ratio = dip / float(np.median(m))
-    return _out(f"{lab}, |d|² = {_pm(dip, e, '.2f')} Å² = {ratio:.2f} x map median",
-                _bool(lab == "type-I" and ratio < 1, lab == "type-I"), "alloyed R = 5 a, H = 2 a", ratio)
+    return _out(
+        f"{lab}, |d|² = {_pm(dip, e, '.2f')} Å² = {ratio:.2f} x map median",
+        _bool(lab == "type-I" and ratio < 1, lab == "type-I"),
+        "alloyed R = 5 a, H = 2 a",
+        ratio,
+    )
 
 
 def _sep_vs_ratio(ds, n, systems):
@@ -612,14 +757,23 @@ def _sep_vs_ratio(ds, n, systems):
         r, h, s, _, _ = _rh(d, "separation", comp)
         rhos.append(spearman(h / r, s))
     v = float(min(rhos))
-    return _out(", ".join(f"{x:+.2f}" for x in rhos), _bool(v >= 0.5, max(rhos) > 0),
-                "rank correlation of the separation s with H/R, per system", v)
+    return _out(
+        ", ".join(f"{x:+.2f}" for x in rhos),
+        _bool(v >= 0.5, max(rhos) > 0),
+        "rank correlation of the separation s with H/R, per system",
+        v,
+    )
 
 
 def c10c(ds):
     v, e, diff = _alloy_minus_pure(ds, 10, SYS10[0][0], SYS10[1][0])
-    return _out(f"median {_pm(v, e)} eV (min {diff.min():.2f})", _bool(diff.min() > 0, v > 0),
-                "gap(alloy) - gap(pure) over the 20 (R, H)", v, e)
+    return _out(
+        f"median {_pm(v, e)} eV (min {diff.min():.2f})",
+        _bool(diff.min() > 0, v > 0),
+        "gap(alloy) - gap(pure) over the 20 (R, H)",
+        v,
+        e,
+    )
 
 
 def c10d(ds):
@@ -627,8 +781,12 @@ def c10d(ds):
     r, h, m, _, _ = _rh(d, "dipole_sq", SYS10[0][0])
     rhos = [spearman(r[h == hh], m[h == hh]) for hh in np.unique(h) if hh >= 2]
     v = float(min(rhos))
-    return _out("per H >= 2a: " + ", ".join(f"{x:+.2f}" for x in rhos), _bool(v >= 0.8, np.mean(rhos) > 0),
-                "rank correlation of |d|² with R in each shell row (pure CuS/ZnS)", v)
+    return _out(
+        "per H >= 2a: " + ", ".join(f"{x:+.2f}" for x in rhos),
+        _bool(v >= 0.8, np.mean(rhos) > 0),
+        "rank correlation of |d|² with R in each shell row (pure CuS/ZnS)",
+        v,
+    )
 
 
 def c10e(ds):
@@ -637,8 +795,12 @@ def c10e(ds):
     for comp, _ in SYS10:
         r, h, m, _, _ = _rh(d, "dipole_sq", comp)
         means.append(float(np.nanmean([spearman(r[h == hh], m[h == hh]) for hh in np.unique(h)])))
-    return _out(f"mean rank correlation with R: pure {means[0]:+.2f}, alloyed {means[1]:+.2f}",
-                _bool(means[1] < means[0] - 0.2, means[1] < means[0]), "less monotone = more complex", means[1])
+    return _out(
+        f"mean rank correlation with R: pure {means[0]:+.2f}, alloyed {means[1]:+.2f}",
+        _bool(means[1] < means[0] - 0.2, means[1] < means[0]),
+        "less monotone = more complex",
+        means[1],
+    )
 
 
 def _all_type1(ds, n, comp):
@@ -646,14 +808,21 @@ def _all_type1(ds, n, comp):
     lab = _rh(d, "gap", comp)[4]
     f = float(np.mean(lab == "type-I"))
     others = sorted(set(lab) - {"type-I"})
-    return _out(f"{f:.2f} type-I" + (f" (others: {', '.join(others)})" if others else ""),
-                _range_verdict(f, (1, 1), (0.8, 1)), "share of type-I labels in the map", f)
+    return _out(
+        f"{f:.2f} type-I" + (f" (others: {', '.join(others)})" if others else ""),
+        _range_verdict(f, (1, 1), (0.8, 1)),
+        "share of type-I labels in the map",
+        f,
+    )
 
 
 # -- Figs. 11 and 12 (composition maps) ------------------------------------------------------------
 G11 = {"core_radius_a": 4.0, "shell_thickness_a": 2.0}
-GA, GB, GC = ({"core_radius_a": 1.0, "shell_thickness_a": 3.0}, {"core_radius_a": 3.0, "shell_thickness_a": 4.0},
-              {"core_radius_a": 4.0, "shell_thickness_a": 3.0})
+GA, GB, GC = (
+    {"core_radius_a": 1.0, "shell_thickness_a": 3.0},
+    {"core_radius_a": 3.0, "shell_thickness_a": 4.0},
+    {"core_radius_a": 4.0, "shell_thickness_a": 3.0},
+)
 
 
 def _delta(d, field, geo, to: dict):
@@ -666,8 +835,12 @@ def c11a(ds):
     d = _fig(ds, 11)
     cu, ecu = _delta(d, "E1", G11, {"x_cu": 0.5, "x_in": 0.0})
     ins, ein = _delta(d, "E1", G11, {"x_cu": 0.0, "x_in": 0.5})
-    return _out(f"ΔE1: Cu 50 % {_pm(cu, ecu)} eV, In 50 % {_pm(ins, ein)} eV",
-                _bool(cu < -0.05 and ins < -0.05, cu < 0 or ins < 0), "E1 change from the ZnS core", min(cu, ins))
+    return _out(
+        f"ΔE1: Cu 50 % {_pm(cu, ecu)} eV, In 50 % {_pm(ins, ein)} eV",
+        _bool(cu < -0.05 and ins < -0.05, cu < 0 or ins < 0),
+        "E1 change from the ZnS core",
+        min(cu, ins),
+    )
 
 
 def c11b(ds):
@@ -675,8 +848,12 @@ def c11b(ds):
     cu, _ = _delta(d, "E1", G11, {"x_cu": 0.5, "x_in": 0.0})
     ins, _ = _delta(d, "E1", G11, {"x_cu": 0.0, "x_in": 0.5})
     r = cu / ins if ins else float("inf")
-    return _out(f"ΔE1(Cu) / ΔE1(In) = {r:.2f}", _range_verdict(r, (1.0, 1.5), (1.0, 3.0)),
-                "'slightly larger' and 'broadly similar': 1-1.5", r)
+    return _out(
+        f"ΔE1(Cu) / ΔE1(In) = {r:.2f}",
+        _range_verdict(r, (1.0, 1.5), (1.0, 3.0)),
+        "'slightly larger' and 'broadly similar': 1-1.5",
+        r,
+    )
 
 
 def c11c(ds):
@@ -684,8 +861,12 @@ def c11c(ds):
     cu, _ = _delta(d, "H1", G11, {"x_cu": 0.5, "x_in": 0.0})
     ins, _ = _delta(d, "H1", G11, {"x_cu": 0.0, "x_in": 0.5})
     r = ins / cu if cu else float("inf")
-    return _out(f"ΔH1: In {ins:.3f} eV, Cu {cu:.3f} eV (ratio {r:.1f})", _bool(r >= 2, r > 1),
-                "H1 rise from 0 to 50 % In over that from 0 to 50 % Cu", r)
+    return _out(
+        f"ΔH1: In {ins:.3f} eV, Cu {cu:.3f} eV (ratio {r:.1f})",
+        _bool(r >= 2, r > 1),
+        "H1 rise from 0 to 50 % In over that from 0 to 50 % Cu",
+        r,
+    )
 
 
 def c11d(ds):
@@ -696,9 +877,12 @@ def c11d(ds):
         dx, _ = _delta(d, "exciton_energy", G11, to)
         shares.append(de / dx if dx else float("nan"))
     ok = [s >= 0.5 for s in shares]
-    return _out(f"ΔE1/ΔX: Cu axis {shares[0]:.2f}, In axis {shares[1]:.2f}", _bool(all(ok), any(ok)),
-                "share of the exciton-energy change carried by E1 along each axis (>= 0.5 = follows E1)",
-                min(shares))
+    return _out(
+        f"ΔE1/ΔX: Cu axis {shares[0]:.2f}, In axis {shares[1]:.2f}",
+        _bool(all(ok), any(ok)),
+        "share of the exciton-energy change carried by E1 along each axis (>= 0.5 = follows E1)",
+        min(shares),
+    )
 
 
 def c11e(ds):
@@ -713,8 +897,13 @@ def c11f(ds):
 
 def _comp_map(d, field, geo):
     rows, m, s, lab = _map(d, field, **geo)
-    return (np.asarray(d.ensemble["x_cu"], dtype=float)[rows], np.asarray(d.ensemble["x_in"], dtype=float)[rows],
-            m, s, lab)
+    return (
+        np.asarray(d.ensemble["x_cu"], dtype=float)[rows],
+        np.asarray(d.ensemble["x_in"], dtype=float)[rows],
+        m,
+        s,
+        lab,
+    )
 
 
 def c12a(ds):
@@ -727,9 +916,12 @@ def c12a(ds):
     inside = all(n == "a" and i >= 0.3 and c <= 0.2 for n, c, i in found)
     text = ", ".join(f"{n}({c:g},{i:g})" for n, c, i in found[:8]) or "none"
     text += f" ... ({len(found)} in all)" if len(found) > 8 else ""
-    return _out(f"type-II at (dot(Cu,In)): {text}", _bool(corner and inside, corner or (inside and found)),
-                "majority type-II points of all three dots; the paper: only dot a, high In (>= 30 %), low Cu"
-                " (<= 20 %)", len(found))
+    return _out(
+        f"type-II at (dot(Cu,In)): {text}",
+        _bool(corner and inside, corner or (inside and found)),
+        "majority type-II points of all three dots; the paper: only dot a, high In (>= 30 %), low Cu (<= 20 %)",
+        len(found),
+    )
 
 
 def c12b(ds):
@@ -742,8 +934,12 @@ def c12c(ds):
     v, e = _point(d, "dipole_sq", x_cu=0.0, x_in=0.5, **GA)
     _, _, m, _, _ = _comp_map(d, "dipole_sq", GA)
     r = v / float(np.median(m))
-    return _out(f"|d|² = {_pm(v, e, '.2f')} Å² = {r:.2f} x map median", _bool(r <= 0.5, r < 1),
-                "optical activity of dot a at Cu 0, In 50 %", r)
+    return _out(
+        f"|d|² = {_pm(v, e, '.2f')} Å² = {r:.2f} x map median",
+        _bool(r <= 0.5, r < 1),
+        "optical activity of dot a at Cu 0, In 50 %",
+        r,
+    )
 
 
 def c12d(ds):
@@ -751,8 +947,12 @@ def c12d(ds):
     cu, xin, _, _, lab = _comp_map(d, "dXX", GA)
     other = ~((cu <= 0.2) & (xin >= 0.3))
     f = float(np.mean(np.isin(lab[other], ("type-I", "mixed"))))
-    return _out(f"{f:.2f} of the other compositions type-I or mixed", _range_verdict(f, (0.8, 1), (0.5, 1)),
-                "dot a outside the high-In, low-Cu corner", f)
+    return _out(
+        f"{f:.2f} of the other compositions type-I or mixed",
+        _range_verdict(f, (0.8, 1), (0.5, 1)),
+        "dot a outside the high-In, low-Cu corner",
+        f,
+    )
 
 
 def c12e(ds):
@@ -763,8 +963,13 @@ def c12e(ds):
     mx = float(np.median(_comp_map(d, "dXX", GA)[2]))
     mp = float(np.median(_comp_map(d, "dipole_sq", GA)[2]))
     flags = [x > mx, p < mp, o >= 0.7]
-    return _out(f"ΔXX {_pm(x, ex)} eV (median {mx:.3f}), |d|² {p:.2f} Å² (median {mp:.2f}), O_env {o:.2f}",
-                _bool(all(flags), sum(flags) >= 2), "dot a at Cu 50 %, In 50 %", x, ex)
+    return _out(
+        f"ΔXX {_pm(x, ex)} eV (median {mx:.3f}), |d|² {p:.2f} Å² (median {mp:.2f}), O_env {o:.2f}",
+        _bool(all(flags), sum(flags) >= 2),
+        "dot a at Cu 50 %, In 50 %",
+        x,
+        ex,
+    )
 
 
 def c12f(ds):
@@ -772,8 +977,12 @@ def c12f(ds):
     cu, xin, _, _, lab = _comp_map(d, "dXX", GA)
     low = (cu <= 0.1) & (xin <= 0.1)
     f = float(np.mean(lab[low] == "type-I"))
-    return _out(f"{f:.2f} type-I ({', '.join(lab[low])})", _range_verdict(f, (0.75, 1), (0.5, 1)),
-                "dot a with Cu, In <= 10 %", f)
+    return _out(
+        f"{f:.2f} type-I ({', '.join(lab[low])})",
+        _range_verdict(f, (0.75, 1), (0.5, 1)),
+        "dot a with Cu, In <= 10 %",
+        f,
+    )
 
 
 def c12g(ds):
@@ -801,9 +1010,12 @@ def _map_corr(d, field):
 def c12h(ds):
     d = _fig(ds, 12)
     ce, cp, cx = _map_corr(d, "E1"), _map_corr(d, "dipole_sq"), _map_corr(d, "dXX")
-    return _out(f"mean rank correlation between dots: E1 {ce:+.2f}, |d|² {cp:+.2f}, ΔXX {cx:+.2f}",
-                _bool(max(cp, cx) < ce - 0.2, min(cp, cx) < ce - 0.2), "maps of the three dots compared pairwise",
-                max(cp, cx))
+    return _out(
+        f"mean rank correlation between dots: E1 {ce:+.2f}, |d|² {cp:+.2f}, ΔXX {cx:+.2f}",
+        _bool(max(cp, cx) < ce - 0.2, min(cp, cx) < ce - 0.2),
+        "maps of the three dots compared pairwise",
+        max(cp, cx),
+    )
 
 
 def _corner(d, geo, where):
@@ -820,8 +1032,9 @@ def c12i(ds):
         x, p, lab, mx, mp = _corner(d, geo, lambda c, i: (c <= 0.1) & (i >= 0.4))
         ok = bool(np.all(lab == "type-I") and np.mean(x) > mx and np.mean(p) < mp)
         oks.append(ok)
-        parts.append(f"{name}: {', '.join(lab)}; ΔXX {np.mean(x):.3f} (median {mx:.3f}), |d|² {np.mean(p):.2f} "
-                     f"(median {mp:.2f})")
+        parts.append(
+            f"{name}: {', '.join(lab)}; ΔXX {np.mean(x):.3f} (median {mx:.3f}), |d|² {np.mean(p):.2f} (median {mp:.2f})"
+        )
     return _out("; ".join(parts), _bool(all(oks), any(oks)), "Cu <= 10 %, In >= 40 %")
 
 
@@ -830,9 +1043,12 @@ def c12j(ds):
     x, p, lab, mx, mp = _corner(d, GB, lambda c, i: (c <= 0.1) & (i <= 0.1) & ((c > 0) | (i > 0)))
     mixed = float(np.mean(lab == "mixed"))
     metrics = np.mean(x) > mx and np.mean(p) < mp
-    return _out(f"{', '.join(lab)}; ΔXX {np.mean(x):.3f} (median {mx:.3f}), |d|² {np.mean(p):.2f} (median {mp:.2f})",
-                _bool(mixed >= 0.5 and metrics, mixed > 0 or metrics), "dot b, Cu and In <= 10 % (not pure ZnS)",
-                mixed)
+    return _out(
+        f"{', '.join(lab)}; ΔXX {np.mean(x):.3f} (median {mx:.3f}), |d|² {np.mean(p):.2f} (median {mp:.2f})",
+        _bool(mixed >= 0.5 and metrics, mixed > 0 or metrics),
+        "dot b, Cu and In <= 10 % (not pure ZnS)",
+        mixed,
+    )
 
 
 def c12k(ds):
@@ -840,16 +1056,24 @@ def c12k(ds):
     cu, xin, _, _, lab = _comp_map(d, "dXX", GC)
     sel = (cu >= 0.4) & (xin >= 0.2) & (xin <= 0.3)
     f = float(np.mean(lab[sel] == "mixed"))
-    return _out(f"{f:.2f} mixed ({', '.join(lab[sel])})", _range_verdict(f, (0.5, 1), (1e-9, 1)),
-                "dot c, Cu >= 40 %, In 20-30 %", f)
+    return _out(
+        f"{f:.2f} mixed ({', '.join(lab[sel])})",
+        _range_verdict(f, (0.5, 1), (1e-9, 1)),
+        "dot c, Cu >= 40 %, In 20-30 %",
+        f,
+    )
 
 
 def c4g(ds):
     d = _fig(ds, 4)
     gap = [abs(_at(d, "r_max_e", g, INS)[0] - _at(d, "r_max_h", g, INS)[0]) / 10 for g in FIG4]
     v = float(min(gap))
-    return _out(", ".join(f"{x:.2f}" for x in gap) + " nm", _range_verdict(v, (0.2, 9), (0.1, 9)),
-                "|r_max,e - r_max,h| for the four dots; the smallest counts", v)
+    return _out(
+        ", ".join(f"{x:.2f}" for x in gap) + " nm",
+        _range_verdict(v, (0.2, 9), (0.1, 9)),
+        "|r_max,e - r_max,h| for the four dots; the smallest counts",
+        v,
+    )
 
 
 def _alloy_vs_pure(ds, field, sign):
@@ -862,8 +1086,12 @@ def _alloy_vs_pure(ds, field, sign):
     diff = v2[o2] - v1[o1]
     med = float(np.median(diff))
     frac = float(np.mean(sign * diff > 0))
-    return _out(f"median {med:+.3f} eV; {frac:.2f} of the 20 (R, H) with the stated sign",
-                _bool(frac >= 0.8, frac > 0.5), f"{field}(Zn0.5In0.5S) - {field}(InS) at equal (R, H)", med)
+    return _out(
+        f"median {med:+.3f} eV; {frac:.2f} of the 20 (R, H) with the stated sign",
+        _bool(frac >= 0.8, frac > 0.5),
+        f"{field}(Zn0.5In0.5S) - {field}(InS) at equal (R, H)",
+        med,
+    )
 
 
 def c6h(ds):
@@ -881,8 +1109,12 @@ def c12l(ds):
         cu, xin, _, _, lab = _comp_map(d, "dXX", geo)
         labels |= set(lab[np.isclose(xin, 0.2)])
     both = "type-I" in labels and bool(labels & {"type-II", "quasi-type-II", "mixed"})
-    return _out(", ".join(sorted(labels)), _bool(both, len(labels) > 1),
-                "labels at In 20 % over Cu 0-50 % and the three dots", len(labels))
+    return _out(
+        ", ".join(sorted(labels)),
+        _bool(both, len(labels) > 1),
+        "labels at In 20 % over Cu 0-50 % and the three dots",
+        len(labels),
+    )
 
 
 def _c(fig, cid, quote, quantity, rule, fn):
@@ -890,190 +1122,633 @@ def _c(fig, cid, quote, quantity, rule, fn):
 
 
 CLAIMS: tuple[Claim, ...] = (
-    _c(2, "2a", "Despite the linear interpolation of the ETB parameters, the resulting energy evolution in the VCA "
-       "can still exhibit non-linear behavior, as seen for the E1 state.", "max deviation of E1(VCA) from the "
-       "end-point line (eV)", ">= 0.02 eV reproduced, >= 0.005 partly", c2a),
-    _c(2, "2b", "the VCA and NSTR results exhibited relatively small differences in electron energy levels",
-       "max |E1(VCA) - E1(NSTR)| (eV)", "<= 0.05 eV and below max |STR - NSTR|; <= 0.1 partly", c2b),
-    _c(2, "2c", "the inclusion of strain effects becomes critical, especially in the intermediate composition range",
-       "max |gap(STR) - gap(NSTR)| (eV) and its x", ">= 0.1 eV at 0.2 <= x <= 0.8; >= 0.1 elsewhere partly", c2c),
-    _c(2, "2d", "even a low indium content (as low as 5%) led to a significant blue shift in the hole energy levels",
-       "H1(STR, x = 0.05) - H1(x = 0) (eV)", ">= 0.1 eV; >= 0.03 partly", c2d),
-    _c(2, "2e", "accompanied by small spectral steps due to alloy-induced disorder",
-       "realisation std of H1(STR) at x <= 0.1 (eV)", "0.01-0.3 eV; >= 0.003 partly", c2e),
-    _c(2, "2f", "the combination of alloying and strain induced significant bowing effects for electrons and holes",
-       "bowing of E1 and H1 in STR (eV)", "both >= 0.1 eV; >= 0.05 partly", c2f),
-    _c(2, "2g", "interpolation between pure ZnS (x = 0) and pure InS (x = 1) nanocrystals, can substantially "
-       "overestimate the single-particle band gap, in some cases by as much as 0.5 eV",
-       "max (interpolated gap - gap(STR)) (eV)", "0.4-0.6 eV; 0.25-0.8 partly", c2g),
-    _c(3, "3a", "for a VBO of 0.6 eV, the radial density of the E1 state exhibited a maximum at a certain distance "
-       "from the center of the QD, with a pronounced tail extending into the shell region",
-       "r_max,e (nm), shell share 1 - w_e", "r_max,e >= 0.3 nm and shell share >= 0.1", c3a),
-    _c(3, "3b", "the radial density of the H1 state peaked near the core/shell boundary",
-       "|r_max,h - R| at 0.6 eV (nm)", "<= 0.3 nm; <= 0.5 partly", c3b),
-    _c(3, "3c", "When the strain effect was neglected, the radial density of the hole tended to be localized within "
-       "the core region", "w_h and r_max,h, NSTR vs STR at 0.6 eV", "NSTR: larger w_h and maximum inside R", c3c),
-    _c(3, "3d", "As the VBO increased ... the radial density of the hole gradually migrated back toward the core "
-       "region", "rank correlation of w_h with VBO", ">= +0.8; > 0 partly", c3d),
-    _c(3, "3e", "the electron was gradually pushed into the shell region", "rank correlation of w_e with VBO",
-       "<= -0.8; < 0 partly", c3e),
-    _c(3, "3f", "At low VBO values, the system exhibits quasi-type-II confinement", "labels below 0.75 eV",
-       "all quasi-type-II; some partly", c3f),
-    _c(3, "3g", "For intermediate VBO values (around 0.75 eV), the radial density maxima of both carriers are "
-       "aligned, resembling a typical type-I confinement", "label and s at 0.75 eV", "type-I; s < 0.1 partly", c3g),
-    _c(3, "3h", "This type-II confinement pattern was particularly evident at the VBO value of 1.1 eV",
-       "label, w_e, w_h at 1.1 eV", "type-II with w_e < 0.5 < w_h; weights only partly", c3h),
-    _c(3, "3i", "this effect persists, and may even become more pronounced, at higher VBO values",
-       "labels above 1.1 eV, s from 1.1 eV up", "all type-II and s non-decreasing", c3i),
-    _c(4, "4a", "The hole tended to localize within the core, with its density maximum occurring at approximately "
-       "half the core radius", "mean r_max,h / R", "0.35-0.65; 0.2-0.8 partly", c4a),
-    _c(4, "4b", "the electron ground state was generally confined to the shell region, with its density maximum "
-       "located near the core/shell interface, at a distance of approximately 0.2 nm",
-       "w_e; mean r_max,e - R (nm)", "w_e < 0.5 for all and 0-0.5 nm; one of them partly", c4b),
-    _c(4, "4c", "particularly pronounced in the case of a small core radius (R = 1.1 nm) and a thick shell "
-       "(H = 2.2 nm) ... the electron was strongly localized in the shell while the hole remained confined to the "
-       "core", "label, w_e (lowest of the four?)", "lowest w_e and type-II; lowest w_e partly", c4c),
-    _c(4, "4d", "for a larger core radius (R = 2.7 nm) and a correspondingly thinner shell (H = 0.6 nm) ... the "
-       "electron and hole density maxima remained spatially separated ... noticeable leakage of the electron "
-       "wavefunction from the thin shell into the core", "s, w_e (highest of the four?)",
-       "highest w_e and s >= 0.1; highest w_e partly", c4d),
-    _c(4, "4e", "As the core diameter increases, the electron density shifts further away from the nanocrystal "
-       "center (caption)", "rank correlation of r_max,e with R", ">= 0.8; > 0 partly", c4e),
-    _c(4, "4f", "the hole state remains predominantly localized in the core region (caption)", "min w_h",
-       ">= 0.5; >= 0.4 partly", c4f),
-    _c(4, "4g", "As shown in Fig. 4, spatial separation of the electron and hole radial density maxima was "
-       "observed for different core/shell configurations", "|r_max,e - r_max,h| (nm), smallest of the four",
-       ">= 0.2 nm; >= 0.1 partly", c4g),
-    _c(5, "5a", "type-II-like confinement was observed in alloyed systems, especially for nanocrystals with a small "
-       "core radius (R = 0.5 nm) and a relatively thick shell (H = 1.6 nm)", "majority label at R = 1a",
-       "type-II or quasi-type-II; mixed partly", c5a),
-    _c(5, "5b", "As the core radius increased while the shell thickness remained constant, the system transitioned "
-       "through an intermediate (mixed) regime", "majority label at R = 3a", "mixed; quasi-type-II partly", c5b),
-    _c(5, "5c", "and eventually reverted to conventional type-I confinement at R = 2.7 nm",
-       "majority label at R = 5a", "type-I", c5c),
-    _c(6, "6a", "the emission energy was primarily controlled by the core radius, with the band gap decreasing "
-       "significantly with increasing core radius", "gap drop from smallest to largest R, per system",
-       "rank correlation <= -0.8 in every H row; a drop in both partly",
-       lambda ds: _gap_vs_r(ds, 6, SYS6)),
-    _c(6, "6b", "In contrast, dependence on the shell thickness was much weaker", "gap range along H / along R",
-       "<= 0.3 in both systems; < 1 partly", lambda ds: _h_over_r(ds, 6, SYS6)),
-    _c(6, "6c", "the band gap in the alloyed case was typically larger by approximately 0.1-0.2 eV",
-       "median gap(Zn0.5In0.5S) - gap(InS) (eV)", "0.1-0.2 eV; 0.05-0.3 partly", c6c),
-    _c(6, "6d", "we confirmed the emergence of a type-II confinement regime. This regime occurs predominantly in "
-       "structures with small core radii and thick shells, in both pure and alloyed systems",
-       "share of (quasi-)type-II labels for H >= R vs H < R", "higher for H >= R in both; in one partly", c6d),
-    _c(6, "6e", "alloyed systems tend to transition to type-II (or mixed) confinement more readily",
-       "count of non-type-I labels, alloyed vs pure", "alloyed more; equal partly", c6e),
-    _c(6, "6f", "in the alloyed system with R = 2.7 nm and H = 1.1 nm ... the observed low optical activity arose "
-       "from the localization of the electron and hole in different atomic layers ... the confinement could still "
-       "be classified as type-I", "label and |d|² / map median at R = 5a, H = 2a (alloyed)",
-       "type-I and below the median; type-I only partly", c6f),
-    _c(6, "6g", "Small core radii combined with thick shells typically lead to increased electron-hole separation "
-       "(caption)", "rank correlation of s with H/R", ">= 0.5 in both; > 0 in one partly",
-       lambda ds: _sep_vs_ratio(ds, 6, SYS6)),
-    _c(6, "6h", "for Zn0.5In0.5S/ZnS core/shell nanocrystals, the hole energy was lowered compared to the pure "
-       "InS case, effectively increasing the band gap", "H1(alloy) - H1(pure) at equal (R, H)",
-       "negative at >= 80 % of the points; at most points partly", c6h),
-    _c(6, "6i", "Although the electron energy (E1) remained lower than in pure ZnS, it was still higher than in InS "
-       "and ultimately contributed to the observed band gap increase", "E1(alloy) - E1(pure) at equal (R, H)",
-       "positive at >= 80 % of the points; at most points partly", c6i),
-    _c(7, "7a", "Compared to the InS cases, the electron and hole states in Zn1-xCuxS exhibited a relatively minor "
-       "bowing effect", "gap bowing Fig. 7 / Fig. 2 (STR)", "<= 0.5; < 1 partly", c7a),
-    _c(7, "7b", "with minimal differences observed among the three computational approaches used",
-       "largest model spread of E1 or H1 (eV)", "<= 0.1 eV; <= 0.2 partly", c7b),
-    _c(7, "7c", "the results obtained with and without strain inclusion were nearly indistinguishable",
-       "max |STR - NSTR| of E1, H1 (eV)", "<= 0.02 eV; <= 0.05 partly", c7c),
-    _c(7, "7d", "the pronounced bowing observed when lattice randomness and strain (STR) are considered (caption)",
-       "gap bowing STR (eV)", ">= 0.1 eV; >= 0.05 partly", c7d),
-    _c(8, "8a", "For all considered VBO scenarios, both electron and hole densities remained predominantly confined "
-       "to the core region, with only small tails extending into the shell", "min over VBOs of min(w_e, w_h)",
-       ">= 0.5; >= 0.4 partly", c8a),
-    _c(8, "8b", "increasing the VBO led to a stronger localization of the hole in the core",
-       "rank correlation of w_h with VBO", ">= 0.8; > 0 partly", c8b),
-    _c(8, "8c", "a slight inward shift of the hole density towards the center of the nanocrystal was observed",
-       "rank correlation of r_max,h with VBO", "<= -0.8; < 0 partly", c8c),
-    _c(8, "8d", "the overall confinement character remained type-I", "labels over the sweep",
-       "all type-I; at least half partly", c8d),
-    _c(8, "8e", "some spatial separation between the electron and hole envelope maxima was evident",
-       "max |r_max,e - r_max,h| (nm)", ">= 0.1 nm; >= 0.05 partly", c8e),
-    _c(8, "8f", "the actual radial density maxima ... appeared to be located in different atomic layers for the "
-       "electron (red) and hole (blue)", "mean O_atom / O_env", "<= 0.8; <= 0.95 partly", c8f),
-    _c(9, "9a", "both carriers were predominantly localized in the core, clearly indicating type-I confinement",
-       "labels at R = 1, 3, 5a", "all type-I; two of three partly", c9a),
-    _c(9, "9b", "in the smallest nanocrystal (Fig. 9a), the spatial separation between the electron and hole radial "
-       "density maxima ... was most pronounced", "|r_max,e - r_max,h| per dot (nm)", "largest at R = 1a", c9b),
-    _c(10, "10a", "a characteristic decrease in the band gap with increasing core radius",
-       "gap drop from smallest to largest R", "rank correlation <= -0.8 in every H row; a drop partly",
-       lambda ds: _gap_vs_r(ds, 10, SYS10)),
-    _c(10, "10b", "the band gap exhibited only a modest dependence on shell thickness", "gap range along H / along R",
-       "<= 0.3; < 1 partly", lambda ds: _h_over_r(ds, 10, SYS10)),
-    _c(10, "10c", "the alloyed nanocrystals exhibited a larger band gap", "gap(Zn0.5Cu0.5S) - gap(CuS) (eV)",
-       "positive everywhere; median positive partly", c10c),
-    _c(10, "10d", "In the unalloyed system, except for very thin shells, the optical activity increased with core "
-       "size", "rank correlation of |d|² with R per H >= 2a row", ">= 0.8 in every row; mean > 0 partly", c10d),
-    _c(10, "10e", "the alloyed system exhibited a more complex pattern", "mean rank correlation of |d|² with R",
-       "alloyed lower than pure by > 0.2; lower partly", c10e),
-    _c(10, "10f", "all the analyzed alloyed structures remained within the type-I confinement regime",
-       "share of type-I labels (alloyed map)", "1; >= 0.8 partly", lambda ds: _all_type1(ds, 10, SYS10[1][0])),
-    _c(10, "10g", "In the case of CuS/ZnS systems, both electron and hole states were consistently found to be "
-       "strongly confined within the core region", "share of type-I labels (pure map)", "1; >= 0.8 partly",
-       lambda ds: _all_type1(ds, 10, SYS10[0][0])),
-    _c(10, "10h", "Small core radii combined with thick shells typically lead to increased electron-hole separation "
-       "(caption)", "rank correlation of s with H/R", ">= 0.5 in both; > 0 in one partly",
-       lambda ds: _sep_vs_ratio(ds, 10, SYS10)),
-    _c(11, "11a", "The E1 energy decreases largely in proportion to the incorporation of low band gap materials "
-       "(CuS or InS) in the core region", "ΔE1 at 50 % Cu and at 50 % In (eV)", "both < -0.05 eV; one < 0 partly",
-       c11a),
-    _c(11, "11b", "CuS ... induces a slightly larger reduction in E1 compared to InS ... although both materials "
-       "have a broadly similar effect", "ΔE1(Cu 50 %) / ΔE1(In 50 %)", "1-1.5; 1-3 partly", c11b),
-    _c(11, "11c", "H1 energy is much more sensitive to increasing In content than to Cu content",
-       "ΔH1(In 50 %) / ΔH1(Cu 50 %)", ">= 2; > 1 partly", c11c),
-    _c(11, "11d", "The excitonic ground state energy largely follows the trend of the E1 level, since the "
-       "variations in the hole state due to alloying are comparatively smaller", "ΔE1 / ΔX along each axis",
-       ">= 0.5 on both axes; on one partly", c11d),
-    _c(11, "11e", "ranges from approximately 3.7 eV in nearly pure ZnS core/shell systems", "X at Cu = In = 0 (eV)",
-       "within 0.1 eV of 3.7; 0.25 partly", c11e),
-    _c(11, "11f", "to 2.1 eV in systems with cores composed of a 1:1 In:Cu ratio (i.e., pure InCuS)",
-       "X at Cu = In = 50 % (eV)", "within 0.15 eV of 2.1; 0.35 partly", c11f),
-    _c(12, "12a", "a clear type II-like confinement with pronounced electron-hole separation was observed only for "
-       "nanocrystals with a small core radius (R = 0.5 nm) and a relatively thick shell (H = 1.6 nm), and only for "
-       "compositions with high In and low Cu content (upper left corner of the plot)",
-       "majority type-II points of all dots", "the corner of dot a, and nothing outside its high-In, low-Cu region",
-       c12a),
-    _c(12, "12b", "the relatively high biexciton binding energy (above 0.7 eV)", "ΔXX, dot a, Cu 0, In 50 % (eV)",
-       ">= 0.7 eV; >= 0.35 partly", c12b),
-    _c(12, "12c", "This conclusion is supported by the low optical activity", "|d|² / map median, dot a corner",
-       "<= 0.5; < 1 partly", c12c),
-    _c(12, "12d", "the confinement was mixed or remained type-I for other compositions",
-       "share type-I or mixed, dot a elsewhere", ">= 0.8; >= 0.5 partly", c12d),
-    _c(12, "12e", "in nanocrystals with both high In and high Cu content (upper right region in Fig. 12a,d), we "
-       "observed a substantial ΔXX and a low optical transition dipole moment. Nevertheless, the corresponding "
-       "radial density plots showed a significant overlap", "ΔXX, |d|² vs map medians; O_env at (50 %, 50 %)",
-       "ΔXX above, |d|² below median, O_env >= 0.7; two of three partly", c12e),
-    _c(12, "12f", "clear type-I confinement is observed in systems with low In and Cu contents",
-       "share type-I, dot a, Cu and In <= 10 %", ">= 0.75; >= 0.5 partly", c12f),
-    _c(12, "12g", "the composition-dependent trends for E1, H1, and exciton (X) energies were consistent with those "
-       "shown in Fig. 11", "signs of ΔE1, ΔH1 along the axes, dots b and c", "Fig. 11's signs in both", c12g),
-    _c(12, "12h", "this consistency did not extend to optical activity or biexciton binding energy, both of which "
-       "exhibited complex, non-trivial, and composition-specific behavior",
-       "mean rank correlation between the dots' maps", "|d|² and ΔXX both > 0.2 below E1's; one partly", c12h),
-    _c(12, "12i", "in the upper left regions of Fig. 12b,f, we observed cases where low optical activity coincided "
-       "with a large ΔXX, but the system remained in the type-I confinement regime",
-       "labels, ΔXX, |d|² vs medians at Cu <= 10 %, In >= 40 %, dots b and c", "both dots; one partly", c12i),
-    _c(12, "12j", "in the lower left corners of Fig. 12b,e, a large ΔXX and low optical activity suggest "
-       "significant shifts in the electron radial density maxima, but without a complete transition to type-II "
-       "behavior ... 'mixed' confinement", "labels, ΔXX, |d|² vs medians, dot b, Cu and In <= 10 %",
-       "majority mixed and ΔXX above, |d|² below median; either partly", c12j),
-    _c(12, "12k", "A similar phenomenon was observed in the last system discussed here (R = 2.2 nm, H = 1.6 nm), "
-       "especially for compositions with high Cu and intermediate In contents (Fig. 12c,f)",
-       "share mixed, dot c, Cu >= 40 %, In 20-30 %", ">= 0.5; any partly", c12k),
+    _c(
+        2,
+        "2a",
+        "Despite the linear interpolation of the ETB parameters, the resulting energy evolution in the VCA "
+        "can still exhibit non-linear behavior, as seen for the E1 state.",
+        "max deviation of E1(VCA) from the end-point line (eV)",
+        ">= 0.02 eV reproduced, >= 0.005 partly",
+        c2a,
+    ),
+    _c(
+        2,
+        "2b",
+        "the VCA and NSTR results exhibited relatively small differences in electron energy levels",
+        "max |E1(VCA) - E1(NSTR)| (eV)",
+        "<= 0.05 eV and below max |STR - NSTR|; <= 0.1 partly",
+        c2b,
+    ),
+    _c(
+        2,
+        "2c",
+        "the inclusion of strain effects becomes critical, especially in the intermediate composition range",
+        "max |gap(STR) - gap(NSTR)| (eV) and its x",
+        ">= 0.1 eV at 0.2 <= x <= 0.8; >= 0.1 elsewhere partly",
+        c2c,
+    ),
+    _c(
+        2,
+        "2d",
+        "even a low indium content (as low as 5%) led to a significant blue shift in the hole energy levels",
+        "H1(STR, x = 0.05) - H1(x = 0) (eV)",
+        ">= 0.1 eV; >= 0.03 partly",
+        c2d,
+    ),
+    _c(
+        2,
+        "2e",
+        "accompanied by small spectral steps due to alloy-induced disorder",
+        "realisation std of H1(STR) at x <= 0.1 (eV)",
+        "0.01-0.3 eV; >= 0.003 partly",
+        c2e,
+    ),
+    _c(
+        2,
+        "2f",
+        "the combination of alloying and strain induced significant bowing effects for electrons and holes",
+        "bowing of E1 and H1 in STR (eV)",
+        "both >= 0.1 eV; >= 0.05 partly",
+        c2f,
+    ),
+    _c(
+        2,
+        "2g",
+        "interpolation between pure ZnS (x = 0) and pure InS (x = 1) nanocrystals, can substantially "
+        "overestimate the single-particle band gap, in some cases by as much as 0.5 eV",
+        "max (interpolated gap - gap(STR)) (eV)",
+        "0.4-0.6 eV; 0.25-0.8 partly",
+        c2g,
+    ),
+    _c(
+        3,
+        "3a",
+        "for a VBO of 0.6 eV, the radial density of the E1 state exhibited a maximum at a certain distance "
+        "from the center of the QD, with a pronounced tail extending into the shell region",
+        "r_max,e (nm), shell share 1 - w_e",
+        "r_max,e >= 0.3 nm and shell share >= 0.1",
+        c3a,
+    ),
+    _c(
+        3,
+        "3b",
+        "the radial density of the H1 state peaked near the core/shell boundary",
+        "|r_max,h - R| at 0.6 eV (nm)",
+        "<= 0.3 nm; <= 0.5 partly",
+        c3b,
+    ),
+    _c(
+        3,
+        "3c",
+        "When the strain effect was neglected, the radial density of the hole tended to be localized within "
+        "the core region",
+        "w_h and r_max,h, NSTR vs STR at 0.6 eV",
+        "NSTR: larger w_h and maximum inside R",
+        c3c,
+    ),
+    _c(
+        3,
+        "3d",
+        "As the VBO increased ... the radial density of the hole gradually migrated back toward the core region",
+        "rank correlation of w_h with VBO",
+        ">= +0.8; > 0 partly",
+        c3d,
+    ),
+    _c(
+        3,
+        "3e",
+        "the electron was gradually pushed into the shell region",
+        "rank correlation of w_e with VBO",
+        "<= -0.8; < 0 partly",
+        c3e,
+    ),
+    _c(
+        3,
+        "3f",
+        "At low VBO values, the system exhibits quasi-type-II confinement",
+        "labels below 0.75 eV",
+        "all quasi-type-II; some partly",
+        c3f,
+    ),
+    _c(
+        3,
+        "3g",
+        "For intermediate VBO values (around 0.75 eV), the radial density maxima of both carriers are "
+        "aligned, resembling a typical type-I confinement",
+        "label and s at 0.75 eV",
+        "type-I; s < 0.1 partly",
+        c3g,
+    ),
+    _c(
+        3,
+        "3h",
+        "This type-II confinement pattern was particularly evident at the VBO value of 1.1 eV",
+        "label, w_e, w_h at 1.1 eV",
+        "type-II with w_e < 0.5 < w_h; weights only partly",
+        c3h,
+    ),
+    _c(
+        3,
+        "3i",
+        "this effect persists, and may even become more pronounced, at higher VBO values",
+        "labels above 1.1 eV, s from 1.1 eV up",
+        "all type-II and s non-decreasing",
+        c3i,
+    ),
+    _c(
+        4,
+        "4a",
+        "The hole tended to localize within the core, with its density maximum occurring at approximately "
+        "half the core radius",
+        "mean r_max,h / R",
+        "0.35-0.65; 0.2-0.8 partly",
+        c4a,
+    ),
+    _c(
+        4,
+        "4b",
+        "the electron ground state was generally confined to the shell region, with its density maximum "
+        "located near the core/shell interface, at a distance of approximately 0.2 nm",
+        "w_e; mean r_max,e - R (nm)",
+        "w_e < 0.5 for all and 0-0.5 nm; one of them partly",
+        c4b,
+    ),
+    _c(
+        4,
+        "4c",
+        "particularly pronounced in the case of a small core radius (R = 1.1 nm) and a thick shell "
+        "(H = 2.2 nm) ... the electron was strongly localized in the shell while the hole remained confined to the "
+        "core",
+        "label, w_e (lowest of the four?)",
+        "lowest w_e and type-II; lowest w_e partly",
+        c4c,
+    ),
+    _c(
+        4,
+        "4d",
+        "for a larger core radius (R = 2.7 nm) and a correspondingly thinner shell (H = 0.6 nm) ... the "
+        "electron and hole density maxima remained spatially separated ... noticeable leakage of the electron "
+        "wavefunction from the thin shell into the core",
+        "s, w_e (highest of the four?)",
+        "highest w_e and s >= 0.1; highest w_e partly",
+        c4d,
+    ),
+    _c(
+        4,
+        "4e",
+        "As the core diameter increases, the electron density shifts further away from the nanocrystal "
+        "center (caption)",
+        "rank correlation of r_max,e with R",
+        ">= 0.8; > 0 partly",
+        c4e,
+    ),
+    _c(
+        4,
+        "4f",
+        "the hole state remains predominantly localized in the core region (caption)",
+        "min w_h",
+        ">= 0.5; >= 0.4 partly",
+        c4f,
+    ),
+    _c(
+        4,
+        "4g",
+        "As shown in Fig. 4, spatial separation of the electron and hole radial density maxima was "
+        "observed for different core/shell configurations",
+        "|r_max,e - r_max,h| (nm), smallest of the four",
+        ">= 0.2 nm; >= 0.1 partly",
+        c4g,
+    ),
+    _c(
+        5,
+        "5a",
+        "type-II-like confinement was observed in alloyed systems, especially for nanocrystals with a small "
+        "core radius (R = 0.5 nm) and a relatively thick shell (H = 1.6 nm)",
+        "majority label at R = 1a",
+        "type-II or quasi-type-II; mixed partly",
+        c5a,
+    ),
+    _c(
+        5,
+        "5b",
+        "As the core radius increased while the shell thickness remained constant, the system transitioned "
+        "through an intermediate (mixed) regime",
+        "majority label at R = 3a",
+        "mixed; quasi-type-II partly",
+        c5b,
+    ),
+    _c(
+        5,
+        "5c",
+        "and eventually reverted to conventional type-I confinement at R = 2.7 nm",
+        "majority label at R = 5a",
+        "type-I",
+        c5c,
+    ),
+    _c(
+        6,
+        "6a",
+        "the emission energy was primarily controlled by the core radius, with the band gap decreasing "
+        "significantly with increasing core radius",
+        "gap drop from smallest to largest R, per system",
+        "rank correlation <= -0.8 in every H row; a drop in both partly",
+        lambda ds: _gap_vs_r(ds, 6, SYS6),
+    ),
+    _c(
+        6,
+        "6b",
+        "In contrast, dependence on the shell thickness was much weaker",
+        "gap range along H / along R",
+        "<= 0.3 in both systems; < 1 partly",
+        lambda ds: _h_over_r(ds, 6, SYS6),
+    ),
+    _c(
+        6,
+        "6c",
+        "the band gap in the alloyed case was typically larger by approximately 0.1-0.2 eV",
+        "median gap(Zn0.5In0.5S) - gap(InS) (eV)",
+        "0.1-0.2 eV; 0.05-0.3 partly",
+        c6c,
+    ),
+    _c(
+        6,
+        "6d",
+        "we confirmed the emergence of a type-II confinement regime. This regime occurs predominantly in "
+        "structures with small core radii and thick shells, in both pure and alloyed systems",
+        "share of (quasi-)type-II labels for H >= R vs H < R",
+        "higher for H >= R in both; in one partly",
+        c6d,
+    ),
+    _c(
+        6,
+        "6e",
+        "alloyed systems tend to transition to type-II (or mixed) confinement more readily",
+        "count of non-type-I labels, alloyed vs pure",
+        "alloyed more; equal partly",
+        c6e,
+    ),
+    _c(
+        6,
+        "6f",
+        "in the alloyed system with R = 2.7 nm and H = 1.1 nm ... the observed low optical activity arose "
+        "from the localization of the electron and hole in different atomic layers ... the confinement could still "
+        "be classified as type-I",
+        "label and |d|² / map median at R = 5a, H = 2a (alloyed)",
+        "type-I and below the median; type-I only partly",
+        c6f,
+    ),
+    _c(
+        6,
+        "6g",
+        "Small core radii combined with thick shells typically lead to increased electron-hole separation (caption)",
+        "rank correlation of s with H/R",
+        ">= 0.5 in both; > 0 in one partly",
+        lambda ds: _sep_vs_ratio(ds, 6, SYS6),
+    ),
+    _c(
+        6,
+        "6h",
+        "for Zn0.5In0.5S/ZnS core/shell nanocrystals, the hole energy was lowered compared to the pure "
+        "InS case, effectively increasing the band gap",
+        "H1(alloy) - H1(pure) at equal (R, H)",
+        "negative at >= 80 % of the points; at most points partly",
+        c6h,
+    ),
+    _c(
+        6,
+        "6i",
+        "Although the electron energy (E1) remained lower than in pure ZnS, it was still higher than in InS "
+        "and ultimately contributed to the observed band gap increase",
+        "E1(alloy) - E1(pure) at equal (R, H)",
+        "positive at >= 80 % of the points; at most points partly",
+        c6i,
+    ),
+    _c(
+        7,
+        "7a",
+        "Compared to the InS cases, the electron and hole states in Zn1-xCuxS exhibited a relatively minor "
+        "bowing effect",
+        "gap bowing Fig. 7 / Fig. 2 (STR)",
+        "<= 0.5; < 1 partly",
+        c7a,
+    ),
+    _c(
+        7,
+        "7b",
+        "with minimal differences observed among the three computational approaches used",
+        "largest model spread of E1 or H1 (eV)",
+        "<= 0.1 eV; <= 0.2 partly",
+        c7b,
+    ),
+    _c(
+        7,
+        "7c",
+        "the results obtained with and without strain inclusion were nearly indistinguishable",
+        "max |STR - NSTR| of E1, H1 (eV)",
+        "<= 0.02 eV; <= 0.05 partly",
+        c7c,
+    ),
+    _c(
+        7,
+        "7d",
+        "the pronounced bowing observed when lattice randomness and strain (STR) are considered (caption)",
+        "gap bowing STR (eV)",
+        ">= 0.1 eV; >= 0.05 partly",
+        c7d,
+    ),
+    _c(
+        8,
+        "8a",
+        "For all considered VBO scenarios, both electron and hole densities remained predominantly confined "
+        "to the core region, with only small tails extending into the shell",
+        "min over VBOs of min(w_e, w_h)",
+        ">= 0.5; >= 0.4 partly",
+        c8a,
+    ),
+    _c(
+        8,
+        "8b",
+        "increasing the VBO led to a stronger localization of the hole in the core",
+        "rank correlation of w_h with VBO",
+        ">= 0.8; > 0 partly",
+        c8b,
+    ),
+    _c(
+        8,
+        "8c",
+        "a slight inward shift of the hole density towards the center of the nanocrystal was observed",
+        "rank correlation of r_max,h with VBO",
+        "<= -0.8; < 0 partly",
+        c8c,
+    ),
+    _c(
+        8,
+        "8d",
+        "the overall confinement character remained type-I",
+        "labels over the sweep",
+        "all type-I; at least half partly",
+        c8d,
+    ),
+    _c(
+        8,
+        "8e",
+        "some spatial separation between the electron and hole envelope maxima was evident",
+        "max |r_max,e - r_max,h| (nm)",
+        ">= 0.1 nm; >= 0.05 partly",
+        c8e,
+    ),
+    _c(
+        8,
+        "8f",
+        "the actual radial density maxima ... appeared to be located in different atomic layers for the "
+        "electron (red) and hole (blue)",
+        "mean O_atom / O_env",
+        "<= 0.8; <= 0.95 partly",
+        c8f,
+    ),
+    _c(
+        9,
+        "9a",
+        "both carriers were predominantly localized in the core, clearly indicating type-I confinement",
+        "labels at R = 1, 3, 5a",
+        "all type-I; two of three partly",
+        c9a,
+    ),
+    _c(
+        9,
+        "9b",
+        "in the smallest nanocrystal (Fig. 9a), the spatial separation between the electron and hole radial "
+        "density maxima ... was most pronounced",
+        "|r_max,e - r_max,h| per dot (nm)",
+        "largest at R = 1a",
+        c9b,
+    ),
+    _c(
+        10,
+        "10a",
+        "a characteristic decrease in the band gap with increasing core radius",
+        "gap drop from smallest to largest R",
+        "rank correlation <= -0.8 in every H row; a drop partly",
+        lambda ds: _gap_vs_r(ds, 10, SYS10),
+    ),
+    _c(
+        10,
+        "10b",
+        "the band gap exhibited only a modest dependence on shell thickness",
+        "gap range along H / along R",
+        "<= 0.3; < 1 partly",
+        lambda ds: _h_over_r(ds, 10, SYS10),
+    ),
+    _c(
+        10,
+        "10c",
+        "the alloyed nanocrystals exhibited a larger band gap",
+        "gap(Zn0.5Cu0.5S) - gap(CuS) (eV)",
+        "positive everywhere; median positive partly",
+        c10c,
+    ),
+    _c(
+        10,
+        "10d",
+        "In the unalloyed system, except for very thin shells, the optical activity increased with core size",
+        "rank correlation of |d|² with R per H >= 2a row",
+        ">= 0.8 in every row; mean > 0 partly",
+        c10d,
+    ),
+    _c(
+        10,
+        "10e",
+        "the alloyed system exhibited a more complex pattern",
+        "mean rank correlation of |d|² with R",
+        "alloyed lower than pure by > 0.2; lower partly",
+        c10e,
+    ),
+    _c(
+        10,
+        "10f",
+        "all the analyzed alloyed structures remained within the type-I confinement regime",
+        "share of type-I labels (alloyed map)",
+        "1; >= 0.8 partly",
+        lambda ds: _all_type1(ds, 10, SYS10[1][0]),
+    ),
+    _c(
+        10,
+        "10g",
+        "In the case of CuS/ZnS systems, both electron and hole states were consistently found to be "
+        "strongly confined within the core region",
+        "share of type-I labels (pure map)",
+        "1; >= 0.8 partly",
+        lambda ds: _all_type1(ds, 10, SYS10[0][0]),
+    ),
+    _c(
+        10,
+        "10h",
+        "Small core radii combined with thick shells typically lead to increased electron-hole separation (caption)",
+        "rank correlation of s with H/R",
+        ">= 0.5 in both; > 0 in one partly",
+        lambda ds: _sep_vs_ratio(ds, 10, SYS10),
+    ),
+    _c(
+        11,
+        "11a",
+        "The E1 energy decreases largely in proportion to the incorporation of low band gap materials "
+        "(CuS or InS) in the core region",
+        "ΔE1 at 50 % Cu and at 50 % In (eV)",
+        "both < -0.05 eV; one < 0 partly",
+        c11a,
+    ),
+    _c(
+        11,
+        "11b",
+        "CuS ... induces a slightly larger reduction in E1 compared to InS ... although both materials "
+        "have a broadly similar effect",
+        "ΔE1(Cu 50 %) / ΔE1(In 50 %)",
+        "1-1.5; 1-3 partly",
+        c11b,
+    ),
+    _c(
+        11,
+        "11c",
+        "H1 energy is much more sensitive to increasing In content than to Cu content",
+        "ΔH1(In 50 %) / ΔH1(Cu 50 %)",
+        ">= 2; > 1 partly",
+        c11c,
+    ),
+    _c(
+        11,
+        "11d",
+        "The excitonic ground state energy largely follows the trend of the E1 level, since the "
+        "variations in the hole state due to alloying are comparatively smaller",
+        "ΔE1 / ΔX along each axis",
+        ">= 0.5 on both axes; on one partly",
+        c11d,
+    ),
+    _c(
+        11,
+        "11e",
+        "ranges from approximately 3.7 eV in nearly pure ZnS core/shell systems",
+        "X at Cu = In = 0 (eV)",
+        "within 0.1 eV of 3.7; 0.25 partly",
+        c11e,
+    ),
+    _c(
+        11,
+        "11f",
+        "to 2.1 eV in systems with cores composed of a 1:1 In:Cu ratio (i.e., pure InCuS)",
+        "X at Cu = In = 50 % (eV)",
+        "within 0.15 eV of 2.1; 0.35 partly",
+        c11f,
+    ),
+    _c(
+        12,
+        "12a",
+        "a clear type II-like confinement with pronounced electron-hole separation was observed only for "
+        "nanocrystals with a small core radius (R = 0.5 nm) and a relatively thick shell (H = 1.6 nm), and only for "
+        "compositions with high In and low Cu content (upper left corner of the plot)",
+        "majority type-II points of all dots",
+        "the corner of dot a, and nothing outside its high-In, low-Cu region",
+        c12a,
+    ),
+    _c(
+        12,
+        "12b",
+        "the relatively high biexciton binding energy (above 0.7 eV)",
+        "ΔXX, dot a, Cu 0, In 50 % (eV)",
+        ">= 0.7 eV; >= 0.35 partly",
+        c12b,
+    ),
+    _c(
+        12,
+        "12c",
+        "This conclusion is supported by the low optical activity",
+        "|d|² / map median, dot a corner",
+        "<= 0.5; < 1 partly",
+        c12c,
+    ),
+    _c(
+        12,
+        "12d",
+        "the confinement was mixed or remained type-I for other compositions",
+        "share type-I or mixed, dot a elsewhere",
+        ">= 0.8; >= 0.5 partly",
+        c12d,
+    ),
+    _c(
+        12,
+        "12e",
+        "in nanocrystals with both high In and high Cu content (upper right region in Fig. 12a,d), we "
+        "observed a substantial ΔXX and a low optical transition dipole moment. Nevertheless, the corresponding "
+        "radial density plots showed a significant overlap",
+        "ΔXX, |d|² vs map medians; O_env at (50 %, 50 %)",
+        "ΔXX above, |d|² below median, O_env >= 0.7; two of three partly",
+        c12e,
+    ),
+    _c(
+        12,
+        "12f",
+        "clear type-I confinement is observed in systems with low In and Cu contents",
+        "share type-I, dot a, Cu and In <= 10 %",
+        ">= 0.75; >= 0.5 partly",
+        c12f,
+    ),
+    _c(
+        12,
+        "12g",
+        "the composition-dependent trends for E1, H1, and exciton (X) energies were consistent with those "
+        "shown in Fig. 11",
+        "signs of ΔE1, ΔH1 along the axes, dots b and c",
+        "Fig. 11's signs in both",
+        c12g,
+    ),
+    _c(
+        12,
+        "12h",
+        "this consistency did not extend to optical activity or biexciton binding energy, both of which "
+        "exhibited complex, non-trivial, and composition-specific behavior",
+        "mean rank correlation between the dots' maps",
+        "|d|² and ΔXX both > 0.2 below E1's; one partly",
+        c12h,
+    ),
+    _c(
+        12,
+        "12i",
+        "in the upper left regions of Fig. 12b,f, we observed cases where low optical activity coincided "
+        "with a large ΔXX, but the system remained in the type-I confinement regime",
+        "labels, ΔXX, |d|² vs medians at Cu <= 10 %, In >= 40 %, dots b and c",
+        "both dots; one partly",
+        c12i,
+    ),
+    _c(
+        12,
+        "12j",
+        "in the lower left corners of Fig. 12b,e, a large ΔXX and low optical activity suggest "
+        "significant shifts in the electron radial density maxima, but without a complete transition to type-II "
+        "behavior ... 'mixed' confinement",
+        "labels, ΔXX, |d|² vs medians, dot b, Cu and In <= 10 %",
+        "majority mixed and ΔXX above, |d|² below median; either partly",
+        c12j,
+    ),
+    _c(
+        12,
+        "12k",
+        "A similar phenomenon was observed in the last system discussed here (R = 2.2 nm, H = 1.6 nm), "
+        "especially for compositions with high Cu and intermediate In contents (Fig. 12c,f)",
+        "share mixed, dot c, Cu >= 40 %, In 20-30 %",
+        ">= 0.5; any partly",
+        c12k,
+    ),
 )
 
 CLAIMS += (
-    _c(12, "12l", "nanocrystals with moderate indium (In0.2) and variable copper content demonstrate high tunability "
-       "between the type-I and the type-II confinement regimes (conclusions)",
-       "labels at In 20 %, all Cu contents and dots", "type-I and a type-II-like or mixed label both occur; "
-       "more than one label partly", c12l),
+    _c(
+        12,
+        "12l",
+        "nanocrystals with moderate indium (In0.2) and variable copper content demonstrate high tunability "
+        "between the type-I and the type-II confinement regimes (conclusions)",
+        "labels at In 20 %, all Cu contents and dots",
+        "type-I and a type-II-like or mixed label both occur; more than one label partly",
+        c12l,
+    ),
 )
 
 # Evidence for partly / not reproduced verdicts, by claim id (filled after the study).

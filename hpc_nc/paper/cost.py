@@ -31,8 +31,8 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -104,12 +104,18 @@ def reference_keys(job) -> list:
     The electronic stage solves the homogeneous ZnS dot of a task's (R, H) once per process
     and geometry (hpc_nc.pipeline.electronic_stage.homogeneous_reference) unless the task is
     itself homogeneous (pure ZnS core or no shell)."""
-    return [None if (t.x_cu == 0 and t.x_in == 0) or t.shell_thickness_a == 0
-            else (t.core_radius_a, t.shell_thickness_a) for t in job.tasks]
+    return [
+        None if (t.x_cu == 0 and t.x_in == 0) or t.shell_thickness_a == 0 else (t.core_radius_a, t.shell_thickness_a)
+        for t in job.tasks
+    ]
 
 
-def makespan(task_seconds: Sequence[float], n_ranks: int, keys: Sequence | None = None,
-             key_seconds: Sequence[float] | None = None) -> float:
+def makespan(
+    task_seconds: Sequence[float],
+    n_ranks: int,
+    keys: Sequence | None = None,
+    key_seconds: Sequence[float] | None = None,
+) -> float:
     """Wall seconds of the farm: tasks in order, each to the rank free first (module doc).
 
     ``keys``/``key_seconds``: a rank pays ``key_seconds[i]`` extra the first time it meets
@@ -137,8 +143,12 @@ def reference_seconds(job, model: PowerLawCost | None = None) -> np.ndarray:
     from hpc_nc.pipeline.cost import predict_task
 
     n_states = job.n_electrons + job.n_holes
-    return np.array([0.0 if k is None else predict_task(int(v), n_states, job.solver.strategy,
-                                                        job.ranks_per_task).cpu_s for k, v in zip(keys, n)])
+    return np.array(
+        [
+            0.0 if k is None else predict_task(int(v), n_states, job.solver.strategy, job.ranks_per_task).cpu_s
+            for k, v in zip(keys, n)
+        ]
+    )
 
 
 def predict_job(job, model: PowerLawCost | None = None, n_ranks: int = NODE_RANKS) -> dict:
@@ -151,11 +161,18 @@ def predict_job(job, model: PowerLawCost | None = None, n_ranks: int = NODE_RANK
     once = {k: r for k, r in zip(keys, ref) if k is not None}  # at least one reference per geometry
     n_states = job.n_electrons + job.n_holes
     mem = max(estimate_task_memory_bytes(t.n_atoms, n_states, job.solver.strategy) for t in job.tasks)
-    return {"job": job.name, "n_tasks": len(job.tasks), "cpu_seconds": float(tasks.sum() + relax + sum(once.values())),
-            "relax_seconds": relax, "reference_seconds_min": float(sum(once.values())),
-            "max_task_seconds": float(tasks.max()),
-            "node_wall_seconds": makespan(tasks, n_ranks, keys, ref) + relax / n_ranks, "n_ranks": n_ranks,
-            "memory_per_rank_bytes": int(mem), "model": model.source if model else BENCHMARK_SOURCE}
+    return {
+        "job": job.name,
+        "n_tasks": len(job.tasks),
+        "cpu_seconds": float(tasks.sum() + relax + sum(once.values())),
+        "relax_seconds": relax,
+        "reference_seconds_min": float(sum(once.values())),
+        "max_task_seconds": float(tasks.max()),
+        "node_wall_seconds": makespan(tasks, n_ranks, keys, ref) + relax / n_ranks,
+        "n_ranks": n_ranks,
+        "memory_per_rank_bytes": int(mem),
+        "model": model.source if model else BENCHMARK_SOURCE,
+    }
 
 
 # -- measured record ------------------------------------------------------------------------
@@ -191,8 +208,13 @@ def run_measured(cmd: Sequence[str], env: dict | None = None) -> dict:
             usage = {"cpu": float("nan"), "maxrss_kib": float("nan")}
     finally:
         os.unlink(out)
-    return {"returncode": rc, "wall_seconds": wall, "cpu_seconds": float(usage["cpu"]),
-            "peak_rss_mib": float(usage["maxrss_kib"]) / 1024.0, "started_unix": t0}
+    return {
+        "returncode": rc,
+        "wall_seconds": wall,
+        "cpu_seconds": float(usage["cpu"]),
+        "peak_rss_mib": float(usage["maxrss_kib"]) / 1024.0,
+        "started_unix": t0,
+    }
 
 
 def record_session(fig_dir: str, session: dict) -> dict:
@@ -219,7 +241,10 @@ def read_record(fig_dir: str) -> dict:
 def summarize_record(record: dict) -> dict:
     """Totals over sessions: wall, CPU seconds, peak RSS (max), ranks used."""
     s = record.get("sessions", [])
-    return {"sessions": len(s), "wall_seconds": float(sum(x["wall_seconds"] for x in s)),
-            "cpu_seconds": float(sum(x["cpu_seconds"] for x in s)),
-            "peak_rss_mib": float(max((x["peak_rss_mib"] for x in s), default=float("nan"))),
-            "ranks": sorted({int(x.get("np", 0)) for x in s})}
+    return {
+        "sessions": len(s),
+        "wall_seconds": float(sum(x["wall_seconds"] for x in s)),
+        "cpu_seconds": float(sum(x["cpu_seconds"] for x in s)),
+        "peak_rss_mib": float(max((x["peak_rss_mib"] for x in s), default=float("nan"))),
+        "ranks": sorted({int(x.get("np", 0)) for x in s}),
+    }

@@ -83,8 +83,14 @@ def _write_csv(path: str, header: list[str], columns: list[np.ndarray]) -> None:
         w = csv.writer(fh)
         w.writerow(header)
         for row in zip(*columns):
-            w.writerow(["nan" if isinstance(v, float) and not np.isfinite(v) else
-                        (format(v, ".8g") if isinstance(v, float) else v) for v in row])
+            w.writerow(
+                [
+                    "nan"
+                    if isinstance(v, float) and not np.isfinite(v)
+                    else (format(v, ".8g") if isinstance(v, float) else v)
+                    for v in row
+                ]
+            )
     os.replace(tmp, path)
 
 
@@ -98,8 +104,9 @@ def _level(values: np.ndarray, n: int) -> np.ndarray | None:
     return None
 
 
-def export_figure_data(results: Any, out_dir: str, *, radial: bool = False,
-                       log: Callable[[str], None] | None = None) -> list[str]:
+def export_figure_data(
+    results: Any, out_dir: str, *, radial: bool = False, log: Callable[[str], None] | None = None
+) -> list[str]:
     """Write tasks.csv, ensemble.csv, costs.csv (and radial.csv) of one figure; serial.
 
     ``results``: results file path or dict (:func:`hpc_nc.io.ensemble.as_table`). Returns
@@ -117,9 +124,12 @@ def export_figure_data(results: Any, out_dir: str, *, radial: bool = False,
     written.append(path)
     n = table["n_tasks"]
     status = np.asarray(table["status"]).astype(int)
-    cols = {"task": np.asarray(table["index"]).astype(int), "model": np.asarray(table["model"]).astype(str),
-            "n_atoms": np.asarray(table.get("n_atoms", np.full(n, -1))).astype(int),
-            "status": np.where(status == DONE, "done", np.where(status == 2, "failed", "pending"))}
+    cols = {
+        "task": np.asarray(table["index"]).astype(int),
+        "model": np.asarray(table["model"]).astype(str),
+        "n_atoms": np.asarray(table.get("n_atoms", np.full(n, -1))).astype(int),
+        "status": np.where(status == DONE, "done", np.where(status == 2, "failed", "pending")),
+    }
     for name in COST_FIELDS:
         v = table.get(name)
         if isinstance(v, np.ndarray) and v.shape == (n,):
@@ -144,7 +154,8 @@ def export_figure_data(results: Any, out_dir: str, *, radial: bool = False,
             "r_A": grid[rows].ravel(),
             "rho_e": (rho_e if rho_e is not None else np.full_like(env_e, np.nan))[rows].ravel(),
             "rho_h": (rho_h if rho_h is not None else np.full_like(env_h, np.nan))[rows].ravel(),
-            "env_e": env_e[rows].ravel(), "env_h": env_h[rows].ravel(),
+            "env_e": env_e[rows].ravel(),
+            "env_h": env_h[rows].ravel(),
         }
         path = os.path.join(out_dir, "radial.csv")
         _write_csv(path, list(out), [c.tolist() for c in out.values()])
@@ -181,5 +192,9 @@ def load_figure_data(fig_dir: str) -> FigureData | None:
     for name in ("radial", "costs"):
         p = os.path.join(fig_dir, f"{name}.csv")
         opt[name] = read_csv_columns(p) if os.path.exists(p) else None
-    return FigureData(tasks=read_csv_columns(tasks_path),
-                      ensemble=read_csv_columns(os.path.join(fig_dir, "ensemble.csv")), source=fig_dir, **opt)
+    return FigureData(
+        tasks=read_csv_columns(tasks_path),
+        ensemble=read_csv_columns(os.path.join(fig_dir, "ensemble.csv")),
+        source=fig_dir,
+        **opt,
+    )

@@ -80,8 +80,11 @@ def _fresh_env() -> dict:
     singleton MPI init, e.g. by h5py/mpi4py, sets OMPI_COMM_WORLD_*; ``hpc-nc run`` would
     then refuse to launch its own mpirun); user settings (OMPI_MCA_*, OMPI_ALLOW_*) stay."""
     keep = ("OMPI_MCA_", "OMPI_ALLOW_")
-    return {k: v for k, v in os.environ.items()
-            if not (k.startswith(("OMPI_", "PMIX_", "PMI_", "OPAL_", "ORTE_")) and not k.startswith(keep))}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith(("OMPI_", "PMIX_", "PMI_", "OPAL_", "ORTE_")) and not k.startswith(keep))
+    }
 
 
 def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only: bool, log=print) -> dict:
@@ -103,21 +106,38 @@ def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only:
         log(f"paper: {name}: {total - done} of {total} tasks to compute: {' '.join(cmd)}")
         session = cost.run_measured(cmd, env=_fresh_env())
         done_after, failed_after, _ = _status(results) if os.path.exists(results) else (0, 0, total)
-        session.update(np=np_ranks, tasks_done_before=done, tasks_done_after=done_after, failed=failed_after,
-                       job_sha256=job.job_hash)
+        session.update(
+            np=np_ranks,
+            tasks_done_before=done,
+            tasks_done_after=done_after,
+            failed=failed_after,
+            job_sha256=job.job_hash,
+        )
         cost.record_session(fig_dir, session)
         info["ran"] = True
         info["returncode"] = session["returncode"]
         if session["returncode"] not in (0, 1):  # 1: some tasks failed (recorded, shown in the report)
             log(f"paper: {name}: hpc-nc run exited with status {session['returncode']}; see its message above")
-        log(f"paper: {name}: {done_after}/{total} done, {failed_after} failed, {session['wall_seconds']:.0f} s wall, "
-            f"{session['cpu_seconds']:.0f} s CPU, peak {session['peak_rss_mib']:.0f} MiB per process")
+        log(
+            f"paper: {name}: {done_after}/{total} done, {failed_after} failed, {session['wall_seconds']:.0f} s wall, "
+            f"{session['cpu_seconds']:.0f} s CPU, peak {session['peak_rss_mib']:.0f} MiB per process"
+        )
     if os.path.exists(results):
         export_figure_data(results, fig_dir, radial=fig.radial, log=log)
         d_, f_, t_ = _status(results)
         with open(_meta_path(fig_dir), "w", encoding="utf-8") as fh:
-            json.dump({"job": fig.job, "job_sha256": job.job_hash, "n_tasks": t_, "n_done": d_, "n_failed": f_,
-                       "exported_unix": time.time()}, fh, indent=1)
+            json.dump(
+                {
+                    "job": fig.job,
+                    "job_sha256": job.job_hash,
+                    "n_tasks": t_,
+                    "n_done": d_,
+                    "n_failed": f_,
+                    "exported_unix": time.time(),
+                },
+                fh,
+                indent=1,
+            )
     data = load_figure_data(fig_dir)
     if data is None:
         log(f"paper: {name}: no results and no CSVs yet; figure not drawn")
@@ -153,8 +173,11 @@ def _commit(fig_dir: str, name: str, log=print) -> None:
         return
     if diff.returncode == 0:
         return  # nothing new
-    c = subprocess.run(["git", "commit", "-q", "-m", f"docs/reproduction/{name}: results of make paper",
-                        "--", fig_dir], capture_output=True, text=True)
+    c = subprocess.run(
+        ["git", "commit", "-q", "-m", f"docs/reproduction/{name}: results of make paper", "--", fig_dir],
+        capture_output=True,
+        text=True,
+    )
     log(f"paper: {name}: " + ("committed" if c.returncode == 0 else f"git commit failed: {c.stderr.strip()}"))
 
 
@@ -205,8 +228,10 @@ def cmd_predict(args) -> int:
         if fig is not EXTENDED:
             total_cpu += p["cpu_seconds"]
             total_tasks += p["n_tasks"]
-        print(f"{fig.job:28s} {p['n_tasks']:6d} {p['cpu_seconds'] / 3600:8.2f} {p['max_task_seconds']:10.1f} "
-              f"{p['node_wall_seconds'] / 60:16.1f} {p['memory_per_rank_bytes'] / 2**30:9.2f}")
+        print(
+            f"{fig.job:28s} {p['n_tasks']:6d} {p['cpu_seconds'] / 3600:8.2f} {p['max_task_seconds']:10.1f} "
+            f"{p['node_wall_seconds'] / 60:16.1f} {p['memory_per_rank_bytes'] / 2**30:9.2f}"
+        )
     print(f"{'total Figs. 2-12':28s} {total_tasks:6d} {total_cpu / 3600:8.2f}")
     return 0
 

@@ -29,7 +29,8 @@ readings where the paper is unclear):
 from __future__ import annotations
 
 import os
-from typing import Callable, Sequence
+from collections.abc import Sequence
+from typing import Callable
 
 import numpy as np
 
@@ -87,8 +88,16 @@ def _core_only(data: FigureData, path: str, xkey: str, element: str, number: int
             y, err = _col(data, f"{field}_mean", rows), _col(data, f"{field}_sem", rows)
             if not np.isfinite(y).any():
                 continue
-            ax.errorbar(100 * x, y, yerr=np.nan_to_num(err), marker="o", ms=3.5, capsize=2.5,
-                        color=MODEL_COLORS[model], label=model)
+            ax.errorbar(
+                100 * x,
+                y,
+                yerr=np.nan_to_num(err),
+                marker="o",
+                ms=3.5,
+                capsize=2.5,
+                color=MODEL_COLORS[model],
+                label=model,
+            )
             drawn = True
             if model == "STR" and np.isfinite(y[[0, -1]]).all() and x[0] == 0 and x[-1] == 1:
                 ax.plot([0, 100], [y[0], y[-1]], ":", color="0.3", lw=1, label="linear interpolation")
@@ -100,8 +109,11 @@ def _core_only(data: FigureData, path: str, xkey: str, element: str, number: int
             ax.legend(fontsize=7)
         else:
             _no_data(ax)
-    fig.suptitle(f"Fig. {number}: Zn$_{{1-x}}${element}$_x$S core-only nanocrystal, R = 4a "
-                 f"(diameter {8 * A_NM:.1f} nm); mean ± s.e. over alloy realisations", fontsize=9)
+    fig.suptitle(
+        f"Fig. {number}: Zn$_{{1-x}}${element}$_x$S core-only nanocrystal, R = 4a "
+        f"(diameter {8 * A_NM:.1f} nm); mean ± s.e. over alloy realisations",
+        fontsize=9,
+    )
     return _save(fig, path)
 
 
@@ -146,8 +158,11 @@ def _rebinned(c: dict) -> dict:
     for name in ("rho_e", "rho_h"):
         v = np.asarray(c[name], dtype=float)
         coarse = v[:n].reshape(-1, k).sum(axis=1) * dr / (k * dr)
-        out[name] = np.repeat(coarse, k)[: r.size] if n == r.size else np.concatenate(
-            [np.repeat(coarse, k), np.full(r.size - n, np.nan)])
+        out[name] = (
+            np.repeat(coarse, k)[: r.size]
+            if n == r.size
+            else np.concatenate([np.repeat(coarse, k), np.full(r.size - n, np.nan)])
+        )
     return out
 
 
@@ -174,8 +189,14 @@ def _radial_panel(ax, data: FigureData, tasks: Sequence[int], r_core_a: float, s
         else:
             for k in range(len(curves)):
                 if np.isfinite(rho[k]).any():
-                    ax.plot(r, rho[k], color=color, lw=0.5, alpha=0.35,
-                            label=f"{name} per layer, each realisation" if k == 0 else None)
+                    ax.plot(
+                        r,
+                        rho[k],
+                        color=color,
+                        lw=0.5,
+                        alpha=0.35,
+                        label=f"{name} per layer, each realisation" if k == 0 else None,
+                    )
             mean = env.mean(axis=0)
             sem = env.std(axis=0, ddof=1) / np.sqrt(len(curves))
             ax.plot(r, mean, "--", color=color, lw=1.4, label=f"{name} envelope, mean of {len(curves)}")
@@ -202,8 +223,13 @@ def _label_text(data: FigureData, **where) -> str:
 
 
 def _vbo_panels(data: FigureData, path: str, vbo_key: str, core: dict, number: int, compound: str):
-    vbos = sorted({float(v) for v in data.ensemble.get(vbo_key, [])
-                   if select(data.ensemble, model="STR", **{vbo_key: v, **core}).size})
+    vbos = sorted(
+        {
+            float(v)
+            for v in data.ensemble.get(vbo_key, [])
+            if select(data.ensemble, model="STR", **{vbo_key: v, **core}).size
+        }
+    )
     n = max(1, len(vbos))
     ncols = min(4, n)
     nrows = -(-n // ncols)
@@ -222,8 +248,11 @@ def _vbo_panels(data: FigureData, path: str, vbo_key: str, core: dict, number: i
         label = _label_text(data, model="STR", **{vbo_key: v, **core})
         ax.set_title(f"VBO = {v:g} eV" + (f"\nours: {label}" if label else ""), fontsize=8)
     _legend(flat[0])
-    fig.suptitle(f"Fig. {number}: {compound}/ZnS, R = {r_a * A_NM:.1f} nm ({r_a:g}a), H = {h_a * A_NM:.1f} nm "
-                 f"({h_a:g}a), STR; core dark, shell light grey", fontsize=9)
+    fig.suptitle(
+        f"Fig. {number}: {compound}/ZnS, R = {r_a * A_NM:.1f} nm ({r_a:g}a), H = {h_a * A_NM:.1f} nm "
+        f"({h_a:g}a), STR; core dark, shell light grey",
+        fontsize=9,
+    )
     return _save(fig, path)
 
 
@@ -235,15 +264,18 @@ def fig8(data: FigureData, path: str):
     return _vbo_panels(data, path, "vbo_cus", {"x_cu": 1.0, "x_in": 0.0}, 8, "CuS")
 
 
-def _geometry_panels(data: FigureData, path: str, geometries, comp: dict, number: int, title: str,
-                     frame_colors: dict | None = None):
+def _geometry_panels(
+    data: FigureData, path: str, geometries, comp: dict, number: int, title: str, frame_colors: dict | None = None
+):
     fig, axes = _figure(1, len(geometries), size=(3.3, 2.8))
     for k, (ax, (r, h)) in enumerate(zip(axes[0], geometries)):
         where = dict(core_radius_a=r, shell_thickness_a=h, **comp)
         _radial_panel(ax, data, _done_tasks(data, **where), r, h)
         label = _label_text(data, **where)
-        ax.set_title(f"({chr(97 + k)}) R = {r * A_NM:.1f} nm, H = {h * A_NM:.1f} nm"
-                     + (f"\nours: {label}" if label else ""), fontsize=8)
+        ax.set_title(
+            f"({chr(97 + k)}) R = {r * A_NM:.1f} nm, H = {h * A_NM:.1f} nm" + (f"\nours: {label}" if label else ""),
+            fontsize=8,
+        )
         color = (frame_colors or {}).get((r, h))
         if color:
             for s in ax.spines.values():
@@ -259,20 +291,37 @@ FIG5_GEOMETRIES = ((1.0, 3.0), (3.0, 3.0), (5.0, 3.0))
 
 
 def fig4(data: FigureData, path: str):
-    return _geometry_panels(data, path, FIG4_GEOMETRIES, {"x_cu": 0.0, "x_in": 1.0}, 4,
-                            "InS/ZnS, R + H = 3.3 nm (6a), VBO 1.1 eV, STR", {(2.0, 4.0): "red", (5.0, 1.0): "green"})
+    return _geometry_panels(
+        data,
+        path,
+        FIG4_GEOMETRIES,
+        {"x_cu": 0.0, "x_in": 1.0},
+        4,
+        "InS/ZnS, R + H = 3.3 nm (6a), VBO 1.1 eV, STR",
+        {(2.0, 4.0): "red", (5.0, 1.0): "green"},
+    )
 
 
 def fig5(data: FigureData, path: str):
-    return _geometry_panels(data, path, FIG5_GEOMETRIES, {"x_cu": 0.0, "x_in": 0.5}, 5,
-                            "Zn$_{0.5}$In$_{0.5}$S/ZnS, H = 1.6 nm (3a), STR; thin: realisations, "
-                            "dashed: mean envelope ± s.e.")
+    return _geometry_panels(
+        data,
+        path,
+        FIG5_GEOMETRIES,
+        {"x_cu": 0.0, "x_in": 0.5},
+        5,
+        "Zn$_{0.5}$In$_{0.5}$S/ZnS, H = 1.6 nm (3a), STR; thin: realisations, dashed: mean envelope ± s.e.",
+    )
 
 
 def fig9(data: FigureData, path: str):
-    return _geometry_panels(data, path, FIG5_GEOMETRIES, {"x_cu": 0.5, "x_in": 0.0}, 9,
-                            "Zn$_{0.5}$Cu$_{0.5}$S/ZnS, H = 1.6 nm (3a), STR; thin: realisations, "
-                            "dashed: mean envelope ± s.e.")
+    return _geometry_panels(
+        data,
+        path,
+        FIG5_GEOMETRIES,
+        {"x_cu": 0.5, "x_in": 0.0},
+        9,
+        "Zn$_{0.5}$Cu$_{0.5}$S/ZnS, H = 1.6 nm (3a), STR; thin: realisations, dashed: mean envelope ± s.e.",
+    )
 
 
 # -- maps ------------------------------------------------------------------------------------------
@@ -291,8 +340,7 @@ def _map_panel(fig, ax, x, y, values, sem, labels, cmap, vmin=None, vmax=None, c
         _no_data(ax)
         return None
     if finite.all() and len(xs) > 1 and len(ys) > 1:
-        levels = np.linspace(vmin if vmin is not None else np.nanmin(g),
-                             vmax if vmax is not None else np.nanmax(g), 15)
+        levels = np.linspace(vmin if vmin is not None else np.nanmin(g), vmax if vmax is not None else np.nanmax(g), 15)
         if levels[0] == levels[-1]:
             levels = levels[0] + np.linspace(-0.5, 0.5, 15) * max(abs(levels[0]) * 1e-3, 1e-9)
         mesh = ax.contourf(xs, ys, g, levels=levels, cmap=cmap, extend="both")
@@ -311,8 +359,16 @@ def _map_panel(fig, ax, x, y, values, sem, labels, cmap, vmin=None, vmax=None, c
     halo = [withStroke(linewidth=1.6, foreground="white")]  # readable on dark and light cells
     for xi, yi, s in zip(x, y, sem):
         if np.isfinite(s):
-            ax.annotate(f"±{s:.2g}", (xi, yi), textcoords="offset points", xytext=(0, -9), ha="center",
-                        fontsize=5, color="k", path_effects=halo)
+            ax.annotate(
+                f"±{s:.2g}",
+                (xi, yi),
+                textcoords="offset points",
+                xytext=(0, -9),
+                ha="center",
+                fontsize=5,
+                color="k",
+                path_effects=halo,
+            )
     return mesh
 
 
@@ -320,8 +376,11 @@ def _label_legend(fig):
     # a text line (constrained layout keeps it clear of the panels; figure legends outside
     # the axes need matplotlib >= 3.7, Debian 12 ships 3.6)
     names = {"o": "circle", "s": "square", "^": "triangle up", "v": "triangle down"}
-    fig.supxlabel("markers = our majority confinement label: "
-                  + ", ".join(f"{names[m]} {lab}" for lab, m in LABEL_MARKERS.items() if lab), fontsize=7)
+    fig.supxlabel(
+        "markers = our majority confinement label: "
+        + ", ".join(f"{names[m]} {lab}" for lab, m in LABEL_MARKERS.items() if lab),
+        fontsize=7,
+    )
 
 
 def _lattice_axes(ax):
@@ -338,8 +397,9 @@ def _lattice_axes(ax):
 def _rh_maps(data: FigureData, path: str, systems, number: int, diamonds: dict, lines: dict):
     fig, axes = _figure(2, 2, size=(3.9, 3.2))
     ens = data.ensemble
-    for i, (field, unit, name) in enumerate((("gap", "eV", "single-particle gap E1 - H1"),
-                                            ("dipole_sq", "Å²", "optical activity |d|²"))):
+    for i, (field, unit, name) in enumerate(
+        (("gap", "eV", "single-particle gap E1 - H1"), ("dipole_sq", "Å²", "optical activity |d|²"))
+    ):
         vals = [_col(data, f"{field}_mean", data.rows(x_cu=c, x_in=n)) for c, n, _ in systems]
         allv = np.concatenate([v[np.isfinite(v)] for v in vals]) if vals else np.empty(0)
         vmin, vmax = (float(allv.min()), float(allv.max())) if allv.size else (None, None)
@@ -349,9 +409,19 @@ def _rh_maps(data: FigureData, path: str, systems, number: int, diamonds: dict, 
             x = np.asarray(ens.get("core_radius_a", np.empty(0)), dtype=float)[rows] * A_NM
             y = np.asarray(ens.get("shell_thickness_a", np.empty(0)), dtype=float)[rows] * A_NM
             labels = ens["confinement"][rows] if "confinement" in ens else [""] * len(rows)
-            _map_panel(fig, ax, x, y, _col(data, f"{field}_mean", rows), _col(data, f"{field}_sem", rows), labels,
-                       SIZE_CMAPS[field], vmin, vmax, colorbar=f"{field if field == 'gap' else '|d|²'} ({unit})"
-                       if j == 1 else None)
+            _map_panel(
+                fig,
+                ax,
+                x,
+                y,
+                _col(data, f"{field}_mean", rows),
+                _col(data, f"{field}_sem", rows),
+                labels,
+                SIZE_CMAPS[field],
+                vmin,
+                vmax,
+                colorbar=f"{field if field == 'gap' else '|d|²'} ({unit})" if j == 1 else None,
+            )
             for rr, hh in diamonds.get(j, ()):
                 ax.plot(rr * A_NM, hh * A_NM, "D", ms=7, mfc="white", mec="k", mew=0.6, alpha=0.85)
             for kind, value in lines.get(j, ()):
@@ -365,20 +435,34 @@ def _rh_maps(data: FigureData, path: str, systems, number: int, diamonds: dict, 
             _lattice_axes(ax)
             ax.set_title(f"({chr(97 + 2 * i + j)}) {name}, {sysname}", fontsize=8)
     _label_legend(fig)
-    fig.suptitle(f"Fig. {number}: maps over core radius and shell thickness (STR); "
-                 "alloyed cells: mean over realisations, ± = standard error", fontsize=9)
+    fig.suptitle(
+        f"Fig. {number}: maps over core radius and shell thickness (STR); "
+        "alloyed cells: mean over realisations, ± = standard error",
+        fontsize=9,
+    )
     return _save(fig, path)
 
 
 def fig6(data: FigureData, path: str):
-    return _rh_maps(data, path, ((0.0, 1.0, "InS/ZnS"), (0.0, 0.5, "Zn$_{0.5}$In$_{0.5}$S/ZnS")), 6,
-                    diamonds={0: FIG4_GEOMETRIES, 1: FIG5_GEOMETRIES},
-                    lines={0: (("total", 6.0),), 1: (("shell", 3.0),)})
+    return _rh_maps(
+        data,
+        path,
+        ((0.0, 1.0, "InS/ZnS"), (0.0, 0.5, "Zn$_{0.5}$In$_{0.5}$S/ZnS")),
+        6,
+        diamonds={0: FIG4_GEOMETRIES, 1: FIG5_GEOMETRIES},
+        lines={0: (("total", 6.0),), 1: (("shell", 3.0),)},
+    )
 
 
 def fig10(data: FigureData, path: str):
-    return _rh_maps(data, path, ((1.0, 0.0, "CuS/ZnS"), (0.5, 0.0, "Zn$_{0.5}$Cu$_{0.5}$S/ZnS")), 10,
-                    diamonds={1: FIG5_GEOMETRIES}, lines={1: (("shell", 3.0),)})
+    return _rh_maps(
+        data,
+        path,
+        ((1.0, 0.0, "CuS/ZnS"), (0.5, 0.0, "Zn$_{0.5}$Cu$_{0.5}$S/ZnS")),
+        10,
+        diamonds={1: FIG5_GEOMETRIES},
+        lines={1: (("shell", 3.0),)},
+    )
 
 
 def _composition_maps(data: FigureData, path: str, geometries, fields, number: int, title: str):
@@ -393,8 +477,17 @@ def _composition_maps(data: FigureData, path: str, geometries, fields, number: i
             x = 100 * np.asarray(ens.get("x_cu", np.empty(0)), dtype=float)[rows]
             y = 100 * np.asarray(ens.get("x_in", np.empty(0)), dtype=float)[rows]
             labels = ens["confinement"][rows] if "confinement" in ens else [""] * len(rows)
-            _map_panel(fig, ax, x, y, _col(data, f"{field}_mean", rows), _col(data, f"{field}_sem", rows), labels,
-                       COMPOSITION_CMAP, colorbar=f"{name} ({unit})")
+            _map_panel(
+                fig,
+                ax,
+                x,
+                y,
+                _col(data, f"{field}_mean", rows),
+                _col(data, f"{field}_sem", rows),
+                labels,
+                COMPOSITION_CMAP,
+                colorbar=f"{name} ({unit})",
+            )
             ax.set_xlim(-2.5, 52.5)
             ax.set_ylim(-2.5, 52.5)
             ax.set_xlabel("Cu content (%)")
@@ -410,19 +503,40 @@ FIG12_GEOMETRIES = ((1.0, 3.0), (3.0, 4.0), (4.0, 3.0))
 
 
 def fig11(data: FigureData, path: str):
-    return _composition_maps(data, path, ((4.0, 2.0),),
-                             (("E1", "eV", "E1"), ("H1", "eV", "H1"), ("exciton_energy", "eV", "exciton energy X")),
-                             11, "ZnCuInS/ZnS, R = 2.2 nm, H = 1.1 nm, STR; mean ± s.e. over realisations")
+    return _composition_maps(
+        data,
+        path,
+        ((4.0, 2.0),),
+        (("E1", "eV", "E1"), ("H1", "eV", "H1"), ("exciton_energy", "eV", "exciton energy X")),
+        11,
+        "ZnCuInS/ZnS, R = 2.2 nm, H = 1.1 nm, STR; mean ± s.e. over realisations",
+    )
 
 
 def fig12(data: FigureData, path: str):
-    return _composition_maps(data, path, FIG12_GEOMETRIES,
-                             (("dipole_sq", "Å²", "optical activity |d|²"), ("dXX", "eV", "ΔXX")), 12,
-                             "ZnCuInS/ZnS, three dots (b: our reading of R, H); mean ± s.e. over realisations")
+    return _composition_maps(
+        data,
+        path,
+        FIG12_GEOMETRIES,
+        (("dipole_sq", "Å²", "optical activity |d|²"), ("dXX", "eV", "ΔXX")),
+        12,
+        "ZnCuInS/ZnS, three dots (b: our reading of R, H); mean ± s.e. over realisations",
+    )
 
 
 FIGURE_FUNCTIONS: dict[int, Callable[[FigureData, str], object]] = {
-    2: fig2, 3: fig3, 4: fig4, 5: fig5, 6: fig6, 7: fig7, 8: fig8, 9: fig9, 10: fig10, 11: fig11, 12: fig12}
+    2: fig2,
+    3: fig3,
+    4: fig4,
+    5: fig5,
+    6: fig6,
+    7: fig7,
+    8: fig8,
+    9: fig9,
+    10: fig10,
+    11: fig11,
+    12: fig12,
+}
 
 
 # -- beyond the paper ------------------------------------------------------------------------------
@@ -433,12 +547,25 @@ def extended_maps(datasets: Sequence[FigureData], path: str):
     for d in datasets:
         if d is None:
             continue
-        for k in ("x_cu", "x_in", "core_radius_a", "shell_thickness_a", "gap_mean", "gap_sem", "dipole_sq_mean",
-                  "dipole_sq_sem", "confinement"):
+        for k in (
+            "x_cu",
+            "x_in",
+            "core_radius_a",
+            "shell_thickness_a",
+            "gap_mean",
+            "gap_sem",
+            "dipole_sq_mean",
+            "dipole_sq_sem",
+            "confinement",
+        ):
             ens.setdefault(k, []).extend(list(d.ensemble.get(k, np.full(len(d.ensemble.get("x_cu", [])), np.nan))))
     merged = FigureData(tasks={}, ensemble={k: np.asarray(v) for k, v in ens.items()})
-    systems = ((0.0, 1.0, "InS"), (0.0, 0.5, "Zn$_{0.5}$In$_{0.5}$S"), (1.0, 0.0, "CuS"),
-               (0.5, 0.0, "Zn$_{0.5}$Cu$_{0.5}$S"))
+    systems = (
+        (0.0, 1.0, "InS"),
+        (0.0, 0.5, "Zn$_{0.5}$In$_{0.5}$S"),
+        (1.0, 0.0, "CuS"),
+        (0.5, 0.0, "Zn$_{0.5}$Cu$_{0.5}$S"),
+    )
     fig, axes = _figure(2, 4, size=(3.6, 3.1))
     for i, (field, unit) in enumerate((("gap", "eV"), ("dipole_sq", "Å²"))):
         for j, (c, n, name) in enumerate(systems):
@@ -447,14 +574,27 @@ def extended_maps(datasets: Sequence[FigureData], path: str):
             x = np.asarray(merged.ensemble.get("core_radius_a", []), dtype=float)[rows] * A_NM
             y = np.asarray(merged.ensemble.get("shell_thickness_a", []), dtype=float)[rows] * A_NM
             labels = merged.ensemble.get("confinement", np.array([""] * len(x)))[rows]
-            _map_panel(fig, ax, x, y, _col(merged, f"{field}_mean", rows), _col(merged, f"{field}_sem", rows),
-                       labels, SIZE_CMAPS[field], colorbar=f"{'gap' if field == 'gap' else '|d|²'} ({unit})")
-            ax.add_patch(__import__("matplotlib.patches", fromlist=["Rectangle"]).Rectangle(
-                (0.5 * A_NM, 0.5 * A_NM), 5 * A_NM, 4 * A_NM, fill=False, ls=":", lw=1.2, ec="k"))
+            _map_panel(
+                fig,
+                ax,
+                x,
+                y,
+                _col(merged, f"{field}_mean", rows),
+                _col(merged, f"{field}_sem", rows),
+                labels,
+                SIZE_CMAPS[field],
+                colorbar=f"{'gap' if field == 'gap' else '|d|²'} ({unit})",
+            )
+            ax.add_patch(
+                __import__("matplotlib.patches", fromlist=["Rectangle"]).Rectangle(
+                    (0.5 * A_NM, 0.5 * A_NM), 5 * A_NM, 4 * A_NM, fill=False, ls=":", lw=1.2, ec="k"
+                )
+            )
             ax.set_xlabel("core radius R (nm)")
             ax.set_ylabel("shell thickness H (nm)")
             ax.set_title(f"{name}/ZnS", fontsize=8)
     _label_legend(fig)
-    fig.suptitle("Beyond the paper: Figs. 6 and 10 extended to R = 6a, H = 5a (dotted box: the paper's range)",
-                 fontsize=9)
+    fig.suptitle(
+        "Beyond the paper: Figs. 6 and 10 extended to R = 6a, H = 5a (dotted box: the paper's range)", fontsize=9
+    )
     return _save(fig, path)

@@ -17,8 +17,16 @@ import numpy as np
 
 from hpc_nc.paper import EXTENDED, FIGURES, figure_dir_name
 from hpc_nc.paper.claims import CLAIMS, NOT, NOT_RUN, NOTES, PARTLY, REPRODUCED, evaluate_all
-from hpc_nc.paper.cost import (BENCHMARK_SOURCE, NODE_RANKS, PowerLawCost, fit_cost_model, makespan, predict_job,
-                               read_record, summarize_record)
+from hpc_nc.paper.cost import (
+    BENCHMARK_SOURCE,
+    NODE_RANKS,
+    PowerLawCost,
+    fit_cost_model,
+    makespan,
+    predict_job,
+    read_record,
+    summarize_record,
+)
 from hpc_nc.paper.data import FigureData, load_figure_data
 
 GROUP_COLUMNS = ("x_cu", "x_in", "core_radius_a", "shell_thickness_a", "vbo_ins", "vbo_cus", "model")
@@ -94,8 +102,12 @@ def label_spread(data: FigureData) -> dict | None:
     differ = sum(sum(lab != majority[k] for lab in v) for k, v in multi.items())
     n_real = sum(len(v) for v in multi.values())
     split = sum(len(set(v)) > 1 for v in multi.values())
-    return {"n_points": len(multi), "n_realisations": n_real, "single_differs": differ / n_real,
-            "points_split": split / len(multi)}
+    return {
+        "n_points": len(multi),
+        "n_realisations": n_real,
+        "single_differs": differ / n_real,
+        "points_split": split / len(multi),
+    }
 
 
 # -- consistency: the same task in two jobs --------------------------------------------------------
@@ -148,17 +160,30 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
     from hpc_nc.io.jobs import load_job
 
     measured_model = _measured_model(datasets)
-    rows, tot = [], {"tasks": 0, "done": 0, "cpu": 0.0, "wall": 0.0, "peak": 0.0, "pred_cpu": 0.0,
-                     "node_tasks": [], "node_keys": [], "node_ref": [],
-                     "node_relax": 0.0}
+    rows, tot = (
+        [],
+        {
+            "tasks": 0,
+            "done": 0,
+            "cpu": 0.0,
+            "wall": 0.0,
+            "peak": 0.0,
+            "pred_cpu": 0.0,
+            "node_tasks": [],
+            "node_keys": [],
+            "node_ref": [],
+            "node_relax": 0.0,
+        },
+    )
     for n, fig in list(FIGURES.items()) + [("ext", EXTENDED)]:
         number = 0 if n == "ext" else n
         fig_dir = os.path.join(out_root, figure_dir_name(number))
         job = load_job(os.path.join(repo_root, fig.job))
         pred = predict_job(job)
         raw = read_record(fig_dir)
-        tot.setdefault("hosts", set()).update((x.get("host", "?"), x.get("cpu_count", "?"))
-                                              for x in raw.get("sessions", []))
+        tot.setdefault("hosts", set()).update(
+            (x.get("host", "?"), x.get("cpu_count", "?")) for x in raw.get("sessions", [])
+        )
         rec = summarize_record(raw)
         d = datasets.get(n)
         done = d.n_done if d is not None else 0
@@ -174,13 +199,21 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
             if ok.any():
                 per_task = float(np.median(np.asarray(d.costs["wall_seconds"], dtype=float)[ok]))
         label = "ext." if n == "ext" else str(n)
-        rows.append([label, len(job.tasks), done, _fmt_hours(rec["cpu_seconds"]) if rec["sessions"] else "—",
-                     _fmt_hours(rec["wall_seconds"]) if rec["sessions"] else "—",
-                     f"{rec['peak_rss_mib']:.0f}" if rec["sessions"] else "—",
-                     ",".join(map(str, rec["ranks"])) or "—",
-                     f"{per_task:.1f}" if np.isfinite(per_task) else "—",
-                     _fmt_hours(pred["cpu_seconds"]), f"{node / 60:.3g}",
-                     f"{pred['memory_per_rank_bytes'] / 2**30:.2f}"])
+        rows.append(
+            [
+                label,
+                len(job.tasks),
+                done,
+                _fmt_hours(rec["cpu_seconds"]) if rec["sessions"] else "—",
+                _fmt_hours(rec["wall_seconds"]) if rec["sessions"] else "—",
+                f"{rec['peak_rss_mib']:.0f}" if rec["sessions"] else "—",
+                ",".join(map(str, rec["ranks"])) or "—",
+                f"{per_task:.1f}" if np.isfinite(per_task) else "—",
+                _fmt_hours(pred["cpu_seconds"]),
+                f"{node / 60:.3g}",
+                f"{pred['memory_per_rank_bytes'] / 2**30:.2f}",
+            ]
+        )
         if n != "ext":
             tot["tasks"] += len(job.tasks)
             tot["done"] += done
@@ -193,17 +226,41 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
             tot["node_ref"] += list(ref)
             tot["node_relax"] += relax
             tot["max_mem"] = max(tot.get("max_mem", 0), pred["memory_per_rank_bytes"])
-    tot["node_wall"] = makespan(tot["node_tasks"], NODE_RANKS, tot["node_keys"], tot["node_ref"]) \
-        + tot["node_relax"] / NODE_RANKS
+    tot["node_wall"] = (
+        makespan(tot["node_tasks"], NODE_RANKS, tot["node_keys"], tot["node_ref"]) + tot["node_relax"] / NODE_RANKS
+    )
     tot["model"] = measured_model.source if measured_model else BENCHMARK_SOURCE
-    rows.append(["**total 2-12**", tot["tasks"], tot["done"], _fmt_hours(tot["cpu"]) if tot["cpu"] else "—",
-                 _fmt_hours(tot["wall"]) if tot["wall"] else "—", f"{tot['peak']:.0f}" if tot["peak"] else "—", "",
-                 "", _fmt_hours(tot["pred_cpu"]), f"{tot['node_wall'] / 60:.3g}", ""])
+    rows.append(
+        [
+            "**total 2-12**",
+            tot["tasks"],
+            tot["done"],
+            _fmt_hours(tot["cpu"]) if tot["cpu"] else "—",
+            _fmt_hours(tot["wall"]) if tot["wall"] else "—",
+            f"{tot['peak']:.0f}" if tot["peak"] else "—",
+            "",
+            "",
+            _fmt_hours(tot["pred_cpu"]),
+            f"{tot['node_wall'] / 60:.3g}",
+            "",
+        ]
+    )
     return rows, tot
 
 
-COST_HEADER = ["Fig.", "tasks", "done", "measured CPU h", "measured wall h", "peak RSS per rank MiB", "ranks",
-               "median s per task", "predicted CPU h (benchmark model)", "64-core node wall min", "memory per rank GiB"]
+COST_HEADER = [
+    "Fig.",
+    "tasks",
+    "done",
+    "measured CPU h",
+    "measured wall h",
+    "peak RSS per rank MiB",
+    "ranks",
+    "median s per task",
+    "predicted CPU h (benchmark model)",
+    "64-core node wall min",
+    "memory per rank GiB",
+]
 
 
 def cost_section(datasets: dict, out_root: str, repo_root: str = ".") -> list[str]:
@@ -220,8 +277,9 @@ def cost_section(datasets: dict, out_root: str, repo_root: str = ".") -> list[st
         "Per-task wall times measured on a shared, loaded machine "
         "include waiting for a core, so the measured 64-core prediction is an upper bound.",
         "",
-        "Measured on: " + (", ".join(f"{h} ({c} cores)" for h, c in sorted(tot.get("hosts", ()), key=str))
-                           or "nothing measured yet") + ".",
+        "Measured on: "
+        + (", ".join(f"{h} ({c} cores)" for h, c in sorted(tot.get("hosts", ()), key=str)) or "nothing measured yet")
+        + ".",
         "",
         f"64-core node, Figs. 2-12: {tot['node_wall'] / 3600:.3g} h wall if every rank runs one task; the "
         f"largest tasks need {tot['max_mem'] / 2**30:.2f} GiB per rank, i.e. up to "
@@ -236,8 +294,9 @@ def cost_section(datasets: dict, out_root: str, repo_root: str = ".") -> list[st
 def update_results_md(path: str, lines: list[str]) -> None:
     """Replace (or append) the paper-cost block of benchmarks/RESULTS.md."""
     text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmark results\n"
-    block = "\n".join([COST_BEGIN, "## The paper's study: cost record (generated by `make paper`)", "", *lines,
-                       COST_END])
+    block = "\n".join(
+        [COST_BEGIN, "## The paper's study: cost record (generated by `make paper`)", "", *lines, COST_END]
+    )
     if COST_BEGIN in text and COST_END in text:
         head, rest = text.split(COST_BEGIN, 1)
         text = head + block + rest.split(COST_END, 1)[1]
@@ -250,14 +309,21 @@ def update_results_md(path: str, lines: list[str]) -> None:
 
 # -- the report -------------------------------------------------------------------------------------
 def load_all(out_root: str) -> dict:
-    ds: dict[Any, FigureData | None] = {n: load_figure_data(os.path.join(out_root, figure_dir_name(n)))
-                                        for n in FIGURES}
+    ds: dict[Any, FigureData | None] = {
+        n: load_figure_data(os.path.join(out_root, figure_dir_name(n))) for n in FIGURES
+    }
     ds["ext"] = load_figure_data(os.path.join(out_root, figure_dir_name(0)))
     return ds
 
 
-def write_report(out_root: str = "docs/reproduction", repo_root: str = ".", *, results_md: str | None = None,
-                 datasets: dict | None = None, now: str | None = None) -> str:
+def write_report(
+    out_root: str = "docs/reproduction",
+    repo_root: str = ".",
+    *,
+    results_md: str | None = None,
+    datasets: dict | None = None,
+    now: str | None = None,
+) -> str:
     """Write ``out_root``/README.md (and the RESULTS.md block); returns the README path."""
     from hpc_nc.io.jobs import load_job
 
@@ -291,13 +357,25 @@ def write_report(out_root: str = "docs/reproduction", repo_root: str = ".", *, r
         job = load_job(os.path.join(repo_root, fig.job))
         png = os.path.join(out_root, figure_dir_name(n), f"fig{n}.png")
         failed = int(np.sum(d.tasks["status"] == "failed")) if d is not None and d.n_tasks else 0
-        rows.append([n, fig.subject, f"`{fig.job}`", f"{d.n_done if d else 0} / {len(job.tasks)}", failed,
-                     f"[fig{n}.png](fig{n}/fig{n}.png)" if os.path.exists(png) else "—"])
+        rows.append(
+            [
+                n,
+                fig.subject,
+                f"`{fig.job}`",
+                f"{d.n_done if d else 0} / {len(job.tasks)}",
+                failed,
+                f"[fig{n}.png](fig{n}/fig{n}.png)" if os.path.exists(png) else "—",
+            ]
+        )
     L += _table(["Fig.", "subject", "job", "done / tasks", "failed", "figure"], rows)
     L += ["", "## How we read the paper", "", READINGS]
-    L += ["## Claims, our numbers and verdicts", "",
-          "Numbers: mean ± standard error over alloy realisations (no ± for pure dots); rules state the "
-          "thresholds we chose where the paper gives none. 'not run' = the figure's results are missing.", ""]
+    L += [
+        "## Claims, our numbers and verdicts",
+        "",
+        "Numbers: mean ± standard error over alloy realisations (no ± for pure dots); rules state the "
+        "thresholds we chose where the paper gives none. 'not run' = the figure's results are missing.",
+        "",
+    ]
     for n, fig in FIGURES.items():
         L += [f"### Fig. {n}: {fig.subject}", ""]
         if os.path.exists(os.path.join(out_root, figure_dir_name(n), f"fig{n}.png")):
@@ -311,36 +389,59 @@ def write_report(out_root: str = "docs/reproduction", repo_root: str = ".", *, r
                 reason = o.detail
             rows.append([c.id, f"“{c.quote}”", c.quantity, c.rule, o.value, f"**{o.verdict}**", reason])
         L += _table(["#", "paper", "quantity", "rule", "ours", "verdict", "reason / evidence"], rows) + [""]
-    L += ["## Consistency: the same task in two figures", "",
-          "Figs. 4, 5 and 9 are points of the Fig. 6 / 10 maps (same geometry, composition, alloy seeds): "
-          "each common task is computed twice, in two jobs, and must agree to the solver tolerance.", ""]
+    L += [
+        "## Consistency: the same task in two figures",
+        "",
+        "Figs. 4, 5 and 9 are points of the Fig. 6 / 10 maps (same geometry, composition, alloy seeds): "
+        "each common task is computed twice, in two jobs, and must agree to the solver tolerance.",
+        "",
+    ]
     rows = consistency_rows(ds)
-    L += (_table(["Figs.", "common tasks", "max |ΔE1| eV", "max |ΔH1| eV", "max |Δ|d|²| Å²"], rows)
-          if rows else ["(no pair of figures computed yet)"]) + [""]
+    L += (
+        _table(["Figs.", "common tasks", "max |ΔE1| eV", "max |ΔH1| eV", "max |Δ|d|²| Å²"], rows)
+        if rows
+        else ["(no pair of figures computed yet)"]
+    ) + [""]
     L += ["## Cost record", ""] + cost_section(ds, out_root, repo_root) + [""]
-    L += ["## Beyond the paper", "", "### One realisation versus the ensemble", "",
-          "The paper shows one alloy realisation per point. For every alloyed figure: the share of single "
-          "realisations whose confinement label differs from the majority label of their point (the chance "
-          "that a one-realisation study shows another label), and the share of points whose realisations "
-          "disagree at all.", ""]
+    L += [
+        "## Beyond the paper",
+        "",
+        "### One realisation versus the ensemble",
+        "",
+        "The paper shows one alloy realisation per point. For every alloyed figure: the share of single "
+        "realisations whose confinement label differs from the majority label of their point (the chance "
+        "that a one-realisation study shows another label), and the share of points whose realisations "
+        "disagree at all.",
+        "",
+    ]
     rows = []
     for n in FIGURES:
         d = ds.get(n)
         s = label_spread(d) if d is not None else None
         if s:
-            rows.append([n, s["n_points"], s["n_realisations"], f"{s['single_differs']:.2f}",
-                         f"{s['points_split']:.2f}"])
-    L += (_table(["Fig.", "alloyed points", "realisations", "single differs from majority", "points split"], rows)
-          if rows else ["(no alloyed figure computed yet)"]) + [""]
-    L += ["### Figs. 6 and 10 one size step further", "",
-          f"Job `{EXTENDED.job}` (R = 6a, H = 5a added to each map; optional, see the cost table)."]
+            rows.append(
+                [n, s["n_points"], s["n_realisations"], f"{s['single_differs']:.2f}", f"{s['points_split']:.2f}"]
+            )
+    L += (
+        _table(["Fig.", "alloyed points", "realisations", "single differs from majority", "points split"], rows)
+        if rows
+        else ["(no alloyed figure computed yet)"]
+    ) + [""]
+    L += [
+        "### Figs. 6 and 10 one size step further",
+        "",
+        f"Job `{EXTENDED.job}` (R = 6a, H = 5a added to each map; optional, see the cost table).",
+    ]
     ext_png = os.path.join(out_root, figure_dir_name(0), "extended_maps.png")
     if os.path.exists(ext_png):
         L += ["", f"![extended maps]({figure_dir_name(0)}/extended_maps.png)"]
         s = label_spread(ds["ext"]) if ds.get("ext") is not None else None
         if s:
-            L += ["", f"Single realisation differs from the majority label in {s['single_differs']:.2f} of "
-                  f"{s['n_realisations']} realisations of the new points."]
+            L += [
+                "",
+                f"Single realisation differs from the majority label in {s['single_differs']:.2f} of "
+                f"{s['n_realisations']} realisations of the new points.",
+            ]
     else:
         L += ["", "Not run yet."]
     os.makedirs(out_root, exist_ok=True)

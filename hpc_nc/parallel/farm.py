@@ -37,8 +37,9 @@ import gc
 import inspect
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -254,8 +255,7 @@ def run_farm(
     order = task_order(tasks, skip)
     n_todo = len(order)
 
-    reporter = _Progress(progress, n_todo, len(skip), stream, comm.size,
-                         sum(max(int(t.n_atoms), 1) for t in order))
+    reporter = _Progress(progress, n_todo, len(skip), stream, comm.size, sum(max(int(t.n_atoms), 1) for t in order))
     group = split_groups(comm, ranks_per_task)
     is_root = group.rank == 0
     pass_seconds = _wants_seconds(on_done)
@@ -293,8 +293,9 @@ def run_farm(
         t0 = time.perf_counter()
         result, error = None, None
         try:
-            with TaskHeartbeat(f"task {task.index} ({int(task.n_atoms)} atoms)", enabled=is_root and progress != "none",
-                               stream=stream):
+            with TaskHeartbeat(
+                f"task {task.index} ({int(task.n_atoms)} atoms)", enabled=is_root and progress != "none", stream=stream
+            ):
                 result = run_task(group, task)
         except Exception as exc:  # noqa: BLE001 - any failure of one task is recorded
             error = one_line(exc)

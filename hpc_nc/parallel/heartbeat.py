@@ -70,8 +70,10 @@ class TaskHeartbeat:
             what = current_status()
             stream = self.stream or sys.stdout
             try:
-                stream.write(f"[heartbeat {time.strftime('%H:%M:%S')}] {self.label}: running for "
-                             f"{_hms(time.perf_counter() - t0)}" + (f", {what}" if what else "") + "\n")
+                stream.write(
+                    f"[heartbeat {time.strftime('%H:%M:%S')}] {self.label}: running for "
+                    f"{_hms(time.perf_counter() - t0)}" + (f", {what}" if what else "") + "\n"
+                )
                 stream.flush()
             except (OSError, ValueError):  # closed stream: the heartbeat is only a courtesy
                 return
@@ -80,8 +82,9 @@ class TaskHeartbeat:
     def __enter__(self):
         status("")
         if self.enabled:
-            self._thread = threading.Thread(target=self._run, args=(time.perf_counter(),), daemon=True,
-                                            name="hpc-nc-heartbeat")
+            self._thread = threading.Thread(
+                target=self._run, args=(time.perf_counter(),), daemon=True, name="hpc-nc-heartbeat"
+            )
             self._thread.start()
         return self
 

@@ -126,8 +126,7 @@ def select_build(scalar: str):
         from slepc4py import SLEPc
     except ImportError as exc:
         raise BuildError(
-            f"slepc4py is not importable for the {scalar} build "
-            f"(SLEPC_DIR={os.environ.get('SLEPC_DIR')}): {exc}"
+            f"slepc4py is not importable for the {scalar} build (SLEPC_DIR={os.environ.get('SLEPC_DIR')}): {exc}"
         ) from None
     return PETSc, SLEPc
 

@@ -1,4 +1,4 @@
-"""Random alloy realisations of the core cations (PHYSICS.md §2).
+"""Random alloy realisations of the core cations (docs/physics.md §2).
 
 For every core cation site one uniform number u in [0, 1) is drawn: In if u < x_In, Cu if
 x_In <= u < x_In + x_Cu, else Zn. The shell is pure ZnS and anions are always S.
@@ -25,6 +25,7 @@ from hpc_nc.physics.geometry import Nanocrystal
 
 COMPOUNDS = ("ZnS", "InS", "CuS")  # weight columns; index = compound code
 ZNS, INS, CUS = 0, 1, 2
+
 
 def check_composition(x_cu: float, x_in: float) -> None:
     for name, x in (("x_cu", x_cu), ("x_in", x_in)):

@@ -1,4 +1,4 @@
-"""Bulk zinc-blende sp3s*+SO band structure (20x20 k-space Hamiltonian). PHYSICS.md §3.
+"""Bulk zinc-blende sp3s*+SO band structure (20x20 k-space Hamiltonian). docs/physics.md §3.
 
 Built from the same Slater-Koster, spin-orbit and on-site blocks as the nanocrystal
 Hamiltonian (:mod:`hpc_nc.physics.tight_binding`), so the bulk checks (Gamma closed forms, gaps,
@@ -11,7 +11,6 @@ CLI: ``hpc-nc bulk ZnS [--json] [--plot FILE]`` -> :func:`main`.
 """
 
 from __future__ import annotations
-
 
 import numpy as np
 

@@ -180,8 +180,10 @@ def classify_confinement(
         j_eh=float(j_eh),
         dipole_sq=float(dipole_sq),
     )
-    summary = (f"w_e={core_weight_e:.2f}, w_h={core_weight_h:.2f} vs {reference} {reference_weight_e:.2f}, "
-               f"{reference_weight_h:.2f}; O_env={overlap_envelope:.2f}, s={sep:.2f}")
+    summary = (
+        f"w_e={core_weight_e:.2f}, w_h={core_weight_h:.2f} vs {reference} {reference_weight_e:.2f}, "
+        f"{reference_weight_h:.2f}; O_env={overlap_envelope:.2f}, s={sep:.2f}"
+    )
 
     if homogeneous:
         return Classification("type-I", "homogeneous dot (no core/shell band offset)", metrics)
@@ -194,9 +196,13 @@ def classify_confinement(
     if contrast >= settings.separation_ratio and w_inner >= 0.5 > w_outer and g_outer < settings.confined_ratio:
         if overlapping and not separated:  # both hug the interface from either side
             return Classification(
-                "mixed", f"{outer} in the shell, {inner} in the core, but envelopes overlap, maxima close ({summary})", metrics)
+                "mixed",
+                f"{outer} in the shell, {inner} in the core, but envelopes overlap, maxima close ({summary})",
+                metrics,
+            )
         return Classification(
-            "type-II", f"{outer} in the shell, {inner} in the core, contrast {contrast:.1f} ({summary})", metrics)
+            "type-II", f"{outer} in the shell, {inner} in the core, contrast {contrast:.1f} ({summary})", metrics
+        )
 
     localised = {"core", "shell"}
     if (loc_e in localised) != (loc_h in localised):

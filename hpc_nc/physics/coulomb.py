@@ -170,7 +170,7 @@ def onsite_coulomb_ev(
     return u0 / epsilon if screening == "uniform" else u0
 
 
-def onsite_sphere_average_ev(screening: "Screening", lattice_constant: float = ZNS_LATTICE_CONSTANT) -> float:
+def onsite_sphere_average_ev(screening: Screening, lattice_constant: float = ZNS_LATTICE_CONSTANT) -> float:
     """e^2 <1/(epsilon(r) r)> over the pair distances of a uniform Wigner-Seitz sphere (eV).
 
     The alternative reading of the on-site term quoted in the module docstring (not used by
@@ -301,7 +301,9 @@ def coulomb_potential(
     single = dens.ndim == 1
     dens = dens[:, None] if single else dens
     is_complex = np.iscomplexobj(dens)
-    real_cols = np.ascontiguousarray(np.concatenate([dens.real, dens.imag], axis=1) if is_complex else dens, dtype=float)
+    real_cols = np.ascontiguousarray(
+        np.concatenate([dens.real, dens.imag], axis=1) if is_complex else dens, dtype=float
+    )
     n_atoms = real_cols.shape[0]
     size = 1 if comm is None else comm.Get_size()
     rank = 0 if comm is None else comm.Get_rank()

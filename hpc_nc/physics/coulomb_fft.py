@@ -85,8 +85,10 @@ def lattice_grid(positions: np.ndarray, lattice_constant: float) -> LatticeGrid:
     qi = np.rint(q)
     off = float(np.max(np.abs(q - qi))) * quarter
     if off > GRID_TOLERANCE:
-        raise HpcNcError(f"atoms are not on the ideal zinc-blende lattice (a = {lattice_constant} Angstrom; "
-                         f"largest offset {off:.3g} Angstrom): the FFT Coulomb path needs unrelaxed positions")
+        raise HpcNcError(
+            f"atoms are not on the ideal zinc-blende lattice (a = {lattice_constant} Angstrom; "
+            f"largest offset {off:.3g} Angstrom): the FFT Coulomb path needs unrelaxed positions"
+        )
     qi = qi.astype(np.int64)
     parity = qi % 2
     if np.any(parity != parity[:, :1]):
@@ -99,8 +101,7 @@ def lattice_grid(positions: np.ndarray, lattice_constant: float) -> LatticeGrid:
         raise HpcNcError("two atoms on the same lattice site")
     shape = tuple(int(x) + 1 for x in g.max(axis=0))
     padded = tuple(int(next_fast_len(2 * n - 1, real=True)) for n in shape)
-    return LatticeGrid(sub.astype(np.int8), g, shape, padded, lattice_constant / 2.0,
-                       np.full(3, quarter))
+    return LatticeGrid(sub.astype(np.int8), g, shape, padded, lattice_constant / 2.0, np.full(3, quarter))
 
 
 def _kernel_transforms(grid: LatticeGrid, pair_potential: Callable, onsite_ev: float) -> dict:
@@ -128,8 +129,9 @@ def _kernel_transforms(grid: LatticeGrid, pair_potential: Callable, onsite_ev: f
     return out
 
 
-def convolve_columns(grid: LatticeGrid, kernels: dict, columns: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-                     workers: int = 1) -> np.ndarray:
+def convolve_columns(
+    grid: LatticeGrid, kernels: dict, columns: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES, workers: int = 1
+) -> np.ndarray:
     """Serial kernel: Phi[:, m] = V columns[:, m] for real (N, M) columns by FFT convolution."""
     from scipy.fft import irfftn, rfftn
 
@@ -150,8 +152,9 @@ def convolve_columns(grid: LatticeGrid, kernels: dict, columns: np.ndarray, chun
             spec.append(rfftn(rho, axes=ax, workers=workers))
             del rho
         for k, (same, cross) in enumerate((("00", "01"), ("00", "10"))):
-            phi = irfftn(spec[k] * kernels[same] + spec[1 - k] * kernels[cross], s=grid.padded, axes=ax,
-                         workers=workers)
+            phi = irfftn(
+                spec[k] * kernels[same] + spec[1 - k] * kernels[cross], s=grid.padded, axes=ax, workers=workers
+            )
             out[rows[k], c0:c1] = phi[:, gi[k][:, 0], gi[k][:, 1], gi[k][:, 2]].T
             del phi
     return out
@@ -252,9 +255,17 @@ def chosen_method(method: str, positions: np.ndarray, lattice_constant: float) -
     return "fft"
 
 
-def coulomb_potential_by_method(comm, positions, densities, epsilon, onsite_ev, max_block_elements,
-                                method: str = "direct", lattice_constant: float | None = None,
-                                screening: str | None = None) -> np.ndarray:
+def coulomb_potential_by_method(
+    comm,
+    positions,
+    densities,
+    epsilon,
+    onsite_ev,
+    max_block_elements,
+    method: str = "direct",
+    lattice_constant: float | None = None,
+    screening: str | None = None,
+) -> np.ndarray:
     """Collective: Phi = V densities by the direct sum or the FFT convolution (same V).
 
     Arguments as hpc_nc.physics.coulomb.coulomb_potential (screening: one of its

@@ -1,7 +1,7 @@
 """Excitons by configuration interaction, emission spectrum, Delta_XX, and the one entry point
 ``analyse_states`` that turns gap states into every number of the results file.
 
-Basis (paper, Methods; PHYSICS.md §5): the 2 lowest electron spin-orbitals e in {E1, E1'}
+Basis (paper, Methods; docs/physics.md §5): the 2 lowest electron spin-orbitals e in {E1, E1'}
 (one Kramers pair) and the 4 highest valence spin-orbitals h in {H1, H1', H2, H2'} (two
 pairs). Configuration |e h> = c_e^dagger c_h |ground>: one valence electron h removed, one
 conduction electron e added; index c = e * 4 + h (e = 0, 1; h = 0..3), 8 configurations.
@@ -18,7 +18,7 @@ tests/test_exciton.py against a brute-force second-quantised calculation):
 
 with rho_ab(i) = sum_alpha conj(psi_a(i, alpha)) psi_b(i, alpha) and V from hpc_nc.physics.coulomb.
 Note the order h'h in the direct term (the hole density enters transposed: conj on the
-primed hole), and that both J and K are Hermitian 8x8 matrices. In PHYSICS.md's notation
+primed hole), and that both J and K are Hermitian 8x8 matrices. In docs/physics.md's notation
 J_{eh,h'e'} is this J and K_{eh,e'h'} this K.
 
 Optics. The recombination amplitude of exciton X = sum c_eh |e h> is
@@ -74,14 +74,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hpc_nc.errors import HpcNcError
+
+# The stored fields (units, doc text, dtypes) live in the results schema.
+from hpc_nc.io.schema import RESULT_DESCRIPTIONS, RESULT_UNITS  # noqa: F401
 from hpc_nc.physics import observables as obs
 from hpc_nc.physics.classify import ClassifySettings, classify_confinement, envelope_core_share
 from hpc_nc.physics.coulomb import DEFAULT_BLOCK_ELEMENTS, DEFAULT_SCREENING, ZNS_EPSILON_INF, onsite_coulomb_ev
 from hpc_nc.physics.coulomb_fft import coulomb_potential_by_method
-from hpc_nc.errors import HpcNcError
 from hpc_nc.settings import DEFAULT_ANALYSIS
-# The stored fields (units, doc text, dtypes) live in the results schema.
-from hpc_nc.io.schema import RESULT_DESCRIPTIONS, RESULT_UNITS  # noqa: F401
 
 N_ELECTRON_BASIS = 2
 N_HOLE_BASIS = 4
@@ -129,7 +130,11 @@ class AnalysisSettings:
 
     @property
     def onsite(self) -> float:
-        return onsite_coulomb_ev(self.epsilon, screening=self.screening) if self.onsite_ev is None else float(self.onsite_ev)
+        return (
+            onsite_coulomb_ev(self.epsilon, screening=self.screening)
+            if self.onsite_ev is None
+            else float(self.onsite_ev)
+        )
 
     def spectrum_grid(self) -> np.ndarray:
         return np.linspace(self.spectrum_min_ev, self.spectrum_max_ev, int(self.n_spectrum))
@@ -198,8 +203,9 @@ def coulomb_terms(
     rho_eh = obs.pair_densities(ev, hv)  # (N, 2, 4)
     levels = np.stack([rho_e1, rho_h1], axis=1).astype(complex)
     columns = np.concatenate([rho_hh.reshape(n_atoms, -1), np.conj(rho_eh).reshape(n_atoms, -1), levels], axis=1)
-    phi = coulomb_potential_by_method(comm, positions, columns, epsilon, onsite_ev, max_block_elements, method,
-                                      screening=screening)
+    phi = coulomb_potential_by_method(
+        comm, positions, columns, epsilon, onsite_ev, max_block_elements, method, screening=screening
+    )
     phi_hh = phi[:, :16].reshape(n_atoms, 4, 4)  # V rho_ab for hole pairs (a, b)
     phi_x = phi[:, 16:24].reshape(n_atoms, 2, 4)  # V rho_he = V conj(rho_eh)
     phi_e1 = phi[:, 24].real
@@ -377,8 +383,19 @@ def analyse_states(
     r_max_h = obs.density_maximum(grid, env_H1)
 
     dipoles = obs.transition_dipoles(pos, ev, hv)
-    terms = coulomb_terms(comm, pos, ev, hv, settings.epsilon, settings.onsite, settings.max_block_elements, g_e1, g_h1,
-                          screening=settings.screening, method=settings.coulomb_method)
+    terms = coulomb_terms(
+        comm,
+        pos,
+        ev,
+        hv,
+        settings.epsilon,
+        settings.onsite,
+        settings.max_block_elements,
+        g_e1,
+        g_h1,
+        screening=settings.screening,
+        method=settings.coulomb_method,
+    )
     ham = ci_hamiltonian(e_lvl, h_lvl, terms)
     ex = solve_excitons(ham, dipoles)
     # within a degenerate exciton level the CI eigenvectors are arbitrary: use level means
@@ -402,9 +419,23 @@ def analyse_states(
         ref_e, ref_h, ref_name = share, share, "1S envelope"
     else:
         (ref_e, ref_h), ref_name = reference_weights, "ZnS dot"
-    cls = classify_confinement(w_E1, w_H1, r_max_e, r_max_h, total_radius, o_env, o_atom, dxx, terms.j_eh, dipole_sq,
-                               settings.classification, reference_weight_e=float(ref_e),
-                               reference_weight_h=float(ref_h), homogeneous=homogeneous, reference=ref_name)
+    cls = classify_confinement(
+        w_E1,
+        w_H1,
+        r_max_e,
+        r_max_h,
+        total_radius,
+        o_env,
+        o_atom,
+        dxx,
+        terms.j_eh,
+        dipole_sq,
+        settings.classification,
+        reference_weight_e=float(ref_e),
+        reference_weight_h=float(ref_h),
+        homogeneous=homogeneous,
+        reference=ref_name,
+    )
 
     gap = float(e_lvl[0] - h_lvl[0])
     return {

@@ -1,4 +1,4 @@
-"""Zinc-blende nanocrystal geometry: a sphere cut centred on an anion (PHYSICS.md §1).
+"""Zinc-blende nanocrystal geometry: a sphere cut centred on an anion (docs/physics.md §1).
 
 Positions are held exactly as integers in units of a/4 (a = lattice constant): anions (S)
 sit where all three integers are even with sum = 0 mod 4, cations where all three are odd
@@ -26,7 +26,7 @@ import numpy as np
 
 from hpc_nc.errors import HpcNcError
 
-ZNS_LATTICE_CONSTANT = 5.409  # Angstrom, PHYSICS.md §1
+ZNS_LATTICE_CONSTANT = 5.409  # Angstrom, docs/physics.md §1
 
 # Ideal anion->cation bond directions in units of a/4 (slot order is a convention used
 # everywhere: neighbours, passivation hybrids, VFF angles).
@@ -110,9 +110,7 @@ def count_atoms_in_sphere(radius_a: float, include_boundary: bool = True) -> int
     Loops over conventional cubic cells and their 8-atom basis (different code path from
     :func:`build_nanocrystal`, used by the tests as a cross-check).
     """
-    basis = np.array(
-        [[0, 0, 0], [0, 2, 2], [2, 0, 2], [2, 2, 0], [1, 1, 1], [1, 3, 3], [3, 1, 3], [3, 3, 1]]
-    )
+    basis = np.array([[0, 0, 0], [0, 2, 2], [2, 0, 2], [2, 2, 0], [1, 1, 1], [1, 3, 3], [3, 1, 3], [3, 3, 1]])
     r4 = 4.0 * radius_a
     n = int(np.ceil(radius_a)) + 1
     cells = np.arange(-n, n + 1)

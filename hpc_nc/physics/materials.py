@@ -24,8 +24,8 @@ import hashlib
 import math
 import os
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -94,7 +94,7 @@ class Material:
     def lambda_cation(self) -> float:
         return self.delta_cation / 3.0
 
-    def shifted(self, shift_ev: float) -> "Material":
+    def shifted(self, shift_ev: float) -> Material:
         """The same material with every on-site energy (and both band edges) + shift_ev."""
         vogl = dict(self.vogl)
         for n in ONSITE_NAMES:
@@ -236,8 +236,9 @@ def with_band_offsets(mats: Mapping[str, Material], vbo_ins: float, vbo_cus: flo
     return out
 
 
-def strained_material(material: Material, lattice_constant: float,
-                      harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta) -> Material:
+def strained_material(
+    material: Material, lattice_constant: float, harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta
+) -> Material:
     """The bulk material hydrostatically strained to ``lattice_constant`` (Angstrom) as the
     nanocrystal Hamiltonian strains it: every two-centre integral times (a0/a)^eta (the bond
     length scales with a), on-site energies and spin-orbit unchanged (module docstring).
@@ -248,8 +249,9 @@ def strained_material(material: Material, lattice_constant: float,
     return dataclasses.replace(material, vogl=types.MappingProxyType(vogl), lattice_constant=float(lattice_constant))
 
 
-def gap_volume_deformation_potential(material: Material, harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta,
-                                     strain: float = 1e-4) -> float:
+def gap_volume_deformation_potential(
+    material: Material, harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta, strain: float = 1e-4
+) -> float:
     """a_gap = dE_g/d ln V (eV) of the bulk minimum gap (spin-orbit included) under the
     project's strain model, by a central difference in the lattice constant (relative step
     ``strain``; V ~ a^3, so d ln V = 3 d ln a). Negative: the gap shrinks under expansion."""

@@ -1,4 +1,4 @@
-"""Single-particle observables of tight-binding states (PHYSICS.md §5). Plain numpy, no MPI.
+"""Single-particle observables of tight-binding states (docs/physics.md §5). Plain numpy, no MPI.
 
 State vectors follow the shared contract: shape (10N, n) complex128, row = 10*atom +
 5*spin + orb (spin 0 = up, 1 = down; orb = s, px, py, pz, s*). All densities are
@@ -48,7 +48,7 @@ Overlap measures (both in [0, 1], 1 for identical distributions, 0 for disjoint 
   atomic layers of the same region give O_atom ~ 0 but O_env ~ 1 (the paper's "type-I with
   low optical activity" case, discussion of its Fig. 6).
 
-Transition dipole (single particle, diagonal position operator, PHYSICS.md §5):
+Transition dipole (single particle, diagonal position operator, docs/physics.md §5):
 d_eh = <e|r|h> = sum_i sum_alpha conj(psi_e(i,alpha)) psi_h(i,alpha) R_i, Angstrom (times the
 elementary charge for a dipole moment). Because <e|h> = 0 it does not depend on the origin.
 """
@@ -61,7 +61,7 @@ from hpc_nc.errors import HpcNcError
 from hpc_nc.physics import tight_binding
 
 ORBITALS_PER_ATOM = 10  # 5 orbitals x 2 spins (shared contract)
-DEFAULT_ENVELOPE_WIDTH = 5.409 / 4.0  # Angstrom: a(ZnS)/4, PHYSICS.md §1
+DEFAULT_ENVELOPE_WIDTH = 5.409 / 4.0  # Angstrom: a(ZnS)/4, docs/physics.md §1
 
 
 def _as_atoms(vectors: np.ndarray) -> np.ndarray:
@@ -72,7 +72,6 @@ def _as_atoms(vectors: np.ndarray) -> np.ndarray:
     if v.ndim != 2 or v.shape[0] % ORBITALS_PER_ATOM != 0:
         raise HpcNcError(f"state vectors must have shape (10*N, n), got {v.shape}")
     return v.reshape(v.shape[0] // ORBITALS_PER_ATOM, ORBITALS_PER_ATOM, v.shape[1])
-
 
 
 def time_reversal(vectors: np.ndarray) -> np.ndarray:
@@ -91,7 +90,7 @@ def atom_densities(vectors: np.ndarray) -> np.ndarray:
 def pair_densities(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """(N, n_left, n_right) atom-resolved transition densities rho_ab(i) = sum_alpha conj(a) b.
 
-    The orbital contraction on each atom is the approximation of PHYSICS.md §5 (no
+    The orbital contraction on each atom is the approximation of docs/physics.md §5 (no
     inter-orbital dipole terms on one atom).
     """
     a = _as_atoms(left)
@@ -133,7 +132,9 @@ def level_average(values: np.ndarray, levels: list[tuple[int, int]], axis: int =
     return np.moveaxis(out, -1, axis)
 
 
-def block_average(matrix: np.ndarray, row_levels: list[tuple[int, int]], col_levels: list[tuple[int, int]]) -> np.ndarray:
+def block_average(
+    matrix: np.ndarray, row_levels: list[tuple[int, int]], col_levels: list[tuple[int, int]]
+) -> np.ndarray:
     """(n_row, n_col) real matrix with every (row level x column level) block replaced by its
     mean. For matrix = |d_eh|^2 each block mean is tr(P_A r P_B r)/(g_A g_B), basis invariant."""
     m = np.asarray(matrix, dtype=float)

@@ -1,4 +1,4 @@
-"""sp3s* + spin-orbit tight-binding kernels (plain numpy, no MPI). PHYSICS.md §3.
+"""sp3s* + spin-orbit tight-binding kernels (plain numpy, no MPI). docs/physics.md §3.
 
 Conventions (shared by the bulk and the nanocrystal Hamiltonians):
 
@@ -27,20 +27,31 @@ ORBITALS = ("s", "px", "py", "pz", "s*")
 N_ORB = 5
 N_SPIN_ORB = 10
 
-# Vogl's parameter names (eV), in the order of PHYSICS.md §3.
+# Vogl's parameter names (eV), in the order of docs/physics.md §3.
 VOGL_NAMES = (
-    "Esa", "Epa", "Esc", "Epc", "Essa", "Essc",
-    "Vss", "Vxx", "Vxy", "Vsapc", "Vscpa", "Vssapc", "Vpassc",
+    "Esa",
+    "Epa",
+    "Esc",
+    "Epc",
+    "Essa",
+    "Essc",
+    "Vss",
+    "Vxx",
+    "Vxy",
+    "Vsapc",
+    "Vscpa",
+    "Vssapc",
+    "Vpassc",
 )
 ONSITE_NAMES = ("Esa", "Epa", "Esc", "Epc", "Essa", "Essc")
 
 # Two-centre integrals (eV), vectorised order.
 TWO_CENTRE_NAMES = (
-    "ss_sigma",        # V_{ss sigma}
-    "sa_pc_sigma",     # s on the anion, p on the cation
-    "sc_pa_sigma",     # s on the cation, p on the anion
-    "ssa_pc_sigma",    # s* on the anion, p on the cation
-    "ssc_pa_sigma",    # s* on the cation, p on the anion
+    "ss_sigma",  # V_{ss sigma}
+    "sa_pc_sigma",  # s on the anion, p on the cation
+    "sc_pa_sigma",  # s on the cation, p on the anion
+    "ssa_pc_sigma",  # s* on the anion, p on the cation
+    "ssc_pa_sigma",  # s* on the cation, p on the anion
     "pp_sigma",
     "pp_pi",
 )
@@ -50,7 +61,7 @@ def two_centre_integrals(vogl: dict) -> np.ndarray:
     """Two-centre integrals (7,) eV from Vogl's nearest-neighbour parameters (eV).
 
     Vss = 4 V_ss_sigma; Vxx = (4/3)(V_pp_sigma + 2 V_pp_pi); Vxy = (4/3)(V_pp_sigma - V_pp_pi);
-    Vsa,pc = (4/sqrt3) V_sa_pc_sigma and likewise for the other s-p pairs (PHYSICS.md §3).
+    Vsa,pc = (4/sqrt3) V_sa_pc_sigma and likewise for the other s-p pairs (docs/physics.md §3).
     """
     return np.array(
         [
@@ -87,7 +98,7 @@ def slater_koster_block(integrals: np.ndarray, cosines) -> np.ndarray:
 def slater_koster_blocks(integrals: np.ndarray, cosines: np.ndarray) -> np.ndarray:
     """Vectorised :func:`slater_koster_block`: integrals (M, 7), cosines (M, 3) -> (M, 5, 5)."""
     v = np.asarray(integrals, dtype=float)
-    l = np.asarray(cosines, dtype=float)
+    l = np.asarray(cosines, dtype=float)  # noqa: E741 (direction cosines l, m, n of Slater-Koster)
     m = l.shape[0]
     b = np.zeros((m, N_ORB, N_ORB))
     b[:, 0, 0] = v[:, 0]
@@ -112,7 +123,7 @@ def spin_block_diagonal(block: np.ndarray) -> np.ndarray:
 def spin_orbit_block(lam) -> np.ndarray:
     """Chadi on-site spin-orbit block (..., 10, 10) complex eV for lambda = Delta/3 (eV).
 
-    lam may be a scalar or an array (M,) for M atoms. Matrix elements (PHYSICS.md §3):
+    lam may be a scalar or an array (M,) for M atoms. Matrix elements (docs/physics.md §3):
     <px u|py u> = -i lam, <px u|pz d> = lam, <py u|pz d> = -i lam, <pz u|px d> = -lam,
     <pz u|py d> = i lam; down-down = conj(up-up); the rest by hermiticity.
     """

@@ -1,4 +1,4 @@
-"""Keating valence force field: parameters, energy, gradient, Hessian (PHYSICS.md §4).
+"""Keating valence force field: parameters, energy, gradient, Hessian (docs/physics.md §4).
 
 Plain numpy/SciPy kernels without MPI; the distributed TAO driver is :mod:`hpc_nc.solvers.relax`.
 
@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hpc_nc.physics.alloy import COMPOUNDS
 from hpc_nc.errors import HpcNcError
+from hpc_nc.physics.alloy import COMPOUNDS
 
-N_PER_M_TO_EV_PER_A2 = 0.0624151  # 1 N/m = 1 J/m² = 6.24151e18 eV / 1e20 Å² (PHYSICS.md)
+N_PER_M_TO_EV_PER_A2 = 0.0624151  # 1 N/m = 1 J/m² = 6.24151e18 eV / 1e20 Å² (docs/physics.md)
 
 
 @dataclass(frozen=True, eq=False)
@@ -397,13 +397,19 @@ def keating_hessian(positions: np.ndarray, terms: KeatingTerms):
     # x_j enters through u, x_k through v, x_v through −(u + v). The block order is fixed
     # (the cached CSR pattern relies on it).
     blocks = [
-        (t.bond_i, t.bond_i, hb), (t.bond_j, t.bond_j, hb),
-        (t.bond_i, t.bond_j, -hb), (t.bond_j, t.bond_i, -hb),
-        (t.angle_j, t.angle_j, huu), (t.angle_k, t.angle_k, hvv),
-        (t.angle_j, t.angle_k, huv), (t.angle_k, t.angle_j, hvu),
+        (t.bond_i, t.bond_i, hb),
+        (t.bond_j, t.bond_j, hb),
+        (t.bond_i, t.bond_j, -hb),
+        (t.bond_j, t.bond_i, -hb),
+        (t.angle_j, t.angle_j, huu),
+        (t.angle_k, t.angle_k, hvv),
+        (t.angle_j, t.angle_k, huv),
+        (t.angle_k, t.angle_j, hvu),
         (t.angle_v, t.angle_v, huu + hvv + huv + hvu),
-        (t.angle_v, t.angle_j, -(huu + hvu)), (t.angle_j, t.angle_v, -(huu + huv)),
-        (t.angle_v, t.angle_k, -(huv + hvv)), (t.angle_k, t.angle_v, -(hvu + hvv)),
+        (t.angle_v, t.angle_j, -(huu + hvu)),
+        (t.angle_j, t.angle_v, -(huu + huv)),
+        (t.angle_v, t.angle_k, -(huv + hvv)),
+        (t.angle_k, t.angle_v, -(hvu + hvv)),
     ]
     vals = np.concatenate([h.ravel() for _, _, h in blocks])
     indptr, indices, perm = _hessian_pattern(terms, blocks, n)
@@ -434,19 +440,42 @@ def _hessian_pattern(terms: KeatingTerms, blocks, n: int):
 # --------------------------------------------------------------------------- blocks
 
 
-def _take(t: KeatingTerms, bonds: np.ndarray, angles: np.ndarray, verts: np.ndarray, remap: np.ndarray,
-          n_atoms: int, bond_owned: np.ndarray, angle_owned: np.ndarray, vert_owned: np.ndarray) -> KeatingTerms:
+def _take(
+    t: KeatingTerms,
+    bonds: np.ndarray,
+    angles: np.ndarray,
+    verts: np.ndarray,
+    remap: np.ndarray,
+    n_atoms: int,
+    bond_owned: np.ndarray,
+    angle_owned: np.ndarray,
+    vert_owned: np.ndarray,
+) -> KeatingTerms:
     return KeatingTerms(
         n_atoms=n_atoms,
-        bond_i=remap[t.bond_i[bonds]], bond_j=remap[t.bond_j[bonds]],
-        bond_offset=t.bond_offset[bonds], bond_coef=t.bond_coef[bonds], bond_d0sq=t.bond_d0sq[bonds],
-        bond_compound=t.bond_compound[bonds], bond_owned=bond_owned,
-        angle_v=remap[t.angle_v[angles]], angle_j=remap[t.angle_j[angles]], angle_k=remap[t.angle_k[angles]],
-        angle_offset_j=t.angle_offset_j[angles], angle_offset_k=t.angle_offset_k[angles],
-        angle_coef=t.angle_coef[angles], angle_c=t.angle_c[angles], angle_owned=angle_owned,
-        vert=remap[t.vert[verts]], slot_nb=remap[t.slot_nb[verts]], slot_off=t.slot_off[verts],
-        slot_coef=t.slot_coef[verts], slot_d0sq=t.slot_d0sq[verts], pair_coef=t.pair_coef[verts],
-        pair_c=t.pair_c[verts], vert_owned=vert_owned,
+        bond_i=remap[t.bond_i[bonds]],
+        bond_j=remap[t.bond_j[bonds]],
+        bond_offset=t.bond_offset[bonds],
+        bond_coef=t.bond_coef[bonds],
+        bond_d0sq=t.bond_d0sq[bonds],
+        bond_compound=t.bond_compound[bonds],
+        bond_owned=bond_owned,
+        angle_v=remap[t.angle_v[angles]],
+        angle_j=remap[t.angle_j[angles]],
+        angle_k=remap[t.angle_k[angles]],
+        angle_offset_j=t.angle_offset_j[angles],
+        angle_offset_k=t.angle_offset_k[angles],
+        angle_coef=t.angle_coef[angles],
+        angle_c=t.angle_c[angles],
+        angle_owned=angle_owned,
+        vert=remap[t.vert[verts]],
+        slot_nb=remap[t.slot_nb[verts]],
+        slot_off=t.slot_off[verts],
+        slot_coef=t.slot_coef[verts],
+        slot_d0sq=t.slot_d0sq[verts],
+        pair_coef=t.pair_coef[verts],
+        pair_c=t.pair_c[verts],
+        vert_owned=vert_owned,
     )
 
 
@@ -460,6 +489,7 @@ def block_terms(terms: KeatingTerms, atom_start: int, atom_stop: int) -> tuple[K
     when its bond's cation or its angle's vertex is in the block, so the owned energies of
     all blocks add up to the total energy exactly once.
     """
+
     def inside(a):
         return (a >= atom_start) & (a < atom_stop)
 
@@ -467,15 +497,33 @@ def block_terms(terms: KeatingTerms, atom_start: int, atom_stop: int) -> tuple[K
     asel = np.flatnonzero(inside(terms.angle_v) | inside(terms.angle_j) | inside(terms.angle_k))
     # Vertices whose slots touch the block: the block's atoms and their neighbours.
     vsel = np.flatnonzero(inside(terms.vert) | inside(terms.slot_nb).any(axis=1))
-    needed = np.unique(np.concatenate([
-        np.arange(atom_start, atom_stop), terms.bond_i[bsel], terms.bond_j[bsel],
-        terms.angle_v[asel], terms.angle_j[asel], terms.angle_k[asel],
-        terms.vert[vsel], terms.slot_nb[vsel].ravel(),
-    ]))
+    needed = np.unique(
+        np.concatenate(
+            [
+                np.arange(atom_start, atom_stop),
+                terms.bond_i[bsel],
+                terms.bond_j[bsel],
+                terms.angle_v[asel],
+                terms.angle_j[asel],
+                terms.angle_k[asel],
+                terms.vert[vsel],
+                terms.slot_nb[vsel].ravel(),
+            ]
+        )
+    )
     remap = np.full(terms.n_atoms, -1, dtype=np.int64)
     remap[needed] = np.arange(needed.size)
-    local = _take(terms, bsel, asel, vsel, remap, needed.size,
-                  inside(terms.bond_i[bsel]), inside(terms.angle_v[asel]), inside(terms.vert[vsel]))
+    local = _take(
+        terms,
+        bsel,
+        asel,
+        vsel,
+        remap,
+        needed.size,
+        inside(terms.bond_i[bsel]),
+        inside(terms.angle_v[asel]),
+        inside(terms.vert[vsel]),
+    )
     return local, needed
 
 

@@ -66,8 +66,14 @@ def strategies() -> tuple[str, ...]:
     return tuple(load_model()["solve"])
 
 
-def predict_task_detail(n_atoms: int, n_states: int, strategy: str, ranks: int = 1,
-                        coulomb_method: str = "direct", model: dict | None = None) -> TaskCostDetail:
+def predict_task_detail(
+    n_atoms: int,
+    n_states: int,
+    strategy: str,
+    ranks: int = 1,
+    coulomb_method: str = "direct",
+    model: dict | None = None,
+) -> TaskCostDetail:
     """Predicted cost of one electronic task (module docstring for the model)."""
     m = load_model() if model is None else model
     if strategy not in m["solve"]:
@@ -82,8 +88,13 @@ def predict_task_detail(n_atoms: int, n_states: int, strategy: str, ranks: int =
     dyn = f["b_bytes"] * x ** f["q"]
     per_rank = m["m0_bytes"] + dyn / ranks ** f["gamma"]
     lo, hi = f["fitted_atoms"]
-    return TaskCostDetail(cpu_s=float(cpu), wall_s=float(cpu / ranks), peak_bytes=int(per_rank),
-                          peak_bytes_total=int(per_rank * ranks), extrapolated=not (lo <= n_atoms <= hi))
+    return TaskCostDetail(
+        cpu_s=float(cpu),
+        wall_s=float(cpu / ranks),
+        peak_bytes=int(per_rank),
+        peak_bytes_total=int(per_rank * ranks),
+        extrapolated=not (lo <= n_atoms <= hi),
+    )
 
 
 def coulomb_cpu_s(n_atoms: int, method: str = "direct", model: dict | None = None) -> float:
@@ -134,8 +145,9 @@ def memory_per_rank_bytes(ranks_on_node: int = 1) -> int:
 AUTO_CANDIDATES = ("davidson", "chebyshev")  # the block strategies ``solver.strategy: auto`` picks from
 
 
-def resolve_strategy(strategy: str, n_atoms: int, n_states: int, ranks: int = 1,
-                     mem_per_rank_bytes: float | None = None) -> str:
+def resolve_strategy(
+    strategy: str, n_atoms: int, n_states: int, ranks: int = 1, mem_per_rank_bytes: float | None = None
+) -> str:
     """The strategy a task runs with: itself, or for ``auto`` the fitted candidate with the
     least predicted CPU time among those predicted to fit in mem_per_rank_bytes (if none
     fits, the one with the least memory)."""
@@ -197,8 +209,13 @@ def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
         tasks.append(row)
         if t.model == "STR" and t.structure_key not in structures:
             r = predict_relax(t.n_atoms, rpt)
-            structures[t.structure_key] = {"key": t.structure_key, "n_atoms": t.n_atoms, "cpu_s": r.cpu_s,
-                                           "wall_s": r.cpu_s / rpt, "peak_bytes_per_rank": r.peak_bytes}
+            structures[t.structure_key] = {
+                "key": t.structure_key,
+                "n_atoms": t.n_atoms,
+                "cpu_s": r.cpu_s,
+                "wall_s": r.cpu_s / rpt,
+                "peak_bytes_per_rank": r.peak_bytes,
+            }
     if mem_per_rank_bytes is not None:
         rows = [(f"structure {r['key']}", "relax", r) for r in structures.values()]
         rows += [(f"task {r['index']} {r['key']}", r["strategy"], r) for r in tasks if r["cpu_s"] is not None]
@@ -209,20 +226,26 @@ def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
                 f"{name} ({row['n_atoms']} atoms, {what} on {rpt} rank(s)) needs about "
                 f"{row['peak_bytes_per_rank'] / 2**30:.2f} GiB per rank, more than the "
                 f"{mem_per_rank_bytes / 2**30:.2f} GiB per rank available ({len(too_big)} of {len(rows)} would not fit): raise "
-                f"parallel.ranks_per_task or the memory per rank")
+                f"parallel.ranks_per_task or the memory per rank"
+            )
     groups = ranks // rpt
     relax = list(structures.values())
     known = [t for t in tasks if t["cpu_s"] is not None]
     return {
-        "ranks": ranks, "groups": groups, "ranks_per_task": rpt, "strategy": strategy,
+        "ranks": ranks,
+        "groups": groups,
+        "ranks_per_task": rpt,
+        "strategy": strategy,
         "machine": load_model()["machine"],
-        "tasks": tasks, "structures": relax,
+        "tasks": tasks,
+        "structures": relax,
         "strategies_without_fit": sorted(unfitted),
         "solve_cpu_hours": sum(t["cpu_s"] for t in known) / 3600.0,
         "relax_cpu_hours": sum(s["cpu_s"] for s in relax) / 3600.0,
         "solve_wall_s": farm_makespan_s([t["wall_s"] for t in known], groups),
         "relax_wall_s": farm_makespan_s([s["wall_s"] for s in relax], groups) if relax else 0.0,
-        "peak_bytes_per_rank_max": max([t["peak_bytes_per_rank"] for t in known]
-                                       + [s["peak_bytes_per_rank"] for s in relax] + [0]),
+        "peak_bytes_per_rank_max": max(
+            [t["peak_bytes_per_rank"] for t in known] + [s["peak_bytes_per_rank"] for s in relax] + [0]
+        ),
         "any_extrapolated": any(t["extrapolated"] for t in tasks),
     }

@@ -38,8 +38,13 @@ def eigen_settings(solver: SolverSection):
     """The eigensolver's settings from the job's solver section."""
     from hpc_nc.solvers.eigensolver import EigenSettings
 
-    return EigenSettings(strategy=solver.strategy, tol=solver.tol, max_it=solver.max_it, ncv=solver.ncv,
-                         petsc_options=dict(solver.petsc_options))
+    return EigenSettings(
+        strategy=solver.strategy,
+        tol=solver.tol,
+        max_it=solver.max_it,
+        ncv=solver.ncv,
+        petsc_options=dict(solver.petsc_options),
+    )
 
 
 def resolved_eigen_settings(comm, settings: ElectronicSettings, n_rows: int):
@@ -61,9 +66,15 @@ def analysis_settings(analysis: AnalysisSection):
     """The exciton/observable stage's settings from the job's analysis section."""
     from hpc_nc.physics.exciton import AnalysisSettings
 
-    return AnalysisSettings(epsilon=analysis.epsilon, onsite_ev=analysis.onsite_ev, screening=analysis.screening,
-                            coulomb_method=analysis.method, temperature_k=analysis.temperature_k,
-                            broadening_ev=analysis.broadening_ev, n_radial_bins=analysis.n_radial_bins)
+    return AnalysisSettings(
+        epsilon=analysis.epsilon,
+        onsite_ev=analysis.onsite_ev,
+        screening=analysis.screening,
+        coulomb_method=analysis.method,
+        temperature_k=analysis.temperature_k,
+        broadening_ev=analysis.broadening_ev,
+        n_radial_bins=analysis.n_radial_bins,
+    )
 
 
 # Reference core weights of homogeneous ZnS dots, per process: {(R, H, settings): (w_E1, w_H1)}.
@@ -88,26 +99,47 @@ def homogeneous_reference(comm, task: Task, settings: ElectronicSettings) -> tup
     from hpc_nc.solvers.eigensolver import solve_gap_states
     from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
 
-    key = (task.core_radius_a, task.shell_thickness_a, repr(settings.solver), repr(settings.hamiltonian),
-           repr(settings.states))
+    key = (
+        task.core_radius_a,
+        task.shell_thickness_a,
+        repr(settings.solver),
+        repr(settings.hamiltonian),
+        repr(settings.states),
+    )
     if key in _REFERENCE_CACHE:
         return _REFERENCE_CACHE[key]
     nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
     alloy = virtual_crystal(nc, 0.0, 0.0)
     mats = load_materials()
     vbm, cbm = band_edge_estimates(mats, alloy)
-    hamiltonian = assemble_hamiltonian(comm, nc, alloy, mats, "VCA", positions=None,
-                                       passivation_ev=settings.hamiltonian.passivation_ev,
-                                       harrison_eta=settings.hamiltonian.harrison_eta)
+    hamiltonian = assemble_hamiltonian(
+        comm,
+        nc,
+        alloy,
+        mats,
+        "VCA",
+        positions=None,
+        passivation_ev=settings.hamiltonian.passivation_ev,
+        harrison_eta=settings.hamiltonian.harrison_eta,
+    )
     try:
-        states = solve_gap_states(comm, hamiltonian, settings.states.electrons, settings.states.holes, vbm, cbm,
-                                  resolved_eigen_settings(comm, settings, hamiltonian.getSize()[0]))
+        states = solve_gap_states(
+            comm,
+            hamiltonian,
+            settings.states.electrons,
+            settings.states.holes,
+            vbm,
+            cbm,
+            resolved_eigen_settings(comm, settings, hamiltonian.getSize()[0]),
+        )
     finally:
         hamiltonian.destroy()
     tol = AnalysisSettings().level_tol_ev
     weights = []
-    for energies, vectors in ((states.electron_energies, states.electron_vectors),
-                              (states.hole_energies, states.hole_vectors)):
+    for energies, vectors in (
+        (states.electron_energies, states.electron_vectors),
+        (states.hole_energies, states.hole_vectors),
+    ):
         lo, hi = obs.degenerate_levels(energies, tol)[0]
         weights.append(float(obs.core_weight(obs.level_density(vectors, lo, hi - lo), nc.in_core)))
     _REFERENCE_CACHE[key] = (weights[0], weights[1])
@@ -121,10 +153,10 @@ def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.nda
     Returns the task's row of the results file (numpy values, units in store schema).
     """
     from hpc_nc.parallel import heartbeat
+    from hpc_nc.physics.exciton import analyse_states
+    from hpc_nc.physics.materials import load_materials, with_band_offsets
     from hpc_nc.solvers.eigensolver import solve_gap_states
     from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
-    from hpc_nc.physics.materials import load_materials, with_band_offsets
-    from hpc_nc.physics.exciton import analyse_states
 
     t0 = time.perf_counter()
     heartbeat.status("building the dot and its Hamiltonian")
@@ -134,13 +166,27 @@ def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.nda
         raise ValueError("STR task without relaxed positions")
     mats = with_band_offsets(load_materials(), task.vbo_ins, task.vbo_cus)
     vbm, cbm = band_edge_estimates(mats, alloy)
-    hamiltonian = assemble_hamiltonian(comm, nc, alloy, mats, task.model, positions=positions,
-                                       passivation_ev=settings.hamiltonian.passivation_ev,
-                                       harrison_eta=settings.hamiltonian.harrison_eta)
+    hamiltonian = assemble_hamiltonian(
+        comm,
+        nc,
+        alloy,
+        mats,
+        task.model,
+        positions=positions,
+        passivation_ev=settings.hamiltonian.passivation_ev,
+        harrison_eta=settings.hamiltonian.harrison_eta,
+    )
     t_build = time.perf_counter() - t0
     try:
-        states = solve_gap_states(comm, hamiltonian, settings.states.electrons, settings.states.holes, vbm, cbm,
-                                  resolved_eigen_settings(comm, settings, hamiltonian.getSize()[0]))
+        states = solve_gap_states(
+            comm,
+            hamiltonian,
+            settings.states.electrons,
+            settings.states.holes,
+            vbm,
+            cbm,
+            resolved_eigen_settings(comm, settings, hamiltonian.getSize()[0]),
+        )
     finally:
         hamiltonian.destroy()
     t_solve = time.perf_counter() - t0 - t_build
@@ -150,11 +196,21 @@ def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.nda
     reference = None if homogeneous else homogeneous_reference(comm, task, settings)
     t_ref = time.perf_counter() - t_ref
     heartbeat.status("observables, Coulomb integrals and excitons")
-    result = analyse_states(comm, atom_positions, nc.in_core, nc.core_radius, nc.total_radius,
-                            states.electron_energies, states.hole_energies, states.electron_vectors,
-                            states.hole_vectors, analysis_settings(settings.analysis),
-                            split_levels=states.diagnostics.get("split_degenerate_level"),
-                            reference_weights=reference, homogeneous=homogeneous)
+    result = analyse_states(
+        comm,
+        atom_positions,
+        nc.in_core,
+        nc.core_radius,
+        nc.total_radius,
+        states.electron_energies,
+        states.hole_energies,
+        states.electron_vectors,
+        states.hole_vectors,
+        analysis_settings(settings.analysis),
+        split_levels=states.diagnostics.get("split_degenerate_level"),
+        reference_weights=reference,
+        homogeneous=homogeneous,
+    )
     result = dict(result)
     if reference is None:  # a homogeneous dot is its own reference
         reference = (result["core_weight_E1"], result["core_weight_H1"])
@@ -187,6 +243,12 @@ def result_fields(settings: ElectronicSettings) -> list:
 
     n_e, n_h = settings.states.electrons, settings.states.holes
     analysis = analysis_settings(settings.analysis)
-    dims = {"n_electrons": n_e, "n_holes": n_h, "n_states": n_e + n_h, "n_configurations": N_CONFIGURATIONS,
-            "n_radial_bins": int(analysis.n_radial_bins), "n_spectrum": int(analysis.n_spectrum)}
+    dims = {
+        "n_electrons": n_e,
+        "n_holes": n_h,
+        "n_states": n_e + n_h,
+        "n_configurations": N_CONFIGURATIONS,
+        "n_radial_bins": int(analysis.n_radial_bins),
+        "n_spectrum": int(analysis.n_spectrum),
+    }
     return result_specs(dims)

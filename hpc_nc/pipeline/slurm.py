@@ -29,8 +29,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from hpc_nc.errors import HpcNcError
 
@@ -123,9 +123,12 @@ def estimate_resources(job, stage: str, tasks=None, max_ntasks: int = MAX_NTASKS
     groups = max(1, min(n_units, max(max_ntasks // rpt, 1)))
     seconds = sum(farm_makespan_s(w, groups) for w in (relax, solve) if w)
     time_s = max(MIN_TIME_S, int(SAFETY * seconds + STARTUP_S))
-    return Resources(ntasks=groups * rpt, time_s=time_s,
-                     note=f"{stage}: {n_units} unit(s) of work, ~{seconds / 60:.1f} min on {groups * rpt} rank(s) "
-                          f"by the cost model, before the x{SAFETY:g} margin")
+    return Resources(
+        ntasks=groups * rpt,
+        time_s=time_s,
+        note=f"{stage}: {n_units} unit(s) of work, ~{seconds / 60:.1f} min on {groups * rpt} rank(s) "
+        f"by the cost model, before the x{SAFETY:g} margin",
+    )
 
 
 def _parse_slurm_time(text: str) -> int | None:
@@ -179,9 +182,13 @@ def partition_limits(partition: str | None = None) -> dict | None:
                 limit = min(cpus, int(max_cpus) * int(nodes))
         except ValueError:
             pass
-        return {"name": fields.get("PartitionName", partition or "?"),
-                "max_time_s": _parse_slurm_time(fields.get("MaxTime", "UNLIMITED")),
-                "total_cpus": cpus, "max_cpus_per_job": limit or cpus, "state": fields.get("State", "UP")}
+        return {
+            "name": fields.get("PartitionName", partition or "?"),
+            "max_time_s": _parse_slurm_time(fields.get("MaxTime", "UNLIMITED")),
+            "total_cpus": cpus,
+            "max_cpus_per_job": limit or cpus,
+            "state": fields.get("State", "UP"),
+        }
     return None
 
 
@@ -204,8 +211,9 @@ def _warn(text: str) -> None:
     print(f"hpc-nc slurm: warning: {text}", file=sys.stderr)
 
 
-def fit_to_partition(res: Resources, extra: Sequence[str], limits: dict | None, what: str,
-                     warn=None, multiple: int = 1) -> Resources:
+def fit_to_partition(
+    res: Resources, extra: Sequence[str], limits: dict | None, what: str, warn=None, multiple: int = 1
+) -> Resources:
     """Check a request against the partition; shrink an estimate that does not fit, refuse an
     explicit request that can never start (it would pend forever as PartitionConfig or
     PartitionTimeLimit), warn through ``warn(text)`` about what was changed."""
@@ -224,12 +232,15 @@ def fit_to_partition(res: Resources, extra: Sequence[str], limits: dict | None, 
         except ValueError:
             raise SlurmError(f"{what}: --ntasks={explicit_n} is not a number") from None
         if cpus and n > cpus:
-            raise SlurmError(f"{what}: --ntasks={n} exceeds the {cpus} CPUs of partition {name}; the job would "
-                             f"pend forever (PartitionConfig); ask for at most {cpus}")
+            raise SlurmError(
+                f"{what}: --ntasks={n} exceeds the {cpus} CPUs of partition {name}; the job would "
+                f"pend forever (PartitionConfig); ask for at most {cpus}"
+            )
     elif cpus and ntasks > cpus:
         if cpus < multiple:
-            raise SlurmError(f"{what}: parallel.ranks_per_task={multiple} needs {multiple} ranks, partition {name} "
-                             f"has {cpus} CPUs")
+            raise SlurmError(
+                f"{what}: parallel.ranks_per_task={multiple} needs {multiple} ranks, partition {name} has {cpus} CPUs"
+            )
         ntasks = cpus - cpus % multiple  # whole groups of ranks_per_task
         warn(f"{what}: {res.ntasks} ranks estimated, partition {name} has {cpus} CPUs: asking for {ntasks}")
     max_t = limits.get("max_time_s")
@@ -240,12 +251,16 @@ def fit_to_partition(res: Resources, extra: Sequence[str], limits: dict | None, 
         except ValueError:
             raise SlurmError(f"{what}: --time={explicit_t} is not a Slurm time ([D-]HH:MM:SS)") from None
         if max_t is not None and t is not None and t > max_t:
-            raise SlurmError(f"{what}: --time={explicit_t} exceeds the time limit of partition {name} "
-                             f"({Resources(1, max_t).time_text}); the job would pend forever (PartitionTimeLimit)")
+            raise SlurmError(
+                f"{what}: --time={explicit_t} exceeds the time limit of partition {name} "
+                f"({Resources(1, max_t).time_text}); the job would pend forever (PartitionTimeLimit)"
+            )
     elif max_t is not None and time_s > max_t:
-        warn(f"{what}: estimated {res.time_text} exceeds partition {name}'s limit "
-             f"{Resources(1, max_t).time_text}: asking for the limit; if the job runs out of time, resubmit "
-             f"the same command and it resumes")
+        warn(
+            f"{what}: estimated {res.time_text} exceeds partition {name}'s limit "
+            f"{Resources(1, max_t).time_text}: asking for the limit; if the job runs out of time, resubmit "
+            f"the same command and it resumes"
+        )
         time_s = max_t
     return Resources(ntasks=ntasks, time_s=time_s, note=res.note)
 
@@ -282,11 +297,25 @@ def _prepare_log_dir(path: str) -> str:
     return path
 
 
-def plan(job_path: str, *, array: int | None = None, two_step: bool = False, sbatch_args: Sequence[str] = (),
-         slurm_dir: str | None = None, sets: Sequence[str] = (), results: str | None = None,
-         partition: str | None = None, account: str | None = None, relax_args: Sequence[str] = (),
-         solve_args: Sequence[str] = (), merge_args: Sequence[str] = (), limits: dict | None = None,
-         max_ntasks: int = MAX_NTASKS_DEFAULT, warn=None, make_log_dir: bool = False) -> list[Step]:
+def plan(
+    job_path: str,
+    *,
+    array: int | None = None,
+    two_step: bool = False,
+    sbatch_args: Sequence[str] = (),
+    slurm_dir: str | None = None,
+    sets: Sequence[str] = (),
+    results: str | None = None,
+    partition: str | None = None,
+    account: str | None = None,
+    relax_args: Sequence[str] = (),
+    solve_args: Sequence[str] = (),
+    merge_args: Sequence[str] = (),
+    limits: dict | None = None,
+    max_ntasks: int = MAX_NTASKS_DEFAULT,
+    warn=None,
+    make_log_dir: bool = False,
+) -> list[Step]:
     """The sbatch calls for ``job_path`` (validated first, with ``sets`` applied; module docstring).
 
     ``sbatch_args`` go to every compute job (not the merge job, which stays one process);
@@ -322,8 +351,10 @@ def plan(job_path: str, *, array: int | None = None, two_step: bool = False, sba
         cpus = (limits or {}).get("max_cpus_per_job") or 0
         if cpus and cpus >= job.ranks_per_task and est.ntasks > cpus and _explicit(extra, "ntasks") is None:
             # fewer ranks than estimated: the same work takes longer
-            (warn or _warn)(f"{what}: {est.ntasks} ranks estimated, partition {limits['name']} has {cpus} CPUs: "
-                            f"asking for {cpus - cpus % job.ranks_per_task}")
+            (warn or _warn)(
+                f"{what}: {est.ntasks} ranks estimated, partition {limits['name']} has {cpus} CPUs: "
+                f"asking for {cpus - cpus % job.ranks_per_task}"
+            )
             est = estimate_resources(job, stage, tasks, cpus)
         res = fit_to_partition(est, extra, limits, what, warn, multiple=job.ranks_per_task)
         out = []
@@ -338,23 +369,59 @@ def plan(job_path: str, *, array: int | None = None, two_step: bool = False, sba
             raise SlurmError(f"--array {array}: the number of shards must be a positive integer")
         if array > len(job.tasks):
             raise SlurmError(f"--array {array}: more shards than the {len(job.tasks)} tasks of {job_path}")
-        structures = (f"{results[:-3] if results.endswith('.h5') else results}_structures.h5"
-                      if results != job.results_path else job.structures_path)
-        export = (f"--export=ALL,HPC_NC={hpc_nc_command()},RESULTS={results},STRUCTURES={structures}")
+        structures = (
+            f"{results[:-3] if results.endswith('.h5') else results}_structures.h5"
+            if results != job.results_path
+            else job.structures_path
+        )
+        export = f"--export=ALL,HPC_NC={hpc_nc_command()},RESULTS={results},STRUCTURES={structures}"
         script = os.path.join(d, "array.sbatch")
         extra = [*sbatch_args, *relax_args, *solve_args]
-        largest = max((shard_tasks(job.tasks, k, array) for k in range(array)),
-                      key=lambda ts: sum(sum(w) for w in stage_walls(job, "both", ts)))
+        largest = max(
+            (shard_tasks(job.tasks, k, array) for k in range(array)),
+            key=lambda ts: sum(sum(w) for w in stage_walls(job, "both", ts)),
+        )
         res = sized("both" if has_str else "solve", largest, extra, "array element")
         cm = common[1:]
         return [
-            Step(("sbatch", "--parsable", f"--array=0-{array - 1}", f"--job-name=hpc-nc-{job.name}", export,
-                  *cm, f"--output={logs}/%x-%A_%a.out", *res, *extra, script, job_path, str(array), "shard",
-                  *hpc_args), capture="ARRAY_ID"),
-            Step(("sbatch", "--parsable", "--dependency=afterany:$ARRAY_ID", f"--job-name=hpc-nc-{job.name}-merge",
-                  export, *cm, f"--output={logs}/%x-%j.out", *merge_args,
-                  *([] if _explicit(merge_args, "time") else ["--time=00:30:00"]), "--ntasks=1",
-                  script, job_path, str(array), "merge"), capture="MERGE_ID"),
+            Step(
+                (
+                    "sbatch",
+                    "--parsable",
+                    f"--array=0-{array - 1}",
+                    f"--job-name=hpc-nc-{job.name}",
+                    export,
+                    *cm,
+                    f"--output={logs}/%x-%A_%a.out",
+                    *res,
+                    *extra,
+                    script,
+                    job_path,
+                    str(array),
+                    "shard",
+                    *hpc_args,
+                ),
+                capture="ARRAY_ID",
+            ),
+            Step(
+                (
+                    "sbatch",
+                    "--parsable",
+                    "--dependency=afterany:$ARRAY_ID",
+                    f"--job-name=hpc-nc-{job.name}-merge",
+                    export,
+                    *cm,
+                    f"--output={logs}/%x-%j.out",
+                    *merge_args,
+                    *([] if _explicit(merge_args, "time") else ["--time=00:30:00"]),
+                    "--ntasks=1",
+                    script,
+                    job_path,
+                    str(array),
+                    "merge",
+                ),
+                capture="MERGE_ID",
+            ),
         ]
     res_args = ["--results", results] if results != job.results_path else []
     if two_step:
@@ -362,17 +429,60 @@ def plan(job_path: str, *, array: int | None = None, two_step: bool = False, sba
         relax_extra = [*sbatch_args, *relax_args]
         solve_extra = [*sbatch_args, *solve_args]
         return [
-            Step(("sbatch", "--parsable", f"--job-name=hpc-nc-{job.name}-relax", *common,
-                  f"--output={logs}/%x-%j.out", *sized("relax", None, relax_extra, "relax job"), *relax_extra,
-                  script, "relax", job_path, *hpc_args), capture="RELAX_ID"),
-            Step(("sbatch", "--parsable", "--dependency=afterany:$RELAX_ID", f"--job-name=hpc-nc-{job.name}-solve",
-                  *common, f"--output={logs}/%x-%j.out", *sized("solve", None, solve_extra, "solve job"),
-                  *solve_extra, script, "solve", job_path, *hpc_args, *res_args), capture="SOLVE_ID"),
+            Step(
+                (
+                    "sbatch",
+                    "--parsable",
+                    f"--job-name=hpc-nc-{job.name}-relax",
+                    *common,
+                    f"--output={logs}/%x-%j.out",
+                    *sized("relax", None, relax_extra, "relax job"),
+                    *relax_extra,
+                    script,
+                    "relax",
+                    job_path,
+                    *hpc_args,
+                ),
+                capture="RELAX_ID",
+            ),
+            Step(
+                (
+                    "sbatch",
+                    "--parsable",
+                    "--dependency=afterany:$RELAX_ID",
+                    f"--job-name=hpc-nc-{job.name}-solve",
+                    *common,
+                    f"--output={logs}/%x-%j.out",
+                    *sized("solve", None, solve_extra, "solve job"),
+                    *solve_extra,
+                    script,
+                    "solve",
+                    job_path,
+                    *hpc_args,
+                    *res_args,
+                ),
+                capture="SOLVE_ID",
+            ),
         ]
     extra = [*sbatch_args, *relax_args, *solve_args]
-    return [Step(("sbatch", "--parsable", f"--job-name=hpc-nc-{job.name}", *common, f"--output={logs}/%x-%j.out",
-                  *sized("both", None, extra, "job"), *extra, os.path.join(d, "sweep.sbatch"), job_path, *hpc_args,
-                  *res_args), capture="JOB_ID")]
+    return [
+        Step(
+            (
+                "sbatch",
+                "--parsable",
+                f"--job-name=hpc-nc-{job.name}",
+                *common,
+                f"--output={logs}/%x-%j.out",
+                *sized("both", None, extra, "job"),
+                *extra,
+                os.path.join(d, "sweep.sbatch"),
+                job_path,
+                *hpc_args,
+                *res_args,
+            ),
+            capture="JOB_ID",
+        )
+    ]
 
 
 def _quote(arg: str) -> str:
@@ -396,8 +506,10 @@ def describe_shards(job_path: str, n: int, results: str | None = None) -> list[s
 
     job = load_job(job_path)
     results = results or job.results_path
-    return [f"shard {k}/{n}: {len(shard_tasks(job.tasks, k, n))} tasks -> {shard_results_path(results, k, n)}"
-            for k in range(n)]
+    return [
+        f"shard {k}/{n}: {len(shard_tasks(job.tasks, k, n))} tasks -> {shard_results_path(results, k, n)}"
+        for k in range(n)
+    ]
 
 
 # -- submission -----------------------------------------------------------------------------
@@ -415,8 +527,9 @@ def queued_jobs_on(results_path: str) -> list[str]:
         import getpass
 
         user = getpass.getuser()
-        proc = subprocess.run(["squeue", "-h", "-u", user, "-o", "%i|%T|%k"], capture_output=True, text=True,
-                              timeout=30)
+        proc = subprocess.run(
+            ["squeue", "-h", "-u", user, "-o", "%i|%T|%k"], capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired, KeyError):
         return []
     if proc.returncode != 0:
@@ -457,8 +570,9 @@ def submit(steps: Sequence[Step]) -> list[str]:
     or solve job that never comes would leave them computing for nothing) and the error says
     so."""
     if shutil.which("sbatch") is None:
-        raise SlurmError("sbatch not found on PATH: run this on a Slurm login node, or use --dry-run "
-                         "to print the commands")
+        raise SlurmError(
+            "sbatch not found on PATH: run this on a Slurm login node, or use --dry-run to print the commands"
+        )
     ids: dict[str, str] = {}
     out: list[str] = []
     for step in steps:
@@ -474,13 +588,15 @@ def submit(steps: Sequence[Step]) -> list[str]:
             msg = " ".join((proc.stderr or proc.stdout).split()) or "no job id printed"
             cancelled = ""
             if out:
-                scancel = subprocess.run(["scancel", *out], capture_output=True, text=True) \
-                    if shutil.which("scancel") else None
+                scancel = (
+                    subprocess.run(["scancel", *out], capture_output=True, text=True)
+                    if shutil.which("scancel")
+                    else None
+                )
                 if scancel is not None and scancel.returncode == 0:
                     cancelled = f"; cancelled the job(s) already queued: {', '.join(out)}"
                 else:
-                    cancelled = (f"; the job(s) already queued could NOT be cancelled, run `scancel "
-                                 f"{' '.join(out)}`")
+                    cancelled = f"; the job(s) already queued could NOT be cancelled, run `scancel {' '.join(out)}`"
             raise SlurmError(f"sbatch failed (exit {proc.returncode}): {msg}{cancelled}")
         if step.capture:
             ids[step.capture] = job_id
@@ -496,22 +612,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--two-step", action="store_true", help="relax and solve as two dependent jobs")
     parser.add_argument("--dry-run", action="store_true", help="print the sbatch commands, submit nothing")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a job-file entry")
-    parser.add_argument("--results", help="results file (default: the job's output.results); logs go to "
-                                          "<its folder>/logs/")
+    parser.add_argument(
+        "--results", help="results file (default: the job's output.results); logs go to <its folder>/logs/"
+    )
     parser.add_argument("-p", "--partition", help="Slurm partition (default: the cluster's default)")
     parser.add_argument("-A", "--account", help="Slurm account to charge")
-    parser.add_argument("--max-ntasks", type=int, default=MAX_NTASKS_DEFAULT, metavar="N",
-                        help=f"most MPI ranks the estimate asks for (default {MAX_NTASKS_DEFAULT})")
-    parser.add_argument("--sbatch-arg", action="append", default=[], metavar="ARG",
-                        help="extra sbatch option for the compute jobs (not the merge job), e.g. "
-                             "--sbatch-arg=--qos=short (repeatable; --ntasks/--time replace the estimate)")
+    parser.add_argument(
+        "--max-ntasks",
+        type=int,
+        default=MAX_NTASKS_DEFAULT,
+        metavar="N",
+        help=f"most MPI ranks the estimate asks for (default {MAX_NTASKS_DEFAULT})",
+    )
+    parser.add_argument(
+        "--sbatch-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra sbatch option for the compute jobs (not the merge job), e.g. "
+        "--sbatch-arg=--qos=short (repeatable; --ntasks/--time replace the estimate)",
+    )
     for stage in ("relax", "solve", "merge"):
-        parser.add_argument(f"--{stage}-sbatch-arg", action="append", default=[], metavar="ARG",
-                            help=f"extra sbatch option for the {stage} job only (two-step; relax/solve also "
-                                 f"apply to the single job and the array elements)" if stage != "merge"
-                            else "extra sbatch option for the merge job of --array only")
-    parser.add_argument("--force", action="store_true",
-                        help="submit even when a queued job already works on the same results file")
+        parser.add_argument(
+            f"--{stage}-sbatch-arg",
+            action="append",
+            default=[],
+            metavar="ARG",
+            help=f"extra sbatch option for the {stage} job only (two-step; relax/solve also "
+            f"apply to the single job and the array elements)"
+            if stage != "merge"
+            else "extra sbatch option for the merge job of --array only",
+        )
+    parser.add_argument(
+        "--force", action="store_true", help="submit even when a queued job already works on the same results file"
+    )
     parser.add_argument("--slurm-dir", help="directory of the sbatch templates (default: the package's own)")
 
 
@@ -523,15 +657,27 @@ def run(args: argparse.Namespace) -> int:
         raise SlurmError(f"--max-ntasks {args.max_ntasks}: must be at least 1")
     real = not args.dry_run
     if real and shutil.which("sbatch") is None:
-        raise SlurmError("sbatch not found on PATH: run this on a Slurm login node, or use --dry-run "
-                         "to print the commands")
+        raise SlurmError(
+            "sbatch not found on PATH: run this on a Slurm login node, or use --dry-run to print the commands"
+        )
     limits = partition_limits(args.partition)
     results = args.results or load_job(args.job).results_path
-    kwargs = dict(array=args.array, two_step=args.two_step, sbatch_args=args.sbatch_arg,
-                  slurm_dir=args.slurm_dir, sets=args.set, results=args.results, partition=args.partition,
-                  account=args.account, relax_args=args.relax_sbatch_arg, solve_args=args.solve_sbatch_arg,
-                  merge_args=args.merge_sbatch_arg, limits=limits, max_ntasks=args.max_ntasks,
-                  make_log_dir=real)
+    kwargs = dict(
+        array=args.array,
+        two_step=args.two_step,
+        sbatch_args=args.sbatch_arg,
+        slurm_dir=args.slurm_dir,
+        sets=args.set,
+        results=args.results,
+        partition=args.partition,
+        account=args.account,
+        relax_args=args.relax_sbatch_arg,
+        solve_args=args.solve_sbatch_arg,
+        merge_args=args.merge_sbatch_arg,
+        limits=limits,
+        max_ntasks=args.max_ntasks,
+        make_log_dir=real,
+    )
     steps = plan(args.job, **kwargs)
     # mark every job with the results file it works on (the duplicate guard below reads it)
     steps = [Step(s.argv[:1] + (f"--comment={_comment(results)}",) + s.argv[1:], s.capture) for s in steps]
@@ -544,11 +690,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     queued = queued_jobs_on(results)
     if queued and not args.force:
-        raise SlurmError(f"job(s) {', '.join(queued)} already queued or running on {results}; two submissions "
-                         f"would compute the same tasks twice. Wait for them, `scancel` them, or give --force")
+        raise SlurmError(
+            f"job(s) {', '.join(queued)} already queued or running on {results}; two submissions "
+            f"would compute the same tasks twice. Wait for them, `scancel` them, or give --force"
+        )
     if lock_held(results) and not args.force:
-        raise SlurmError(f"a running hpc-nc holds {results}.lock (it is writing {results}); submit when it has "
-                         f"finished, or give --force")
+        raise SlurmError(
+            f"a running hpc-nc holds {results}.lock (it is writing {results}); submit when it has "
+            f"finished, or give --force"
+        )
     for step, job_id in zip(steps, submit(steps)):
         print(f"submitted {job_id}: {format_step(step)}")
     print(f"logs: {log_dir_for(results)}/   progress: squeue -u $USER; hpc-nc status {results}")

@@ -7,7 +7,6 @@ solver settings) reuses it. Results go to the structures file (hpc_nc/io/store.p
 
 from __future__ import annotations
 
-
 from hpc_nc.errors import ConvergenceError
 from hpc_nc.io.jobs import Task
 from hpc_nc.io.schema import species_codes
@@ -29,8 +28,9 @@ def relax_settings(relax: RelaxSection):
     """The VFF relaxation's settings from the job's relax section."""
     from hpc_nc.solvers.relax import RelaxSettings
 
-    return RelaxSettings(tao_type=relax.tao_type, force_tol=relax.force_tol, max_it=relax.max_it,
-                         tao_options=dict(relax.tao_options))
+    return RelaxSettings(
+        tao_type=relax.tao_type, force_tol=relax.force_tol, max_it=relax.max_it, tao_options=dict(relax.tao_options)
+    )
 
 
 def relax_task(comm, task: Task, settings: RelaxSection) -> dict:
@@ -72,5 +72,6 @@ def structure_fields() -> list:
     from hpc_nc.io.schema import structure_specs
     from hpc_nc.solvers.relax import DEFAULT_BOND_LENGTH_EDGES, DEFAULT_RADIAL_EDGES
 
-    return structure_specs({"n_bond_bins": len(DEFAULT_BOND_LENGTH_EDGES) - 1,
-                            "n_radial_shells": len(DEFAULT_RADIAL_EDGES) - 1})
+    return structure_specs(
+        {"n_bond_bins": len(DEFAULT_BOND_LENGTH_EDGES) - 1, "n_radial_shells": len(DEFAULT_RADIAL_EDGES) - 1}
+    )

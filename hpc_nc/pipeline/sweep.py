@@ -113,9 +113,9 @@ def provenance(comm, job, stage: str, structures_path: str | None = None) -> dic
 
 def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
     """Collective: relax every STR structure of the job (or of one shard) not yet relaxed."""
+    from hpc_nc.io.store import StructureStore
     from hpc_nc.parallel.farm import run_farm
     from hpc_nc.parallel.petsc_build import select_build
-    from hpc_nc.io.store import StructureStore
     from hpc_nc.pipeline.structure_stage import relax_task, structure_fields, structure_tasks
 
     path = structures_path or job.structures_path
@@ -129,9 +129,14 @@ def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
         return None
     _ensure_dir(comm, path)
     # Resuming with other relaxation settings or VFF parameters would mix structures.
-    store = StructureStore.create_or_open(comm, path, all_structures, structure_fields(),
-                                          provenance(comm, job, "relax"),
-                                          must_match=["relax_settings", "vff_sha256"])
+    store = StructureStore.create_or_open(
+        comm,
+        path,
+        all_structures,
+        structure_fields(),
+        provenance(comm, job, "relax"),
+        must_match=["relax_settings", "vff_sha256"],
+    )
     try:
         skip = [t.index for t in wanted if t.structure_key in store.done_keys]
 
@@ -143,8 +148,15 @@ def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
 
         if comm.rank == 0:
             print(f"relax: {len(wanted)} structures ({len(skip)} already relaxed) -> {path}", flush=True)
-        summary = run_farm(comm, wanted, job.ranks_per_task, lambda g, t: relax_task(g, t, job.relax), on_done,
-                           skip=skip, progress=progress or "auto")
+        summary = run_farm(
+            comm,
+            wanted,
+            job.ranks_per_task,
+            lambda g, t: relax_task(g, t, job.relax),
+            on_done,
+            skip=skip,
+            progress=progress or "auto",
+        )
     finally:
         store.close()
     return summary
@@ -152,10 +164,10 @@ def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
 
 def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None, progress=None):
     """Collective: the electronic stage for every task of the job (or shard) not yet done."""
-    from hpc_nc.pipeline.electronic_stage import result_fields, solve_task
+    from hpc_nc.io.store import ResultsStore, read_structure
     from hpc_nc.parallel.farm import run_farm
     from hpc_nc.parallel.petsc_build import select_build
-    from hpc_nc.io.store import ResultsStore, read_structure
+    from hpc_nc.pipeline.electronic_stage import result_fields, solve_task
 
     path = results_path or job.results_path
     spath = structures_path or job.structures_path
@@ -165,10 +177,14 @@ def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None,
     _ensure_dir(comm, path)
     # Resuming with other settings or parameters would mix incomparable rows in one file.
     settings = ElectronicSettings.from_job(job)
-    store = ResultsStore.create_or_open(comm, path, job.tasks, result_fields(settings),
-                                        provenance(comm, job, "solve", spath),
-                                        must_match=["solver_settings", "hamiltonian_settings", "analysis_settings",
-                                                    "materials_sha256"])
+    store = ResultsStore.create_or_open(
+        comm,
+        path,
+        job.tasks,
+        result_fields(settings),
+        provenance(comm, job, "solve", spath),
+        must_match=["solver_settings", "hamiltonian_settings", "analysis_settings", "materials_sha256"],
+    )
     try:
         skip = [t.index for t in wanted if t.index in store.done]
 
@@ -181,8 +197,9 @@ def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None,
 
         if comm.rank == 0:
             print(f"solve: {len(wanted)} tasks ({len(skip)} already done) -> {path}", flush=True)
-        summary = run_farm(comm, wanted, job.ranks_per_task, run_task, store.record, skip=skip,
-                           progress=progress or "auto")
+        summary = run_farm(
+            comm, wanted, job.ranks_per_task, run_task, store.record, skip=skip, progress=progress or "auto"
+        )
     finally:
         store.close()
     return summary
@@ -279,8 +296,10 @@ def check_resources(job, results_path: str, structures_path: str) -> None:
     check_output_path("results file", "path", results_path)
     check_output_path("structures file", "path", structures_path)
     if os.path.normpath(os.path.abspath(results_path)) == os.path.normpath(os.path.abspath(structures_path)):
-        raise JobFileError(f"{job.source}: the results and the structures file are the same file "
-                           f"({results_path}); give them different paths")
+        raise JobFileError(
+            f"{job.source}: the results and the structures file are the same file "
+            f"({results_path}); give them different paths"
+        )
     n_states = job.n_electrons + job.n_holes
     biggest = max(job.tasks, key=lambda t: t.n_atoms)
     need = estimate_task_memory_bytes(biggest.n_atoms, n_states, job.solver.strategy, job.ranks_per_task)
@@ -289,7 +308,8 @@ def check_resources(job, results_path: str, structures_path: str) -> None:
         raise JobFileError(
             f"{job.source}: task {biggest.index} ({biggest.key}, {biggest.n_atoms:,} atoms) needs about "
             f"{need / 2**30:,.1f} GiB per rank on {job.ranks_per_task} rank(s), more than this machine's "
-            f"{have / 2**30:.1f} GiB of memory (use smaller dots, or more ranks_per_task)")
+            f"{have / 2**30:.1f} GiB of memory (use smaller dots, or more ranks_per_task)"
+        )
     results_bytes, structures_bytes = output_size_estimates(job)
     wants = [(results_path, results_bytes)]
     if any(t.model == "STR" for t in job.tasks):
@@ -299,8 +319,9 @@ def check_resources(job, results_path: str, structures_path: str) -> None:
         try:
             size -= os.path.getsize(path) if os.path.isfile(path) else 0  # resuming: already allocated
             free = _free_bytes(path)
-            dev = os.stat(os.path.dirname(os.path.abspath(path)) if os.path.isdir(
-                os.path.dirname(os.path.abspath(path))) else "/").st_dev
+            dev = os.stat(
+                os.path.dirname(os.path.abspath(path)) if os.path.isdir(os.path.dirname(os.path.abspath(path))) else "/"
+            ).st_dev
         except (OSError, ValueError, UnicodeError):
             continue  # the path is checked again when the file is created (one-line error there)
         entry = need_on.setdefault(dev, [0, free, []])
@@ -310,4 +331,5 @@ def check_resources(job, results_path: str, structures_path: str) -> None:
         if size > free:
             raise JobFileError(
                 f"{job.source}: the output ({', '.join(paths)}) needs about {size / 2**30:,.2f} GiB, "
-                f"but only {free / 2**30:,.2f} GiB are free there")
+                f"but only {free / 2**30:,.2f} GiB are free there"
+            )

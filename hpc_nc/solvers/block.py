@@ -83,8 +83,9 @@ class BlockSpace:
     def _dense(self, X: np.ndarray, n_global: int):
         """A distributed dense Mat on this rank's rows of X (column-major, shares X's memory)."""
         PETSc = self.PETSc
-        return PETSc.Mat().createDense(((X.shape[0], n_global), (PETSc.DECIDE, X.shape[1])), array=X,
-                                       comm=self.H.getComm())
+        return PETSc.Mat().createDense(
+            ((X.shape[0], n_global), (PETSc.DECIDE, X.shape[1])), array=X, comm=self.H.getComm()
+        )
 
     def _sum(self, local: np.ndarray) -> np.ndarray:
         """Elementwise sum over the ranks (identical on every rank)."""

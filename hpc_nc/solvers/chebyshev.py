@@ -113,8 +113,9 @@ def chebyshev_filter(apply_f, X: np.ndarray, degree: int, cut: float, top: float
     return Y
 
 
-def next_cut(distances: np.ndarray, residuals: np.ndarray, reach: float, nev: int, farthest: float,
-             widest: float) -> float:
+def next_cut(
+    distances: np.ndarray, residuals: np.ndarray, reach: float, nev: int, farthest: float, widest: float
+) -> float:
     """The filter window's next far end (a distance from the opposite bound, eV). Pure.
 
     distances: the window's wanted-side Ritz values as distances from the opposite bound
@@ -207,10 +208,25 @@ def spectrum_bounds(space: BlockSpace, steps: int = 40, seed: int = 7) -> tuple[
     return space.agree((float(lower), float(upper)))
 
 
-def block_chebyshev(space: BlockSpace, nev: int, key, res_limit: float, boundary: float, side: int,
-                    bounds: tuple[float, float], opposite: float, cut: float, *, guard: int = 6,
-                    degree: int = DEFAULT_DEGREE, max_it: int = DEFAULT_MAX_IT, deflation: np.ndarray | None = None,
-                    seed: int = 1, degeneracy_tol: float = 1e-6, monitor=None):
+def block_chebyshev(
+    space: BlockSpace,
+    nev: int,
+    key,
+    res_limit: float,
+    boundary: float,
+    side: int,
+    bounds: tuple[float, float],
+    opposite: float,
+    cut: float,
+    *,
+    guard: int = 6,
+    degree: int = DEFAULT_DEGREE,
+    max_it: int = DEFAULT_MAX_IT,
+    deflation: np.ndarray | None = None,
+    seed: int = 1,
+    degeneracy_tol: float = 1e-6,
+    monitor=None,
+):
     """The ``nev`` leading eigenpairs of H by ``key`` on one side of the gap centre.
 
     boundary: the gap centre c (eV); side: +1 for electrons (λ > c), −1 for holes; key:
@@ -226,11 +242,15 @@ def block_chebyshev(space: BlockSpace, nev: int, key, res_limit: float, boundary
     (same message on every rank) after ``max_it`` iterations.
     """
     if nev < 1 or guard < 0 or max_it < 1 or degree < 1:
-        raise HpcNcError(f"block_chebyshev needs nev >= 1, guard >= 0, max_it >= 1, degree >= 1 "
-                         f"(got {nev}, {guard}, {max_it}, {degree})")
+        raise HpcNcError(
+            f"block_chebyshev needs nev >= 1, guard >= 0, max_it >= 1, degree >= 1 "
+            f"(got {nev}, {guard}, {max_it}, {degree})"
+        )
     if side not in (1, -1) or not side * (boundary - opposite) >= 0 or not side * (cut - boundary) > 0:
-        raise HpcNcError(f"block_chebyshev needs side +1 or -1, the opposite bound behind the gap centre and "
-                         f"the cut beyond it (got {side}, {opposite}, {boundary}, {cut})")
+        raise HpcNcError(
+            f"block_chebyshev needs side +1 or -1, the opposite bound behind the gap centre and "
+            f"the cut beyond it (got {side}, {opposite}, {boundary}, {cut})"
+        )
     lower, upper = bounds
     widest = max(upper - opposite, opposite - lower)
     reach = side * (cut - opposite)  # the window (opposite, cut) as a distance
@@ -254,14 +274,28 @@ def block_chebyshev(space: BlockSpace, nev: int, key, res_limit: float, boundary
         rnorm = space.agree(space.column_norms(HX - X * theta))
         del HX
         if monitor is not None:
-            monitor(iteration, np.concatenate([locked_theta, theta]),
-                    np.concatenate([np.zeros(len(locked_theta)), rnorm]), opposite + side * reach)
-        heartbeat.status(f"Chebyshev filter iteration {iteration}, largest residual "
-                         f"{float(np.max(rnorm[:active])) if active > 0 else 0.0:.1e} eV")
+            monitor(
+                iteration,
+                np.concatenate([locked_theta, theta]),
+                np.concatenate([np.zeros(len(locked_theta)), rnorm]),
+                opposite + side * reach,
+            )
+        heartbeat.status(
+            f"Chebyshev filter iteration {iteration}, largest residual "
+            f"{float(np.max(rnorm[:active])) if active > 0 else 0.0:.1e} eV"
+        )
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("side %+d nev %d (%d locked) it %d: theta %.6f .. %.6f max residual %.2e eV, window to %.4f eV",
-                      side, nev, len(locked_theta), iteration, theta[0], theta[min(active, len(theta)) - 1],
-                      float(np.max(rnorm[:active])), opposite + side * reach)
+            log.debug(
+                "side %+d nev %d (%d locked) it %d: theta %.6f .. %.6f max residual %.2e eV, window to %.4f eV",
+                side,
+                nev,
+                len(locked_theta),
+                iteration,
+                theta[0],
+                theta[min(active, len(theta)) - 1],
+                float(np.max(rnorm[:active])),
+                opposite + side * reach,
+            )
         wanted = side * (theta - boundary) > 0
         good = (np.arange(len(theta)) < n_window) & wanted & (rnorm <= res_limit)
         if good[:active].all():
@@ -283,8 +317,9 @@ def block_chebyshev(space: BlockSpace, nev: int, key, res_limit: float, boundary
         in_window = wanted & (np.arange(len(theta)) < n_window)
         dist = side * (theta[in_window] - opposite)
         if iteration > 1:  # the first Ritz values are those of the random start: filter first
-            reach = next_cut(dist, rnorm[in_window], reach, active,
-                             side * (sigma - opposite) + np.sqrt(max(mu_max, 0.0)), widest)
+            reach = next_cut(
+                dist, rnorm[in_window], reach, active, side * (sigma - opposite) + np.sqrt(max(mu_max, 0.0)), widest
+            )
         sigma = opposite + side * 0.5 * reach
         top = max(upper - sigma, sigma - lower) ** 2
         mu_cut = (0.5 * reach) ** 2
@@ -301,15 +336,15 @@ def block_chebyshev(space: BlockSpace, nev: int, key, res_limit: float, boundary
         V = space.orthonormalize(np.hstack([P, time_reversal(P)]), bases)
         size = active + guard + (active + guard) % 2
         if V.shape[1] < size:  # lost directions (rank-deficient filtered block): refill
-            extra = start_block(seed + 1000 * iteration, space.row_start, space.n_local,
-                                (size - V.shape[1] + 1) // 2)
+            extra = start_block(seed + 1000 * iteration, space.row_start, space.n_local, (size - V.shape[1] + 1) // 2)
             V = np.hstack([V, space.orthonormalize(np.hstack([extra, time_reversal(extra)]), bases + [V])])
     rnorm = np.concatenate([np.zeros(len(locked_theta)), rnorm])
     n_ok = int(np.sum(rnorm[:nev] <= res_limit))
     worst = float(np.max(rnorm[:nev])) if len(rnorm) else float("inf")
     raise ConvergenceError(
         f"Chebyshev filter converged {n_ok} of {nev} states on the {'electron' if side > 0 else 'hole'} side "
-        f"in {max_it} iterations (largest residual {worst:.2e} eV > {res_limit:.2e} eV); raise max_it or degree")
+        f"in {max_it} iterations (largest residual {worst:.2e} eV > {res_limit:.2e} eV); raise max_it or degree"
+    )
 
 
 # ----------------------------------------------------------------------------- the backend
@@ -351,10 +386,24 @@ def solve_sides(comm, H, counts, targets, boundary, settings, res_limit: float):
             def solver(side):
                 def solve(nev, limit, deflation, seed):
                     theta, X, resid, its, cuts[side] = block_chebyshev(
-                        space, nev, keys[side], limit, boundary, sign[side], bounds, opposite(side), cuts[side],
-                        guard=settings.guard, degree=degree, max_it=max_it, deflation=deflation,
-                        seed=seed + settings.seed - 1, degeneracy_tol=settings.degeneracy_tol)
+                        space,
+                        nev,
+                        keys[side],
+                        limit,
+                        boundary,
+                        sign[side],
+                        bounds,
+                        opposite(side),
+                        cuts[side],
+                        guard=settings.guard,
+                        degree=degree,
+                        max_it=max_it,
+                        deflation=deflation,
+                        seed=seed + settings.seed - 1,
+                        degeneracy_tol=settings.degeneracy_tol,
+                    )
                     return theta, X, resid, its
+
                 return solve
 
             for side in ("electron", "hole"):
@@ -365,15 +414,28 @@ def solve_sides(comm, H, counts, targets, boundary, settings, res_limit: float):
                     runs[side] = BlockRun(theta, X, resid, [its])
             for side in ("electron", "hole"):
                 if counts[side]:
-                    check_rounds(runs[side], solver(side), counts[side], side, keys[side], settings, res_limit,
-                                 "Chebyshev-filtered subspace iteration")
+                    check_rounds(
+                        runs[side],
+                        solver(side),
+                        counts[side],
+                        side,
+                        keys[side],
+                        settings,
+                        res_limit,
+                        "Chebyshev-filtered subspace iteration",
+                    )
                     results[side] = block_solution(space, runs[side])
                 else:
                     results[side] = SideSolution.empty(space.n_global)
     except PETSc.Error as exc:
-        raise ConvergenceError(f"PETSc failed in the chebyshev eigensolve: error code "
-                               f"{getattr(exc, 'ierr', '?')}") from None
-    extra = {"h_block_products": int(space.n_mults), "filter_degree": int(degree),
-             "spectrum_bounds": [float(b) for b in bounds], "final_cuts": {s: float(c) for s, c in cuts.items()},
-             "filter_seconds": float(time.perf_counter() - t0)}
+        raise ConvergenceError(
+            f"PETSc failed in the chebyshev eigensolve: error code {getattr(exc, 'ierr', '?')}"
+        ) from None
+    extra = {
+        "h_block_products": int(space.n_mults),
+        "filter_degree": int(degree),
+        "spectrum_bounds": [float(b) for b in bounds],
+        "final_cuts": {s: float(c) for s, c in cuts.items()},
+        "filter_seconds": float(time.perf_counter() - t0),
+    }
     return results, extra

@@ -156,8 +156,10 @@ class BlockOperators(BlockSpace):
         k_ptr, k_cols, k_vals = spin_orbit_free_rows(indptr, indices, values, self.row_start)
         # Every row needs its diagonal entry: set_shift shifts it in place.
         rows = np.repeat(np.arange(self.n_local // 2), np.diff(k_ptr))
-        if not np.array_equal(np.bincount(rows[k_cols == rows + self.row_start // 2],
-                                          minlength=self.n_local // 2), np.ones(self.n_local // 2, int)):
+        if not np.array_equal(
+            np.bincount(rows[k_cols == rows + self.row_start // 2], minlength=self.n_local // 2),
+            np.ones(self.n_local // 2, int),
+        ):
             raise HpcNcError("H has a row without a diagonal entry")
         K = aij_from_local_csr(PETSc, H.getComm(), k_ptr, k_cols, k_vals, self.n_global // 2)
         # Flag it symmetric (MUMPS then factors LDLᵀ) but not Hermitian: PETSc 3.18 refuses
@@ -211,10 +213,24 @@ class BlockOperators(BlockSpace):
         self.K.destroy()
 
 
-def block_davidson(ops: BlockOperators, nev: int, sigma: float, key, res_limit: float, *,
-                   guard: int = 8, max_dim: int = 0, keep: int = 0, max_it: int = 300,
-                   deflation: np.ndarray | None = None, seed: int = 1, kramers: bool = True, monitor=None,
-                   retarget_toward: float | None = None, max_retargets: int = 2):
+def block_davidson(
+    ops: BlockOperators,
+    nev: int,
+    sigma: float,
+    key,
+    res_limit: float,
+    *,
+    guard: int = 8,
+    max_dim: int = 0,
+    keep: int = 0,
+    max_it: int = 300,
+    deflation: np.ndarray | None = None,
+    seed: int = 1,
+    kramers: bool = True,
+    monitor=None,
+    retarget_toward: float | None = None,
+    max_retargets: int = 2,
+):
     """The ``nev`` leading eigenpairs of H by ``key`` near sigma (eV); ops.set_shift(sigma) first.
 
     res_limit: eV, every returned pair has ||H x − θ x|| ≤ res_limit. deflation: local rows
@@ -263,8 +279,10 @@ def block_davidson(ops: BlockOperators, nev: int, sigma: float, key, res_limit: 
         converged = rnorm <= res_limit
         if monitor is not None:
             monitor(iteration, theta, rnorm)
-        heartbeat.status(f"block Davidson iteration {iteration}, largest residual {float(np.max(rnorm)):.1e} eV "
-                         f"(target {res_limit:.0e})")
+        heartbeat.status(
+            f"block Davidson iteration {iteration}, largest residual {float(np.max(rnorm)):.1e} eV "
+            f"(target {res_limit:.0e})"
+        )
         if retarget_toward is not None and retargets < max_retargets and len(theta) >= nev:
             new = _better_target(theta[:nev], rnorm[0], sigma, retarget_toward)
             if new is not None:
@@ -293,9 +311,9 @@ def block_davidson(ops: BlockOperators, nev: int, sigma: float, key, res_limit: 
         k = T.shape[1]
         if k == 0:
             break  # the space cannot grow: stagnation, reported below
-        V[:, m:m + k] = T
-        W[:, m:m + k] = ops.hmult(T)
-        Vn, Wn = V[:, m:m + k], W[:, m:m + k]
+        V[:, m : m + k] = T
+        W[:, m : m + k] = ops.hmult(T)
+        Vn, Wn = V[:, m : m + k], W[:, m : m + k]
         AVT, ATT = ops.gram(V[:, :m], Wn), ops.gram(Vn, Wn)
         GVT, GTT = ops.gram(W[:, :m], Wn), ops.gram(Wn, Wn)
         A = np.block([[A, AVT], [AVT.conj().T, ATT]])
@@ -306,7 +324,8 @@ def block_davidson(ops: BlockOperators, nev: int, sigma: float, key, res_limit: 
     why = f"in {max_it} iterations" if iteration == max_it else "(the search space stopped growing)"
     raise ConvergenceError(
         f"block Davidson converged {n_ok} of {nev} states near {sigma:.4f} eV {why} "
-        f"(largest residual {worst:.2e} eV > {res_limit:.2e} eV); raise max_it or guard")
+        f"(largest residual {worst:.2e} eV > {res_limit:.2e} eV); raise max_it or guard"
+    )
 
 
 # ----------------------------------------------------------------------------- the backend
@@ -326,8 +345,9 @@ def _side(ops: BlockOperators, n: int, side: str, boundary: float, target: float
     key = one_sided_key(side, boundary)
     options = dict(guard=settings.guard, max_dim=settings.ncv, max_it=settings.max_it or 300)
     ops.set_shift(target)
-    theta, X, resid, its = block_davidson(ops, n + settings.extra, target, key, res_limit, seed=1,
-                                          retarget_toward=boundary, **options)
+    theta, X, resid, its = block_davidson(
+        ops, n + settings.extra, target, key, res_limit, seed=1, retarget_toward=boundary, **options
+    )
     run = BlockRun(theta, X, resid, [its])
 
     def solve(nev, limit, deflation, seed):  # the check solves: the (possibly moved) target
@@ -353,15 +373,22 @@ def solve_sides(comm, H, counts, targets, boundary, settings, res_limit: float):
             ops = BlockOperators(comm, H)
             for side in ("electron", "hole"):
                 n = counts[side]
-                results[side] = SideSolution.empty(ops.n_global) if n == 0 else \
-                    _side(ops, n, side, boundary, targets[side], settings, res_limit)
-            extra = {"preconditioner_factor_seconds": float(ops.factor_seconds),
-                     "preconditioner_solves": int(ops.n_solves),
-                     "preconditioner_rhs": int(ops.n_rhs), "h_block_products": int(ops.n_mults),
-                     "final_targets": {s: r.final_target for s, r in results.items()}}
+                results[side] = (
+                    SideSolution.empty(ops.n_global)
+                    if n == 0
+                    else _side(ops, n, side, boundary, targets[side], settings, res_limit)
+                )
+            extra = {
+                "preconditioner_factor_seconds": float(ops.factor_seconds),
+                "preconditioner_solves": int(ops.n_solves),
+                "preconditioner_rhs": int(ops.n_rhs),
+                "h_block_products": int(ops.n_mults),
+                "final_targets": {s: r.final_target for s, r in results.items()},
+            }
     except PETSc.Error as exc:
-        raise ConvergenceError(f"PETSc/MUMPS failed in the davidson eigensolve: error code "
-                               f"{getattr(exc, 'ierr', '?')}") from None
+        raise ConvergenceError(
+            f"PETSc/MUMPS failed in the davidson eigensolve: error code {getattr(exc, 'ierr', '?')}"
+        ) from None
     finally:
         if ops is not None:
             ops.destroy()

@@ -8,7 +8,7 @@ ConvergenceError; this module keeps the wanted states and makes every rank agree
 
 * ``"shift-invert"``: Krylov–Schur on (H − σ)^-1 with a MUMPS **LU**
   factorisation (Cholesky in a complex PETSc build factors H as complex *symmetric* and
-  silently gives wrong eigenvalues; DESIGN.md, "Facts about this stack"). By default one
+  silently gives wrong eigenvalues; docs/design.md, "Facts about this stack"). By default one
   shift per band edge, just inside the gap (two factorisations, one alive at a time, each
   reused by all rounds of its side). ``single_shift=True`` uses one factorisation at the
   gap centre for both sides (with σ in the gap electrons are the largest and holes the
@@ -77,15 +77,15 @@ rank raises the same :class:`~hpc_nc.errors.ConvergenceError`.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 
 from hpc_nc.errors import ConvergenceError, HpcNcError
 from hpc_nc.parallel.collective import agree_on_error
-from hpc_nc.settings import DEFAULT_SOLVER
 from hpc_nc.physics.tight_binding import time_reversal  # noqa: F401 (also this module's API)
+from hpc_nc.settings import DEFAULT_SOLVER
 from hpc_nc.solvers.davidson import DAVIDSON_PETSC_DEFAULTS  # noqa: F401 (also this module's API)
 from hpc_nc.solvers.sides import kept_states, one_sided_key
 
@@ -93,6 +93,7 @@ from hpc_nc.solvers.sides import kept_states, one_sided_key
 # "auto" is resolved per task by :func:`resolve_strategy` before a solve.
 STRATEGIES = ("davidson", "shift-invert", "harmonic", "chebyshev", "auto")
 BLOCK_STRATEGIES = ("davidson", "chebyshev")  # block solvers: no look-ahead states, targets at the edges
+
 
 @dataclass(frozen=True)
 class EigenSettings:
@@ -212,9 +213,9 @@ class GapStates:
     diagnostics: dict
 
 
-
-def resolve_strategy(settings: EigenSettings, n_rows: int, n_states: int, ranks: int,
-                     memory_per_rank_bytes: float | None = None) -> EigenSettings:
+def resolve_strategy(
+    settings: EigenSettings, n_rows: int, n_states: int, ranks: int, memory_per_rank_bytes: float | None = None
+) -> EigenSettings:
     """The settings with ``strategy: auto`` replaced by the strategy to run (others unchanged).
 
     auto picks, from :mod:`hpc_nc.solvers.cost` (fits to benchmarks/RESULTS.md), the
@@ -234,8 +235,15 @@ def resolve_strategy(settings: EigenSettings, n_rows: int, n_states: int, ranks:
     return replace(settings, strategy=cost.choose_strategy(n_rows // 10, n_states, ranks, budget))
 
 
-def solve_gap_states(comm, H, n_electrons: int, n_holes: int, vbm_estimate: float, cbm_estimate: float,
-                     settings: EigenSettings | None = None) -> GapStates:
+def solve_gap_states(
+    comm,
+    H,
+    n_electrons: int,
+    n_holes: int,
+    vbm_estimate: float,
+    cbm_estimate: float,
+    settings: EigenSettings | None = None,
+) -> GapStates:
     """The n_electrons lowest states above and n_holes highest below the gap of H.
 
     Collective over ``comm`` (the mpi4py communicator of H). H: complex Hermitian PETSc Mat
@@ -269,8 +277,7 @@ def solve_gap_states(comm, H, n_electrons: int, n_holes: int, vbm_estimate: floa
     if settings.strategy == "shift-invert" and settings.single_shift:
         targets = {"electron": boundary, "hole": boundary}
     else:
-        targets = {"electron": cbm_estimate - settings.margin * gap,
-                   "hole": vbm_estimate + settings.margin * gap}
+        targets = {"electron": cbm_estimate - settings.margin * gap, "hole": vbm_estimate + settings.margin * gap}
     counts = {"electron": n_electrons, "hole": n_holes}
     h_scale = max(1.0, H.norm(PETSc.NormType.INFINITY))  # eV; residual limit = tol * h_scale
     res_limit = settings.tol * h_scale
@@ -288,14 +295,15 @@ def solve_gap_states(comm, H, n_electrons: int, n_holes: int, vbm_estimate: floa
         else:
             from hpc_nc.solvers import slepc_backend
 
-            results, extra, res_limit = slepc_backend.solve_sides(comm, H, counts, targets, boundary, settings,
-                                                                  h_scale)
+            results, extra, res_limit = slepc_backend.solve_sides(comm, H, counts, targets, boundary, settings, h_scale)
         for side, n in counts.items():
             out[side] = kept_states(results[side], n, one_sided_key(side, boundary), settings.degeneracy_tol)
             bad = [r for r in out[side][2] if not r <= res_limit]
             if bad:
-                raise ConvergenceError(f"{side} residual {max(bad):.2e} eV above the limit {res_limit:.2e} eV "
-                                       f"({settings.strategy}); tighten tol or raise max_it")
+                raise ConvergenceError(
+                    f"{side} residual {max(bad):.2e} eV above the limit {res_limit:.2e} eV "
+                    f"({settings.strategy}); tighten tol or raise max_it"
+                )
     except ConvergenceError as exc:
         error = f"{exc}".strip().splitlines()[0]
     seconds = time.perf_counter() - t0
@@ -322,8 +330,11 @@ def solve_gap_states(comm, H, n_electrons: int, n_holes: int, vbm_estimate: floa
         "split_degenerate_level": {s: bool(out[s][3]) for s in out},
         "verified": {s: bool(r.verified) for s, r in results.items()},
         "solve_seconds": float(seconds),
-        "targets": {"electron": float(targets["electron"]), "hole": float(targets["hole"]),
-                    "gap_centre": float(boundary)},
+        "targets": {
+            "electron": float(targets["electron"]),
+            "hole": float(targets["hole"]),
+            "gap_centre": float(boundary),
+        },
         "residual_limit": float(res_limit),
         "tol": settings.tol,
         **extra,

@@ -1,4 +1,4 @@
-"""Nanocrystal sp3s*+SO tight-binding Hamiltonian (PHYSICS.md §3): numpy rows, PETSc assembly.
+"""Nanocrystal sp3s*+SO tight-binding Hamiltonian (docs/physics.md §3): numpy rows, PETSc assembly.
 
 Row/column index = 10*atom + 5*spin + orb, orb in (s, px, py, pz, s*); atoms in the
 Nanocrystal's (Morton) order. Energies in eV, lengths in Angstrom.
@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from hpc_nc.physics.alloy import COMPOUNDS
 from hpc_nc.errors import BuildError, HpcNcError
-from hpc_nc.settings import DEFAULT_HAMILTONIAN
 from hpc_nc.parallel.collective import agree_on_error
 from hpc_nc.parallel.petsc_matrix import aij_from_local_csr
+from hpc_nc.physics.alloy import COMPOUNDS
 from hpc_nc.physics.tight_binding import (
     N_SPIN_ORB,
     harrison_scale,
@@ -43,6 +42,7 @@ from hpc_nc.physics.tight_binding import (
     spin_block_diagonal,
     spin_orbit_block,
 )
+from hpc_nc.settings import DEFAULT_HAMILTONIAN
 
 MODELS = ("VCA", "NSTR", "STR")
 _CHUNK_ATOMS = 2048  # bounds the temporary (chunk, 10, 5, 10) arrays to ~16 MB
@@ -215,11 +215,21 @@ def hamiltonian_rows(
     return indptr, indices, values
 
 
-def hamiltonian_csr(nc, alloy, mats, model: str, positions=None, passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev, harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta):
+def hamiltonian_csr(
+    nc,
+    alloy,
+    mats,
+    model: str,
+    positions=None,
+    passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev,
+    harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta,
+):
     """Serial convenience: the whole H (eV) as scipy.sparse.csr_matrix from :func:`hamiltonian_rows`."""
     import scipy.sparse as sp
 
-    indptr, indices, values = hamiltonian_rows(nc, alloy, mats, model, positions, 0, nc.n_atoms, passivation_ev, harrison_eta)
+    indptr, indices, values = hamiltonian_rows(
+        nc, alloy, mats, model, positions, 0, nc.n_atoms, passivation_ev, harrison_eta
+    )
     n = 10 * nc.n_atoms
     return sp.csr_matrix((values, indices, indptr), shape=(n, n))
 
@@ -239,7 +249,15 @@ def row_nnz(nc, atom_start: int, atom_stop: int) -> tuple[np.ndarray, np.ndarray
 
 
 # ----------------------------------------------------------------------------- reference
-def reference_hamiltonian(nc, alloy, mats, model: str, positions=None, passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev, harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta):
+def reference_hamiltonian(
+    nc,
+    alloy,
+    mats,
+    model: str,
+    positions=None,
+    passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev,
+    harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta,
+):
     """Independent, loop-over-atoms-and-bonds build of H as scipy.sparse.csr_matrix (eV).
 
     Test reference for :func:`hamiltonian_rows`: dense 10x10 blocks per atom and per bond
@@ -352,7 +370,9 @@ def assemble_hamiltonian(
     a0, a1 = atom_ownership(mcomm, nc.n_atoms)
     error = None
     try:
-        indptr, indices, values = hamiltonian_rows(nc, alloy, mats, model, positions, a0, a1, passivation_ev, harrison_eta)
+        indptr, indices, values = hamiltonian_rows(
+            nc, alloy, mats, model, positions, a0, a1, passivation_ev, harrison_eta
+        )
         d_nnz, o_nnz = row_nnz(nc, a0, a1)
     except HpcNcError as exc:  # agree collectively instead of leaving other ranks waiting
         error = str(exc)

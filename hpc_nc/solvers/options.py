@@ -9,7 +9,7 @@ hpc_nc/solvers/davidson.py; SLEPc's are SLEPc's).
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 
 def as_option_value(value) -> str | None:

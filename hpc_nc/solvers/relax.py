@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hpc_nc.physics.alloy import COMPOUNDS
-from hpc_nc.physics.geometry import atom_block
 from hpc_nc.errors import HpcNcError
 from hpc_nc.parallel import heartbeat
-from hpc_nc.settings import DEFAULT_RELAX
+from hpc_nc.physics.alloy import COMPOUNDS
+from hpc_nc.physics.geometry import atom_block
 from hpc_nc.physics.vff import (
     VffParameters,
     block_terms,
@@ -38,6 +37,7 @@ from hpc_nc.physics.vff import (
     nanocrystal_terms,
     radial_profile,
 )
+from hpc_nc.settings import DEFAULT_RELAX
 
 # Fixed diagnostic grids (shapes the same for every task of a sweep).
 DEFAULT_BOND_LENGTH_EDGES = tuple(np.round(np.linspace(2.0, 3.0, 201), 6))  # Å, 5 mÅ bins
@@ -145,8 +145,9 @@ def _strain_diagnostics(nc, terms, positions, settings, params):
     )
 
 
-def relax_structure(comm, nc, alloy, settings: RelaxSettings | None = None,
-                    params: VffParameters | None = None) -> RelaxedStructure:
+def relax_structure(
+    comm, nc, alloy, settings: RelaxSettings | None = None, params: VffParameters | None = None
+) -> RelaxedStructure:
     """Relax the dot's atoms to the Keating energy minimum with TAO. Collective on comm.
 
     nc: Nanocrystal; alloy: AlloyRealisation of it (compound weights per atom). Returns a
@@ -190,8 +191,10 @@ def relax_structure(comm, nc, alloy, settings: RelaxSettings | None = None,
         state["max_force"] = comm.allreduce(fmax, op=_mpi_max())
         state["x"] = X.getArray(readonly=True).copy()
         state["n_eval"] += 1
-        heartbeat.status(f"VFF relaxation: {state['n_eval']} force evaluations, largest force "
-                         f"{state['max_force']:.1e} eV/Å (target {settings.force_tol:.0e})")
+        heartbeat.status(
+            f"VFF relaxation: {state['n_eval']} force evaluations, largest force "
+            f"{state['max_force']:.1e} eV/Å (target {settings.force_tol:.0e})"
+        )
         return comm.allreduce(e)
 
     tao = PETSc.TAO().create(comm=comm)
@@ -231,8 +234,9 @@ def relax_structure(comm, nc, alloy, settings: RelaxSettings | None = None,
         try:
             tao.setFromOptions()  # -tao_type, -tao_max_it, -tao_monitor ... from the command line
         except PETSc.Error as exc:
-            raise HpcNcError(f"invalid TAO options for the relaxation (PETSc error {exc.ierr}); "
-                             f"settings: {settings.tao_options}") from None
+            raise HpcNcError(
+                f"invalid TAO options for the relaxation (PETSc error {exc.ierr}); settings: {settings.tao_options}"
+            ) from None
         finally:
             # This call's options must not leak into the next relaxation with other settings.
             opts = PETSc.Options()

@@ -54,7 +54,7 @@ class SideSolution:
     final_target: float | None = None
 
     @classmethod
-    def empty(cls, dim: int) -> "SideSolution":
+    def empty(cls, dim: int) -> SideSolution:
         return cls(np.zeros(0), np.zeros((dim, 0), np.complex128), np.zeros(0), verified=True)
 
 
@@ -88,8 +88,10 @@ def check_rounds(run: BlockRun, solve, n: int, side: str, key, settings, res_lim
     run.verified = not settings.verify
     while len(run.theta) < n or not run.verified:
         if run.rounds >= settings.max_rounds:
-            raise ConvergenceError(f"{method} kept finding skipped {side} states after "
-                                   f"{settings.max_rounds} rounds; raise guard or max_rounds")
+            raise ConvergenceError(
+                f"{method} kept finding skipped {side} states after "
+                f"{settings.max_rounds} rounds; raise guard or max_rounds"
+            )
         seed = 1 + run.rounds
         run.rounds += 1
         if len(run.theta) < n:
@@ -99,8 +101,10 @@ def check_rounds(run: BlockRun, solve, n: int, side: str, key, settings, res_lim
             last_kept = sorted(run.theta, key=key)[n - 1]
 
             def beyond(values, margins):
-                return all(key(v) > key(last_kept) and abs(v - last_kept) > deg + m
-                           for v, m in zip(values, margins))
+                return all(
+                    key(v) > key(last_kept) and abs(v - last_kept) > deg + m  # noqa: B023 (called in this pass)
+                    for v, m in zip(values, margins)
+                )
 
             t_new, X_new, r_new, its = solve(settings.check_states, loose, run.X, seed)
             run.iterations.append(its)
@@ -121,10 +125,16 @@ def check_rounds(run: BlockRun, solve, n: int, side: str, key, settings, res_lim
 
 def block_solution(space, run: BlockRun, final_target: float | None = None) -> SideSolution:
     """A :class:`SideSolution` from a finished block run (vectors gathered on every rank)."""
-    return SideSolution(values=np.asarray(run.theta, float), vectors=space.gather_rows(run.X),
-                        residuals=np.asarray(run.resid, float), iterations=list(run.iterations),
-                        rounds=run.rounds, n_converged=len(run.theta), verified=run.verified,
-                        final_target=final_target)
+    return SideSolution(
+        values=np.asarray(run.theta, float),
+        vectors=space.gather_rows(run.X),
+        residuals=np.asarray(run.resid, float),
+        iterations=list(run.iterations),
+        rounds=run.rounds,
+        n_converged=len(run.theta),
+        verified=run.verified,
+        final_target=final_target,
+    )
 
 
 def kept_states(res: SideSolution, n: int, key, deg_tol: float):

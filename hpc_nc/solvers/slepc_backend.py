@@ -15,7 +15,9 @@ from hpc_nc.errors import ConvergenceError
 from hpc_nc.parallel import heartbeat
 from hpc_nc.physics.tight_binding import time_reversal
 from hpc_nc.solvers.options import OptionsScope
-from hpc_nc.solvers.sides import SideSolution, cluster_bounds as _cluster_bounds, one_sided_key as _one_sided_key
+from hpc_nc.solvers.sides import SideSolution
+from hpc_nc.solvers.sides import cluster_bounds as _cluster_bounds
+from hpc_nc.solvers.sides import one_sided_key as _one_sided_key
 
 
 def _comparison(key):
@@ -133,8 +135,7 @@ def _collect(eps, SLEPc, res: _SideResult, key, H) -> int:
     return nconv
 
 
-def _solve_side(PETSc, SLEPc, H, eps, n: int, side: str, boundary: float, target: float,
-                settings, res_limit: float):
+def _solve_side(PETSc, SLEPc, H, eps, n: int, side: str, boundary: float, target: float, settings, res_limit: float):
     """Find the n states of one side nearest the gap, checked complete: (result, verified)."""
     res = _SideResult()
     try:
@@ -209,33 +210,45 @@ def solve_sides(comm, H, counts, targets, boundary, settings, h_scale):
                     solvers[target] = _make_eps(PETSc, SLEPc, H, settings, target, n + settings.extra)
                     # A looser -eps_tol from the command line loosens the residual check too.
                     res_limit = max(settings.tol, solvers[target].getTolerances()[0]) * h_scale
-                res, verified = _solve_side(PETSc, SLEPc, H, solvers[target], n, side, boundary, target, settings,
-                                            res_limit)
+                res, verified = _solve_side(
+                    PETSc, SLEPc, H, solvers[target], n, side, boundary, target, settings, res_limit
+                )
                 results[side] = _to_numpy(comm, res, verified)
                 if side == "electron" and targets["hole"] != target:
                     # Free this side's factorisation before the other side builds its own.
                     solvers.pop(target).destroy()
     except PETSc.Error as exc:
-        raise ConvergenceError(f"SLEPc/PETSc failed in the {settings.strategy} eigensolve: error code "
-                               f"{getattr(exc, 'ierr', '?')}") from None
+        raise ConvergenceError(
+            f"SLEPc/PETSc failed in the {settings.strategy} eigensolve: error code {getattr(exc, 'ierr', '?')}"
+        ) from None
     finally:
         for eps in solvers.values():
             eps.destroy()
     return results, {}, res_limit
 
 
-def _to_numpy(comm, res: "_SideResult", verified: bool) -> SideSolution:
+def _to_numpy(comm, res: _SideResult, verified: bool) -> SideSolution:
     """Gather the side's Vecs on every rank as numpy columns and destroy them."""
     try:
         dim = res.vectors[0].getSize() if res.vectors else 0
-        vectors = np.column_stack([_gather(comm, v) for v in res.vectors]) if res.vectors else \
-            np.zeros((dim, 0), np.complex128)
+        vectors = (
+            np.column_stack([_gather(comm, v) for v in res.vectors])
+            if res.vectors
+            else np.zeros((dim, 0), np.complex128)
+        )
     finally:
         for v in res.vectors:
             v.destroy()
-    return SideSolution(values=np.array(res.values, float), vectors=vectors, residuals=np.array(res.residuals, float),
-                        iterations=list(res.iterations), rounds=res.rounds, n_converged=res.n_converged,
-                        n_kramers_added=res.n_kramers_added, verified=bool(verified))
+    return SideSolution(
+        values=np.array(res.values, float),
+        vectors=vectors,
+        residuals=np.array(res.residuals, float),
+        iterations=list(res.iterations),
+        rounds=res.rounds,
+        n_converged=res.n_converged,
+        n_kramers_added=res.n_kramers_added,
+        verified=bool(verified),
+    )
 
 
 def _gather_rows(comm, local: np.ndarray) -> np.ndarray:
@@ -246,5 +259,3 @@ def _gather_rows(comm, local: np.ndarray) -> np.ndarray:
 def _gather(comm, vec) -> np.ndarray:
     """Full copy of a distributed Vec on every rank."""
     return _gather_rows(comm, np.array(vec.getArray(readonly=True), dtype=np.complex128))
-
-
