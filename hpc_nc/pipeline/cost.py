@@ -76,6 +76,8 @@ def predict_task_detail(
 ) -> TaskCostDetail:
     """Predicted cost of one electronic task (module docstring for the model)."""
     m = load_model() if model is None else model
+    if strategy == "auto":  # the strategy the electronic stage would pick on this machine
+        strategy = resolve_strategy(strategy, n_atoms, n_states, ranks)
     if strategy not in m["solve"]:
         raise HpcNcError(f"no cost fit for strategy {strategy!r} (fitted: {', '.join(m['solve'])})")
     if n_atoms <= 0 or ranks < 1:
