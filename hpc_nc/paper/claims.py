@@ -1780,6 +1780,12 @@ CLAIMS += (
 
 # Evidence for partly / not reproduced verdicts, by claim id (filled after the study).
 NOTES: dict[str, str] = {
+    "2g": (
+        "the overestimate grows with each ingredient: 0.15 eV in VCA (x = 0.5), 0.38 eV with random alloying "
+        "(NSTR, x = 0.4), 0.73 eV with strain (STR, x = 0.4); the paper's 'as much as 0.5 eV' lies between our "
+        "NSTR and STR values, so our strain effect on the gap is ~0.2 eV stronger than the paper's at 4a "
+        "(STR - NSTR = 0.35 eV at x = 0.4, claim 2c); the strain model is Harrison scaling only (docs/physics.md)"
+    ),
     "3f": (
         "the densities agree with the text (claims 3a-3e), the label does not: at 0.3-0.45 eV the electron is "
         "drawn into the core (w_e = 0.87, 0.81) and the hole pushed out (w_h = 0.31, 0.39) against the pure ZnS "
