@@ -30,11 +30,14 @@ from __future__ import annotations
 import functools
 import math
 import os
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import yaml
 
 from hpc_nc.errors import HpcNcError
+
+if TYPE_CHECKING:
+    from hpc_nc.io.jobs import JobSpec
 
 DATA_FILE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "cost_model.yaml")
 N_REF = 1.0e4  # atoms: the fits' reference size
@@ -177,7 +180,7 @@ def farm_makespan_s(task_walls: list[float], n_groups: int) -> float:
     return max(free)
 
 
-def job_cost(job, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
+def job_cost(job: JobSpec, ranks: int, mem_per_rank_bytes: int | None = None) -> dict:
     """Predicted cost of a whole job on ``ranks`` ranks (groups of job.ranks_per_task).
 
     Per task: CPU seconds (summed over its ranks), wall seconds and peak bytes per rank of

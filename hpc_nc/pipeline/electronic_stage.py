@@ -8,6 +8,8 @@ the structure stage (``hpc-nc relax``).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,14 +19,23 @@ from hpc_nc.physics.alloy import COMPOUNDS, realise_alloy, virtual_crystal
 from hpc_nc.physics.geometry import build_nanocrystal
 from hpc_nc.settings import AnalysisSection, ElectronicSettings, SolverSection
 
+if TYPE_CHECKING:
+    from mpi4py import MPI
 
-def build_alloy(nc, task):
+    from hpc_nc.physics.alloy import AlloyRealisation
+    from hpc_nc.physics.exciton import AnalysisSettings
+    from hpc_nc.physics.geometry import Nanocrystal
+    from hpc_nc.physics.materials import Material
+    from hpc_nc.solvers.eigensolver import EigenSettings
+
+
+def build_alloy(nc: Nanocrystal, task: Task) -> AlloyRealisation:
     if task.model == "VCA":
         return virtual_crystal(nc, task.x_cu, task.x_in)
     return realise_alloy(nc, task.x_cu, task.x_in, task.seed)
 
 
-def band_edge_estimates(mats, alloy) -> tuple[float, float]:
+def band_edge_estimates(mats: Mapping[str, Material], alloy: AlloyRealisation) -> tuple[float, float]:
     """Highest bulk VBM and lowest bulk CBM (eV) among the compounds present in the dot.
 
     Confinement pushes the dot's states into the gap, so [vbm, cbm] lies inside (or at the
@@ -34,7 +45,7 @@ def band_edge_estimates(mats, alloy) -> tuple[float, float]:
     return max(mats[c].vbm for c in present), min(mats[c].cbm for c in present)
 
 
-def eigen_settings(solver: SolverSection):
+def eigen_settings(solver: SolverSection) -> EigenSettings:
     """The eigensolver's settings from the job's solver section."""
     from hpc_nc.solvers.eigensolver import EigenSettings
 
@@ -47,7 +58,7 @@ def eigen_settings(solver: SolverSection):
     )
 
 
-def resolved_eigen_settings(comm, settings: ElectronicSettings, n_rows: int):
+def resolved_eigen_settings(comm: MPI.Comm, settings: ElectronicSettings, n_rows: int) -> EigenSettings:
     """Collective: the eigensolver settings with ``strategy: auto`` resolved for this task
     (hpc_nc.solvers.eigensolver.resolve_strategy), from rank 0's memory figure so that every
     rank of the group runs the same strategy."""
@@ -62,7 +73,7 @@ def resolved_eigen_settings(comm, settings: ElectronicSettings, n_rows: int):
     return resolve_strategy(eigen, n_rows, n_states, comm.size, budget)
 
 
-def analysis_settings(analysis: AnalysisSection):
+def analysis_settings(analysis: AnalysisSection) -> AnalysisSettings:
     """The exciton/observable stage's settings from the job's analysis section."""
     from hpc_nc.physics.exciton import AnalysisSettings
 
@@ -82,12 +93,12 @@ def analysis_settings(analysis: AnalysisSection):
 _REFERENCE_CACHE: dict = {}
 
 
-def is_homogeneous(task) -> bool:
+def is_homogeneous(task: Task) -> bool:
     """No core/shell band offset: pure ZnS (x_Cu = x_In = 0) or no shell (H = 0)."""
     return (task.x_cu == 0 and task.x_in == 0) or task.shell_thickness_a == 0
 
 
-def homogeneous_reference(comm, task: Task, settings: ElectronicSettings) -> tuple[float, float]:
+def homogeneous_reference(comm: MPI.Comm, task: Task, settings: ElectronicSettings) -> tuple[float, float]:
     """Collective: (w_E1, w_H1), the core weights of the E1 and H1 levels of the pure ZnS dot
     with the task's R and H (ideal lattice: ZnS in ZnS is unstrained), with the job's solver
     and physics settings. The classifier judges carrier locations against them
@@ -146,7 +157,7 @@ def homogeneous_reference(comm, task: Task, settings: ElectronicSettings) -> tup
     return _REFERENCE_CACHE[key]
 
 
-def solve_task(comm, task: Task, settings: ElectronicSettings, positions: np.ndarray | None = None) -> dict:
+def solve_task(comm: MPI.Comm, task: Task, settings: ElectronicSettings, positions: np.ndarray | None = None) -> dict:
     """Electronic structure and excitons of one task. Collective over comm (the group).
 
     positions: relaxed (N, 3) Å for STR (from the structures file), None otherwise.

@@ -29,10 +29,14 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from hpc_nc.errors import HpcNcError
+
+if TYPE_CHECKING:
+    from hpc_nc.io.jobs import JobSpec, Task
 
 SCRIPTS = ("sweep.sbatch", "relax_solve.sbatch", "array.sbatch")
 
@@ -94,7 +98,7 @@ class Resources:
         return f"{m // 1440}-{m % 1440 // 60:02d}:{m % 60:02d}:00" if m >= 1440 else f"{m // 60:02d}:{m % 60:02d}:00"
 
 
-def stage_walls(job, stage: str, tasks=None) -> tuple[list[float], list[float]]:
+def stage_walls(job: JobSpec, stage: str, tasks: Iterable[Task] | None = None) -> tuple[list[float], list[float]]:
     """Predicted wall seconds of each relaxation and each electronic task of ``tasks``
     (default: all) on one group of ``ranks_per_task`` ranks, from the cost model."""
     from hpc_nc.pipeline.cost import job_cost
@@ -108,7 +112,9 @@ def stage_walls(job, stage: str, tasks=None) -> tuple[list[float], list[float]]:
     return relax, solve
 
 
-def estimate_resources(job, stage: str, tasks=None, max_ntasks: int = MAX_NTASKS_DEFAULT) -> Resources:
+def estimate_resources(
+    job: JobSpec, stage: str, tasks: Iterable[Task] | None = None, max_ntasks: int = MAX_NTASKS_DEFAULT
+) -> Resources:
     """Ranks and time for ``stage`` ("relax", "solve" or "both") over ``tasks`` (default: all).
 
     Ranks: one group of ``ranks_per_task`` per unit of work (structure or task), at most
@@ -212,7 +218,12 @@ def _warn(text: str) -> None:
 
 
 def fit_to_partition(
-    res: Resources, extra: Sequence[str], limits: dict | None, what: str, warn=None, multiple: int = 1
+    res: Resources,
+    extra: Sequence[str],
+    limits: dict | None,
+    what: str,
+    warn: Callable[[str], None] | None = None,
+    multiple: int = 1,
 ) -> Resources:
     """Check a request against the partition; shrink an estimate that does not fit, refuse an
     explicit request that can never start (it would pend forever as PartitionConfig or
@@ -313,7 +324,7 @@ def plan(
     merge_args: Sequence[str] = (),
     limits: dict | None = None,
     max_ntasks: int = MAX_NTASKS_DEFAULT,
-    warn=None,
+    warn: Callable[[str], None] | None = None,
     make_log_dir: bool = False,
 ) -> list[Step]:
     """The sbatch calls for ``job_path`` (validated first, with ``sets`` applied; module docstring).
@@ -495,7 +506,7 @@ def format_step(step: Step) -> str:
     return f"{step.capture}=$({line})" if step.capture else line
 
 
-def submit_commands(job_path: str, **kwargs) -> list[str]:
+def submit_commands(job_path: str, **kwargs: Any) -> list[str]:
     """The sbatch command lines that :func:`submit` would run, as shell text (``plan``'s arguments)."""
     return [format_step(s) for s in plan(job_path, **kwargs)]
 

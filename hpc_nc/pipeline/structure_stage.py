@@ -7,6 +7,9 @@ solver settings) reuses it. Results go to the structures file (hpc_nc/io/store.p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from hpc_nc.errors import ConvergenceError
 from hpc_nc.io.jobs import Task
 from hpc_nc.io.schema import species_codes
@@ -14,8 +17,13 @@ from hpc_nc.physics.alloy import realise_alloy
 from hpc_nc.physics.geometry import build_nanocrystal
 from hpc_nc.settings import RelaxSection
 
+if TYPE_CHECKING:
+    from mpi4py import MPI
 
-def structure_tasks(tasks) -> list:
+    from hpc_nc.solvers.relax import RelaxSettings
+
+
+def structure_tasks(tasks: Iterable[Task]) -> list:
     """One representative task per distinct STR structure, in first-appearance order."""
     seen: dict[str, object] = {}
     for t in tasks:
@@ -24,7 +32,7 @@ def structure_tasks(tasks) -> list:
     return list(seen.values())
 
 
-def relax_settings(relax: RelaxSection):
+def relax_settings(relax: RelaxSection) -> RelaxSettings:
     """The VFF relaxation's settings from the job's relax section."""
     from hpc_nc.solvers.relax import RelaxSettings
 
@@ -33,7 +41,7 @@ def relax_settings(relax: RelaxSection):
     )
 
 
-def relax_task(comm, task: Task, settings: RelaxSection) -> dict:
+def relax_task(comm: MPI.Comm, task: Task, settings: RelaxSection) -> dict:
     """Relax the dot of one STR task. Collective over comm (the task's group).
 
     Returns the row of the structures file. Non-convergence raises ConvergenceError, so the

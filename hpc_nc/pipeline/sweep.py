@@ -11,13 +11,21 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from hpc_nc import __version__
 from hpc_nc.errors import HpcNcError
 from hpc_nc.settings import ElectronicSettings, as_dict
 
+if TYPE_CHECKING:
+    from mpi4py import MPI
 
-def select_shard(tasks, shard: tuple[int, int] | None):
+    from hpc_nc.io.jobs import JobSpec, Task
+    from hpc_nc.parallel.farm import FarmSummary
+
+
+def select_shard(tasks: Iterable[Task], shard: tuple[int, int] | None) -> list[Task]:
     """Tasks of shard K of N (index % N == K); all tasks when shard is None."""
     if shard is None:
         return list(tasks)
@@ -63,7 +71,7 @@ def _structures_provenance(path: str) -> dict:
     return out
 
 
-def provenance(comm, job, stage: str, structures_path: str | None = None) -> dict:
+def provenance(comm: MPI.Comm, job: JobSpec, stage: str, structures_path: str | None = None) -> dict:
     """File attributes: what produced the file (taken from rank 0)."""
     from hpc_nc.physics.materials import parameter_hash
 
@@ -111,7 +119,14 @@ def provenance(comm, job, stage: str, structures_path: str | None = None) -> dic
     return prov
 
 
-def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
+def run_relax(
+    comm: MPI.Comm,
+    job: JobSpec,
+    *,
+    shard: tuple[int, int] | None = None,
+    structures_path: str | None = None,
+    progress: str | None = None,
+) -> FarmSummary | None:
     """Collective: relax every STR structure of the job (or of one shard) not yet relaxed."""
     from hpc_nc.io.store import StructureStore
     from hpc_nc.parallel.farm import run_farm
@@ -162,7 +177,15 @@ def run_relax(comm, job, *, shard=None, structures_path=None, progress=None):
     return summary
 
 
-def run_solve(comm, job, *, shard=None, results_path=None, structures_path=None, progress=None):
+def run_solve(
+    comm: MPI.Comm,
+    job: JobSpec,
+    *,
+    shard: tuple[int, int] | None = None,
+    results_path: str | None = None,
+    structures_path: str | None = None,
+    progress: str | None = None,
+) -> FarmSummary:
     """Collective: the electronic stage for every task of the job (or shard) not yet done."""
     from hpc_nc.io.store import ResultsStore, read_structure
     from hpc_nc.parallel.farm import run_farm
@@ -244,7 +267,7 @@ def _field_bytes(fields, n_atoms: int = 0) -> int:
     return total
 
 
-def output_size_estimates(job) -> tuple[int, int]:
+def output_size_estimates(job: JobSpec) -> tuple[int, int]:
     """Estimated bytes of the results file and of the structures file of a job (uncompressed)."""
     from hpc_nc.pipeline.electronic_stage import result_fields
     from hpc_nc.pipeline.structure_stage import structure_fields, structure_tasks
@@ -281,7 +304,7 @@ def physical_memory_bytes() -> int:
         return 0
 
 
-def check_resources(job, results_path: str, structures_path: str) -> None:
+def check_resources(job: JobSpec, results_path: str, structures_path: str) -> None:
     """Refuse a job whose largest task cannot fit in memory, or whose files cannot fit on disk.
 
     Memory: the electronic-stage estimate per rank of the largest task (hpc_nc.io.jobs.

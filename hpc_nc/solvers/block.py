@@ -14,11 +14,16 @@ docs/design.md (eigensolver strategies) describes the strategies built on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 import numpy as np
 
 from hpc_nc.errors import HpcNcError
 from hpc_nc.parallel.rng import uniform_for_sites
 from hpc_nc.physics.tight_binding import time_reversal
+
+_T = TypeVar("_T")
 
 N_SPIN_ORB = 10  # rows per atom: (spin, orbital) with 5 orbitals sp3s*
 
@@ -119,11 +124,11 @@ class BlockSpace:
     def column_norms(self, X: np.ndarray) -> np.ndarray:
         return np.sqrt(self._sum(np.sum(np.abs(X) ** 2, axis=0)))
 
-    def agree(self, obj):
+    def agree(self, obj: _T) -> _T:
         """Rank 0's copy of a small result, so every rank takes the same decisions."""
         return self.comm.bcast(obj, root=0)
 
-    def orthonormalize(self, T: np.ndarray, bases) -> np.ndarray:
+    def orthonormalize(self, T: np.ndarray, bases: Sequence[np.ndarray | None]) -> np.ndarray:
         """Columns of T orthogonal to every (orthonormal) block in ``bases`` and to each other;
         directions already in their span (relative norm < 1e-8) are dropped."""
         norms = self.agree(self.column_norms(T))

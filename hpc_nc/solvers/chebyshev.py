@@ -56,6 +56,8 @@ Kernels here are plain numpy (:func:`gershgorin_bounds`, :func:`chebyshev_filter
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -65,13 +67,22 @@ from hpc_nc.physics.tight_binding import time_reversal
 from hpc_nc.solvers.block import BlockSpace, start_block
 from hpc_nc.solvers.options import OptionsScope
 
+if TYPE_CHECKING:
+    from mpi4py import MPI
+    from petsc4py import PETSc
+
+    from hpc_nc.solvers.eigensolver import EigenSettings
+    from hpc_nc.solvers.sides import SideSolution
+
 DEFAULT_DEGREE = 48  # degree in F = (H − σ)²: 96 products with H per vector and iteration (2a-3a: fewer products in all than 16 or 32)
 DEFAULT_MAX_IT = 400
 log = logging.getLogger(__name__)  # one line per iteration at DEBUG (long runs: progress)
 
 
 # ----------------------------------------------------------------------------- numpy kernels
-def gershgorin_bounds(indptr, indices, values, row_start: int) -> tuple[float, float]:
+def gershgorin_bounds(
+    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, row_start: int
+) -> tuple[float, float]:
     """(lower, upper) eV: every eigenvalue of the Hermitian H lies inside the union of the
     Gershgorin discs of these local CSR rows (global columns) and those of the other ranks
     (combine with min/max). Pure numpy."""
@@ -87,7 +98,9 @@ def gershgorin_bounds(indptr, indices, values, row_start: int) -> tuple[float, f
     return float(np.min(diag - radius)), float(np.max(diag + radius))
 
 
-def chebyshev_filter(apply_f, X: np.ndarray, degree: int, cut: float, top: float, low: float) -> np.ndarray:
+def chebyshev_filter(
+    apply_f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, degree: int, cut: float, top: float, low: float
+) -> np.ndarray:
     """p(F) X with p the degree-``degree`` Chebyshev polynomial of the first kind mapped
     to damp [cut, top] (|p| ≤ 1/|T_m(ℓ(low))| there), scaled so that p(low) = 1.
 
@@ -136,7 +149,9 @@ def next_cut(
     return float(min(max(farthest, distances[nev - 1] + residuals[nev - 1]), 1.8 * distances[0], widest))
 
 
-def folded_ritz(A: np.ndarray, G: np.ndarray, sigma: float, mu_cut: float, key):
+def folded_ritz(
+    A: np.ndarray, G: np.ndarray, sigma: float, mu_cut: float, key: Callable[[float], tuple[int, float]]
+) -> tuple[np.ndarray, np.ndarray, int, float]:
     """Ritz extraction for the filtered block, from A = Vᴴ H V and G = (H V)ᴴ (H V), V orthonormal.
 
     First Rayleigh–Ritz with F = (H − σ)² (its matrix is G − 2σA + σ², no further product):
@@ -211,7 +226,7 @@ def spectrum_bounds(space: BlockSpace, steps: int = 40, seed: int = 7) -> tuple[
 def block_chebyshev(
     space: BlockSpace,
     nev: int,
-    key,
+    key: Callable[[float], tuple[int, float]],
     res_limit: float,
     boundary: float,
     side: int,
@@ -225,8 +240,8 @@ def block_chebyshev(
     deflation: np.ndarray | None = None,
     seed: int = 1,
     degeneracy_tol: float = 1e-6,
-    monitor=None,
-):
+    monitor: Callable[[int, np.ndarray, np.ndarray, float], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
     """The ``nev`` leading eigenpairs of H by ``key`` on one side of the gap centre.
 
     boundary: the gap centre c (eV); side: +1 for electrons (λ > c), −1 for holes; key:
@@ -348,7 +363,15 @@ def block_chebyshev(
 
 
 # ----------------------------------------------------------------------------- the backend
-def solve_sides(comm, H, counts, targets, boundary, settings, res_limit: float):
+def solve_sides(
+    comm: MPI.Comm,
+    H: PETSc.Mat,
+    counts: Mapping[str, int],
+    targets: Mapping[str, float],
+    boundary: float,
+    settings: EigenSettings,
+    res_limit: float,
+) -> tuple[dict[str, SideSolution], dict[str, object]]:
     """Both sides with the Chebyshev filter: ({side: SideSolution}, extra diagnostics).
 
     Order: electron main solve, hole main solve, then the deflated checks of both

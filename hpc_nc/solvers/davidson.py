@@ -46,6 +46,8 @@ explicit; :func:`block_davidson` runs one solve on them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -54,12 +56,21 @@ from hpc_nc.parallel import heartbeat
 from hpc_nc.physics.tight_binding import time_reversal
 from hpc_nc.solvers.block import BlockSpace, kramers_selection, start_block  # noqa: F401 (davidson's API)
 
+if TYPE_CHECKING:
+    from mpi4py import MPI
+    from petsc4py import PETSc
+
+    from hpc_nc.solvers.eigensolver import EigenSettings
+    from hpc_nc.solvers.sides import SideSolution
+
 N_SPIN_ORB = 10
 N_ORB = 5
 
 
 # ----------------------------------------------------------------------------- numpy kernels
-def spin_orbit_free_rows(indptr, indices, values, row_start: int):
+def spin_orbit_free_rows(
+    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, row_start: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR rows of H₀ (H without spin-orbit, one spin) from local CSR rows of H.
 
     indptr/indices/values: rows 10*a .. of whole atoms starting at global row ``row_start``
@@ -100,7 +111,9 @@ def from_spin_columns(block: np.ndarray) -> np.ndarray:
     return block.reshape(-1, N_ORB, 2, k).transpose(0, 2, 1, 3).reshape(-1, k)
 
 
-def harmonic_ritz(A: np.ndarray, G: np.ndarray, sigma: float, key, count: int):
+def harmonic_ritz(
+    A: np.ndarray, G: np.ndarray, sigma: float, key: Callable[[float], tuple[int, float]], count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Harmonic Ritz selection around sigma from A = Vᴴ H V, G = (H V)ᴴ (H V), V orthonormal.
 
     Returns (Y, theta, Y_all): Y (m, count) orthonormal coefficients of the ``count`` leading
@@ -217,7 +230,7 @@ def block_davidson(
     ops: BlockOperators,
     nev: int,
     sigma: float,
-    key,
+    key: Callable[[float], tuple[int, float]],
     res_limit: float,
     *,
     guard: int = 8,
@@ -227,10 +240,10 @@ def block_davidson(
     deflation: np.ndarray | None = None,
     seed: int = 1,
     kramers: bool = True,
-    monitor=None,
+    monitor: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
     retarget_toward: float | None = None,
     max_retargets: int = 2,
-):
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The ``nev`` leading eigenpairs of H by ``key`` near sigma (eV); ops.set_shift(sigma) first.
 
     res_limit: eV, every returned pair has ||H x − θ x|| ≤ res_limit. deflation: local rows
@@ -357,7 +370,15 @@ def _side(ops: BlockOperators, n: int, side: str, boundary: float, target: float
     return block_solution(ops, run, final_target=float(ops.shift))
 
 
-def solve_sides(comm, H, counts, targets, boundary, settings, res_limit: float):
+def solve_sides(
+    comm: MPI.Comm,
+    H: PETSc.Mat,
+    counts: Mapping[str, int],
+    targets: Mapping[str, float],
+    boundary: float,
+    settings: EigenSettings,
+    res_limit: float,
+) -> tuple[dict[str, SideSolution], dict[str, object]]:
     """Both sides with the block Davidson solver: ({side: SideSolution}, extra diagnostics).
     counts: {"electron": n_e, "hole": n_h}; targets: eV per side. Raises ConvergenceError
     (a PETSc/MUMPS error becomes one, with its code)."""

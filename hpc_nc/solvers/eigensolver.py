@@ -79,6 +79,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -88,6 +89,10 @@ from hpc_nc.physics.tight_binding import time_reversal  # noqa: F401 (also this 
 from hpc_nc.settings import DEFAULT_SOLVER
 from hpc_nc.solvers.davidson import DAVIDSON_PETSC_DEFAULTS  # noqa: F401 (also this module's API)
 from hpc_nc.solvers.sides import kept_states, one_sided_key
+
+if TYPE_CHECKING:
+    from mpi4py import MPI
+    from petsc4py import PETSc
 
 # The strategies of the gap-state API: the one home of this tuple (hpc_nc.io.jobs imports it).
 # "auto" is resolved per task by :func:`resolve_strategy` before a solve.
@@ -236,8 +241,8 @@ def resolve_strategy(
 
 
 def solve_gap_states(
-    comm,
-    H,
+    comm: MPI.Comm,
+    H: PETSc.Mat,
     n_electrons: int,
     n_holes: int,
     vbm_estimate: float,

@@ -26,6 +26,9 @@ happen to vanish inside this pattern (e.g. for lambda = 0) are stored as zeros.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from hpc_nc.errors import BuildError, HpcNcError
@@ -43,6 +46,15 @@ from hpc_nc.physics.tight_binding import (
     spin_orbit_block,
 )
 from hpc_nc.settings import DEFAULT_HAMILTONIAN
+
+if TYPE_CHECKING:
+    from mpi4py import MPI
+    from petsc4py import PETSc
+    from scipy.sparse import csr_matrix
+
+    from hpc_nc.physics.alloy import AlloyRealisation
+    from hpc_nc.physics.geometry import Nanocrystal
+    from hpc_nc.physics.materials import Material
 
 MODELS = ("VCA", "NSTR", "STR")
 _CHUNK_ATOMS = 2048  # bounds the temporary (chunk, 10, 5, 10) arrays to ~16 MB
@@ -100,7 +112,7 @@ def _compound_tables(mats):
     )
 
 
-def site_weights(nc, alloy) -> np.ndarray:
+def site_weights(nc: Nanocrystal, alloy: AlloyRealisation) -> np.ndarray:
     """(N, 3) compound weights that set each atom's on-site parameters.
 
     Cations: their own weights. Anions: the mean of their real cation neighbours' weights
@@ -144,16 +156,16 @@ def _bond_geometry(nc, alloy, tables, model, positions, atoms, harrison_eta):
 
 # ----------------------------------------------------------------------------- numpy kernel
 def hamiltonian_rows(
-    nc,
-    alloy,
-    mats,
+    nc: Nanocrystal,
+    alloy: AlloyRealisation,
+    mats: Mapping[str, Material],
     model: str,
-    positions,
+    positions: np.ndarray | None,
     atom_start: int,
     atom_stop: int,
     passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev,
     harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta,
-):
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR rows (indptr, indices, values) of atoms [atom_start, atom_stop), global columns.
 
     Rows 10*atom_start .. 10*atom_stop - 1; indptr starts at 0; columns are sorted within a
@@ -216,14 +228,14 @@ def hamiltonian_rows(
 
 
 def hamiltonian_csr(
-    nc,
-    alloy,
-    mats,
+    nc: Nanocrystal,
+    alloy: AlloyRealisation,
+    mats: Mapping[str, Material],
     model: str,
-    positions=None,
+    positions: np.ndarray | None = None,
     passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev,
     harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta,
-):
+) -> csr_matrix:
     """Serial convenience: the whole H (eV) as scipy.sparse.csr_matrix from :func:`hamiltonian_rows`."""
     import scipy.sparse as sp
 
@@ -234,7 +246,7 @@ def hamiltonian_csr(
     return sp.csr_matrix((values, indices, indptr), shape=(n, n))
 
 
-def row_nnz(nc, atom_start: int, atom_stop: int) -> tuple[np.ndarray, np.ndarray]:
+def row_nnz(nc: Nanocrystal, atom_start: int, atom_stop: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact (diagonal, off-diagonal) nonzeros per row of the atom block, from the neighbour
     table alone: the 'diagonal' part holds the columns of atoms in [atom_start, atom_stop)."""
     nb = nc.neighbors[atom_start:atom_stop]
@@ -250,14 +262,14 @@ def row_nnz(nc, atom_start: int, atom_stop: int) -> tuple[np.ndarray, np.ndarray
 
 # ----------------------------------------------------------------------------- reference
 def reference_hamiltonian(
-    nc,
-    alloy,
-    mats,
+    nc: Nanocrystal,
+    alloy: AlloyRealisation,
+    mats: Mapping[str, Material],
     model: str,
-    positions=None,
+    positions: np.ndarray | None = None,
     passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev,
     harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta,
-):
+) -> csr_matrix:
     """Independent, loop-over-atoms-and-bonds build of H as scipy.sparse.csr_matrix (eV).
 
     Test reference for :func:`hamiltonian_rows`: dense 10x10 blocks per atom and per bond
@@ -336,7 +348,7 @@ def _mpi_comm(comm):
     return comm.tompi4py() if hasattr(comm, "tompi4py") else comm
 
 
-def atom_ownership(comm, n_atoms: int) -> tuple[int, int]:
+def atom_ownership(comm: MPI.Comm | PETSc.Comm, n_atoms: int) -> tuple[int, int]:
     """(atom_start, atom_stop) of this rank: :func:`hpc_nc.physics.geometry.atom_block`. Not collective."""
     from hpc_nc.physics.geometry import atom_block
 
@@ -344,15 +356,15 @@ def atom_ownership(comm, n_atoms: int) -> tuple[int, int]:
 
 
 def assemble_hamiltonian(
-    comm,
-    nc,
-    alloy,
-    mats,
+    comm: MPI.Comm | PETSc.Comm,
+    nc: Nanocrystal,
+    alloy: AlloyRealisation,
+    mats: Mapping[str, Material],
     model: str,
-    positions=None,
+    positions: np.ndarray | None = None,
     passivation_ev: float = DEFAULT_HAMILTONIAN.passivation_ev,
     harrison_eta: float = DEFAULT_HAMILTONIAN.harrison_eta,
-):
+) -> PETSc.Mat:
     """Collective: the Hamiltonian as a complex PETSc MPIAIJ matrix on comm (eV).
 
     Rows are owned in whole-atom blocks (:func:`atom_ownership`); preallocation is exact

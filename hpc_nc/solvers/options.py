@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
-def as_option_value(value) -> str | None:
+def as_option_value(value: object) -> str | None:
     """The database string of a job-file option value (None: a flag)."""
     if value is None or value is True:
         return None  # a flag

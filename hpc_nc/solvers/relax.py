@@ -18,6 +18,7 @@ search directions may translate the dot; the energy cannot tell).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,6 +39,12 @@ from hpc_nc.physics.vff import (
     radial_profile,
 )
 from hpc_nc.settings import DEFAULT_RELAX
+
+if TYPE_CHECKING:
+    from mpi4py import MPI
+
+    from hpc_nc.physics.alloy import AlloyRealisation
+    from hpc_nc.physics.geometry import Nanocrystal
 
 # Fixed diagnostic grids (shapes the same for every task of a sweep).
 DEFAULT_BOND_LENGTH_EDGES = tuple(np.round(np.linspace(2.0, 3.0, 201), 6))  # Å, 5 mÅ bins
@@ -113,7 +120,7 @@ class RelaxedStructure:
     radial_strain: np.ndarray
 
 
-def atom_ownership(comm, n_atoms: int) -> tuple[int, int]:
+def atom_ownership(comm: MPI.Comm, n_atoms: int) -> tuple[int, int]:
     """(atom_start, atom_stop) of this rank: :func:`hpc_nc.physics.geometry.atom_block` (the same
     split as the Hamiltonian's). Not collective."""
     return atom_block(n_atoms, comm.Get_size(), comm.Get_rank())
@@ -146,7 +153,11 @@ def _strain_diagnostics(nc, terms, positions, settings, params):
 
 
 def relax_structure(
-    comm, nc, alloy, settings: RelaxSettings | None = None, params: VffParameters | None = None
+    comm: MPI.Comm,
+    nc: Nanocrystal,
+    alloy: AlloyRealisation,
+    settings: RelaxSettings | None = None,
+    params: VffParameters | None = None,
 ) -> RelaxedStructure:
     """Relax the dot's atoms to the Keating energy minimum with TAO. Collective on comm.
 

@@ -12,22 +12,28 @@ hpc_nc/solvers/eigensolver.py and docs/design.md (eigensolver strategies).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hpc_nc.errors import ConvergenceError
 from hpc_nc.physics.tight_binding import time_reversal
 
+if TYPE_CHECKING:
+    from hpc_nc.solvers.block import BlockSpace
+    from hpc_nc.solvers.eigensolver import EigenSettings
 
-def one_sided_key(side: str, boundary: float):
+
+def one_sided_key(side: str, boundary: float) -> Callable[[float], tuple[int, float]]:
     """Sort key: wanted side first, nearest to the gap centre first."""
     if side == "electron":
         return lambda lam: (0 if lam > boundary else 1, abs(lam - boundary))
     return lambda lam: (0 if lam < boundary else 1, abs(lam - boundary))
 
 
-def cluster_bounds(values, tol: float) -> list[tuple[int, int]]:
+def cluster_bounds(values: Sequence[float] | np.ndarray, tol: float) -> list[tuple[int, int]]:
     """Index ranges [i, j) of consecutive (sorted) values closer than tol: the degenerate
     levels, by the same rule the observables use (hpc_nc.physics.observables.degenerate_levels)."""
     from hpc_nc.physics.observables import degenerate_levels
@@ -70,7 +76,16 @@ class BlockRun:
     verified: bool = False
 
 
-def check_rounds(run: BlockRun, solve, n: int, side: str, key, settings, res_limit: float, method: str) -> None:
+def check_rounds(
+    run: BlockRun,
+    solve: Callable[[int, float, np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray, int]],
+    n: int,
+    side: str,
+    key: Callable[[float], tuple[int, float]],
+    settings: EigenSettings,
+    res_limit: float,
+    method: str,
+) -> None:
     """The deflated completeness check of a block solver, updating ``run`` in place.
 
     solve(nev, tol, deflation, seed) -> (theta, X, residuals, iterations): one block solve
@@ -123,7 +138,7 @@ def check_rounds(run: BlockRun, solve, n: int, side: str, key, settings, res_lim
         run.resid = np.concatenate([run.resid, r_new])
 
 
-def block_solution(space, run: BlockRun, final_target: float | None = None) -> SideSolution:
+def block_solution(space: BlockSpace, run: BlockRun, final_target: float | None = None) -> SideSolution:
     """A :class:`SideSolution` from a finished block run (vectors gathered on every rank)."""
     return SideSolution(
         values=np.asarray(run.theta, float),
@@ -137,7 +152,9 @@ def block_solution(space, run: BlockRun, final_target: float | None = None) -> S
     )
 
 
-def kept_states(res: SideSolution, n: int, key, deg_tol: float):
+def kept_states(
+    res: SideSolution, n: int, key: Callable[[float], tuple[int, float]], deg_tol: float
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, bool]:
     """Sort, keep n; a degenerate level cut by the boundary keeps a T-closed subspace.
 
     Returns (values (n,), vectors (10N, n) or None when n = 0, residuals (n,), split)."""

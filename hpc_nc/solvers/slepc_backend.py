@@ -9,6 +9,9 @@ failures leave as :class:`~hpc_nc.errors.ConvergenceError`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from hpc_nc.errors import ConvergenceError
@@ -18,6 +21,12 @@ from hpc_nc.solvers.options import OptionsScope
 from hpc_nc.solvers.sides import SideSolution
 from hpc_nc.solvers.sides import cluster_bounds as _cluster_bounds
 from hpc_nc.solvers.sides import one_sided_key as _one_sided_key
+
+if TYPE_CHECKING:
+    from mpi4py import MPI
+    from petsc4py import PETSc
+
+    from hpc_nc.solvers.eigensolver import EigenSettings
 
 
 def _comparison(key):
@@ -188,7 +197,15 @@ def _solve_side_rounds(PETSc, SLEPc, H, eps, res, n, side, boundary, target, set
     return res, verified
 
 
-def solve_sides(comm, H, counts, targets, boundary, settings, h_scale):
+def solve_sides(
+    comm: MPI.Comm,
+    H: PETSc.Mat,
+    counts: Mapping[str, int],
+    targets: Mapping[str, float],
+    boundary: float,
+    settings: EigenSettings,
+    h_scale: float,
+) -> tuple[dict[str, SideSolution], dict[str, object], float]:
     """Both sides with SLEPc Krylov–Schur: ({side: SideSolution}, extra diagnostics, residual
     limit). counts: {"electron": n_e, "hole": n_h}; targets: eV per side. Raises
     ConvergenceError (a PETSc error becomes one, with its code)."""
