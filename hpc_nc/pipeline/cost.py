@@ -147,25 +147,25 @@ def memory_per_rank_bytes(ranks_on_node: int = 1) -> int:
     raise HpcNcError("cannot tell the memory per rank: pass --mem-per-rank")
 
 
-AUTO_CANDIDATES = ("davidson", "chebyshev")  # the block strategies ``solver.strategy: auto`` picks from
+from hpc_nc.solvers.cost import AUTO_CANDIDATES  # noqa: E402 (one home: the strategies auto picks from)
 
 
 def resolve_strategy(
     strategy: str, n_atoms: int, n_states: int, ranks: int = 1, mem_per_rank_bytes: float | None = None
 ) -> str:
-    """The strategy a task runs with: itself, or for ``auto`` the fitted candidate with the
-    least predicted CPU time among those predicted to fit in mem_per_rank_bytes (if none
-    fits, the one with the least memory)."""
+    """The strategy a task runs with: itself, or for ``auto`` the one the electronic stage
+    will pick (hpc_nc.solvers.eigensolver.resolve_strategy, from hpc_nc.solvers.cost), so
+    that predictions are made for the strategy that actually runs. mem_per_rank_bytes None:
+    this machine's available memory per rank, as in the run."""
     if strategy != "auto":
         return strategy
-    fitted = [s for s in AUTO_CANDIDATES if s in load_model()["solve"]]
-    if not fitted:
-        raise HpcNcError(f"no cost fit for any of {', '.join(AUTO_CANDIDATES)}: cannot resolve strategy auto")
-    pred = {s: predict_task(n_atoms, n_states, s, ranks) for s in fitted}
-    fits = [s for s in fitted if mem_per_rank_bytes is None or pred[s].peak_bytes <= mem_per_rank_bytes]
-    if fits:
-        return min(fits, key=lambda s: pred[s].cpu_s)
-    return min(fitted, key=lambda s: pred[s].peak_bytes)
+    from hpc_nc.solvers import cost as solver_cost
+
+    budget = solver_cost.memory_per_rank(ranks) if mem_per_rank_bytes is None else mem_per_rank_bytes
+    chosen = solver_cost.choose_strategy(n_atoms, n_states, ranks, budget)
+    if chosen not in load_model()["solve"]:
+        raise HpcNcError(f"no cost fit for strategy {chosen!r}, which auto picks for {n_atoms} atoms")
+    return chosen
 
 
 def farm_makespan_s(task_walls: list[float], n_groups: int) -> float:
