@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from hpc_nc.physics.exciton import AnalysisSettings
     from hpc_nc.physics.geometry import Nanocrystal
     from hpc_nc.physics.materials import Material
-    from hpc_nc.solvers.eigensolver import EigenSettings
+    from hpc_nc.solvers.eigensolver import EigenSettings, GapStates
 
 
 def build_alloy(nc: Nanocrystal, task: Task) -> AlloyRealisation:
@@ -93,6 +93,50 @@ def analysis_settings(analysis: AnalysisSection) -> AnalysisSettings:
 _REFERENCE_CACHE: dict = {}
 
 
+def gap_states_of_dot(
+    comm: MPI.Comm,
+    nc: Nanocrystal,
+    alloy: AlloyRealisation,
+    mats: Mapping[str, Material],
+    model: str,
+    positions: np.ndarray | None,
+    settings: ElectronicSettings,
+) -> tuple[GapStates, float, float]:
+    """Collective: assemble the dot's Hamiltonian, solve its gap states, free the matrix.
+
+    Returns (states, assembly seconds, solve seconds); the task and its homogeneous
+    reference dot go through here alike."""
+    from hpc_nc.solvers.eigensolver import solve_gap_states
+    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
+
+    t0 = time.perf_counter()
+    vbm, cbm = band_edge_estimates(mats, alloy)
+    hamiltonian = assemble_hamiltonian(
+        comm,
+        nc,
+        alloy,
+        mats,
+        model,
+        positions=positions,
+        passivation_ev=settings.hamiltonian.passivation_ev,
+        harrison_eta=settings.hamiltonian.harrison_eta,
+    )
+    t_assembly = time.perf_counter() - t0
+    try:
+        states = solve_gap_states(
+            comm,
+            hamiltonian,
+            settings.states.electrons,
+            settings.states.holes,
+            vbm,
+            cbm,
+            resolved_eigen_settings(comm, settings, hamiltonian.getSize()[0]),
+        )
+    finally:
+        hamiltonian.destroy()
+    return states, t_assembly, time.perf_counter() - t0 - t_assembly
+
+
 def is_homogeneous(task: Task) -> bool:
     """No core/shell band offset: pure ZnS (x_Cu = x_In = 0) or no shell (H = 0)."""
     return (task.x_cu == 0 and task.x_in == 0) or task.shell_thickness_a == 0
@@ -107,8 +151,6 @@ def homogeneous_reference(comm: MPI.Comm, task: Task, settings: ElectronicSettin
     from hpc_nc.physics import observables as obs
     from hpc_nc.physics.exciton import AnalysisSettings
     from hpc_nc.physics.materials import load_materials
-    from hpc_nc.solvers.eigensolver import solve_gap_states
-    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
 
     key = (
         task.core_radius_a,
@@ -122,29 +164,7 @@ def homogeneous_reference(comm: MPI.Comm, task: Task, settings: ElectronicSettin
     nc = build_nanocrystal(task.core_radius_a, task.shell_thickness_a)
     alloy = virtual_crystal(nc, 0.0, 0.0)
     mats = load_materials()
-    vbm, cbm = band_edge_estimates(mats, alloy)
-    hamiltonian = assemble_hamiltonian(
-        comm,
-        nc,
-        alloy,
-        mats,
-        "VCA",
-        positions=None,
-        passivation_ev=settings.hamiltonian.passivation_ev,
-        harrison_eta=settings.hamiltonian.harrison_eta,
-    )
-    try:
-        states = solve_gap_states(
-            comm,
-            hamiltonian,
-            settings.states.electrons,
-            settings.states.holes,
-            vbm,
-            cbm,
-            resolved_eigen_settings(comm, settings, hamiltonian.getSize()[0]),
-        )
-    finally:
-        hamiltonian.destroy()
+    states, _, _ = gap_states_of_dot(comm, nc, alloy, mats, "VCA", None, settings)
     tol = AnalysisSettings().level_tol_ev
     weights = []
     for energies, vectors in (
@@ -166,8 +186,6 @@ def solve_task(comm: MPI.Comm, task: Task, settings: ElectronicSettings, positio
     from hpc_nc.parallel import heartbeat
     from hpc_nc.physics.exciton import analyse_states
     from hpc_nc.physics.materials import load_materials, with_band_offsets
-    from hpc_nc.solvers.eigensolver import solve_gap_states
-    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
 
     t0 = time.perf_counter()
     heartbeat.status("building the dot and its Hamiltonian")
@@ -176,31 +194,9 @@ def solve_task(comm: MPI.Comm, task: Task, settings: ElectronicSettings, positio
     if task.model == "STR" and positions is None:
         raise ValueError("STR task without relaxed positions")
     mats = with_band_offsets(load_materials(), task.vbo_ins, task.vbo_cus)
-    vbm, cbm = band_edge_estimates(mats, alloy)
-    hamiltonian = assemble_hamiltonian(
-        comm,
-        nc,
-        alloy,
-        mats,
-        task.model,
-        positions=positions,
-        passivation_ev=settings.hamiltonian.passivation_ev,
-        harrison_eta=settings.hamiltonian.harrison_eta,
-    )
-    t_build = time.perf_counter() - t0
-    try:
-        states = solve_gap_states(
-            comm,
-            hamiltonian,
-            settings.states.electrons,
-            settings.states.holes,
-            vbm,
-            cbm,
-            resolved_eigen_settings(comm, settings, hamiltonian.getSize()[0]),
-        )
-    finally:
-        hamiltonian.destroy()
-    t_solve = time.perf_counter() - t0 - t_build
+    t_geometry = time.perf_counter() - t0
+    states, t_assembly, t_solve = gap_states_of_dot(comm, nc, alloy, mats, task.model, positions, settings)
+    t_build = t_geometry + t_assembly
     atom_positions = nc.positions if positions is None else positions
     t_ref = time.perf_counter()
     homogeneous = is_homogeneous(task)
