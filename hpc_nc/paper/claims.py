@@ -1780,6 +1780,23 @@ CLAIMS += (
 
 # Evidence for partly / not reproduced verdicts, by claim id (filled after the study).
 NOTES: dict[str, str] = {
+    "6e": (
+        "at VBO 1.1 eV the pure InS/ZnS map is already non-type-I at 17 of 20 (R, H) points (type-II wherever "
+        "H >= R, claim 6d), so alloying, which halves the core's band offsets, cannot raise the count; it gives "
+        "15 of 20. The claim holds only relative to a pure system that is mostly type-I, which ours is not"
+    ),
+    "6g": (
+        "alloyed: +0.56 as stated; pure InS/ZnS: -0.06, i.e. no trend: these dots are type-II at almost every "
+        "point (claim 6e) and both maxima sit near the interface (Fig. 4: r_max,h / R = 0.70-1.02, electron "
+        "0.43 nm outside R), so the separation follows the interface, not H/R; not investigated further"
+    ),
+    "6i": (
+        "E1(Zn0.5In0.5S) is below E1(InS) at 15 of 20 points (median -0.024 eV): in the pure InS dots the "
+        "electron is pushed into the ZnS shell (w_e 0.06-0.27, claim 4b), so their E1 is set by the shell, while "
+        "in the alloy it returns to the core, where alloy bowing lowers E1 (0.285 eV in STR, claim 2f). The gap "
+        "increase the paper explains this way is reproduced (claim 6c), but through the hole (claim 6h: H1 "
+        "-0.137 eV)"
+    ),
     "2g": (
         "the overestimate grows with each ingredient: 0.15 eV in VCA (x = 0.5), 0.38 eV with random alloying "
         "(NSTR, x = 0.4), 0.73 eV with strain (STR, x = 0.4); the paper's 'as much as 0.5 eV' lies between our "
