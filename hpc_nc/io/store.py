@@ -974,32 +974,27 @@ def read_results(path, *, formats=(RESULTS_FORMAT, STRUCTURES_FORMAT)) -> dict[s
     return out
 
 
+def _read_dataset_attribute(path, attribute: str) -> dict[str, str]:
+    """Serial: one text attribute of every dataset that has it, keyed like :func:`read_results`."""
+    out: dict[str, str] = {}
+
+    def visit(name, obj):
+        if attribute in obj.attrs and not name.startswith(_NOT_READ):
+            out[name] = str(obj.attrs[attribute])
+
+    with open_store_file(path) as f:
+        f.visititems(visit)
+    return out
+
+
 def read_units(path) -> dict[str, str]:
     """Serial: the ``units`` attribute of every dataset, keyed like :func:`read_results`."""
-    out: dict[str, str] = {}
-    with open_store_file(path) as f:
-        f.visititems(
-            lambda name, obj: (
-                out.__setitem__(name, str(obj.attrs["units"]))
-                if "units" in obj.attrs and not name.startswith(_NOT_READ)
-                else None
-            )
-        )
-    return out
+    return _read_dataset_attribute(path, "units")
 
 
 def read_docs(path) -> dict[str, str]:
     """Serial: the ``doc`` attribute of every dataset, keyed like :func:`read_results`."""
-    out: dict[str, str] = {}
-    with open_store_file(path) as f:
-        f.visititems(
-            lambda name, obj: (
-                out.__setitem__(name, str(obj.attrs["doc"]))
-                if "doc" in obj.attrs and not name.startswith(_NOT_READ)
-                else None
-            )
-        )
-    return out
+    return _read_dataset_attribute(path, "doc")
 
 
 def read_provenance(path) -> dict[str, Any]:
