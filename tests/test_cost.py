@@ -112,3 +112,22 @@ def test_farm_makespan():
     # largest first to the first free group: 5 | 4, then 3 -> 4+3, 3 -> 5+3, 3 -> 7+3 = 10
     assert cost.farm_makespan_s([5, 4, 3, 3, 3], 2) == pytest.approx(10.0)
     assert cost.farm_makespan_s([2.0] * 6, 3) == pytest.approx(4.0)
+
+
+def test_auto_and_validate_read_one_model():
+    """The solvers' auto choice and the job-level predictions use the same coefficients
+    (hpc_nc/data/cost_model.yaml): the job-level CPU time is the solve's plus the Coulomb
+    integrals', the memory is the solve's."""
+    from hpc_nc.solvers import cost as solver_cost
+
+    assert cost.load_model is solver_cost.load_model
+    for strategy in solver_cost.AUTO_CANDIDATES:
+        for n, ranks in ((2149, 1), (11543, 2), (113023, 2)):
+            solve = solver_cost.solve_cost(strategy, n, ranks)
+            task = cost.predict_task_detail(n, 16, strategy, ranks)
+            assert task.cpu_s == pytest.approx(solve.cpu_s + cost.coulomb_cpu_s(n))
+            assert task.peak_bytes == int(solve.peak_bytes_per_rank)
+            assert task.extrapolated == solve.extrapolated
+    # the chebyshev entry is the measured 5a point (benchmarks/RESULTS.md): 114.4 CPU s, 214 MiB
+    c = solver_cost.solve_cost("chebyshev", 4235, 1)
+    assert c.cpu_s == pytest.approx(114.4, rel=0.01) and c.peak_bytes_per_rank / 2**20 == pytest.approx(214, rel=0.02)

@@ -27,20 +27,17 @@ The relax (structure) stage is modelled the same way with its own coefficients
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from typing import TYPE_CHECKING, NamedTuple
 
-import yaml
-
 from hpc_nc.errors import HpcNcError
+
+# One model: the solve coefficients and their loader live with the solvers (auto uses them).
+from hpc_nc.solvers.cost import AUTO_CANDIDATES, DATA_FILE, N_REF, load_model, solve_cost  # noqa: F401
 
 if TYPE_CHECKING:
     from hpc_nc.io.jobs import JobSpec
-
-DATA_FILE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "cost_model.yaml")
-N_REF = 1.0e4  # atoms: the fits' reference size
 
 
 class TaskCost(NamedTuple):
@@ -56,13 +53,6 @@ class TaskCostDetail(NamedTuple):
     peak_bytes: int  # per rank (the largest rank)
     peak_bytes_total: int  # all ranks of the task together
     extrapolated: bool  # N outside the fitted range
-
-
-@functools.lru_cache(maxsize=4)
-def load_model(path: str = DATA_FILE) -> dict:
-    """The fit coefficients (hpc_nc/data/cost_model.yaml) as a dict."""
-    with open(path) as f:
-        return yaml.safe_load(f)
 
 
 def strategies() -> tuple[str, ...]:
@@ -81,24 +71,14 @@ def predict_task_detail(
     m = load_model() if model is None else model
     if strategy == "auto":  # the strategy the electronic stage would pick on this machine
         strategy = resolve_strategy(strategy, n_atoms, n_states, ranks)
-    if strategy not in m["solve"]:
-        raise HpcNcError(f"no cost fit for strategy {strategy!r} (fitted: {', '.join(m['solve'])})")
-    if n_atoms <= 0 or ranks < 1:
-        raise HpcNcError(f"bad task size: {n_atoms} atoms on {ranks} ranks")
-    f = m["solve"][strategy]
-    x = n_atoms / N_REF
-    cpu1 = f["c0_s"] + f["a_s"] * x ** f["p"]
-    cpu = cpu1 * ranks ** f["beta"]
-    cpu += coulomb_cpu_s(n_atoms, coulomb_method, m)
-    dyn = f["b_bytes"] * x ** f["q"]
-    per_rank = m["m0_bytes"] + dyn / ranks ** f["gamma"]
-    lo, hi = f["fitted_atoms"]
+    solve = solve_cost(strategy, n_atoms, ranks, m)
+    cpu = solve.cpu_s + coulomb_cpu_s(n_atoms, coulomb_method, m)
     return TaskCostDetail(
         cpu_s=float(cpu),
         wall_s=float(cpu / ranks),
-        peak_bytes=int(per_rank),
-        peak_bytes_total=int(per_rank * ranks),
-        extrapolated=not (lo <= n_atoms <= hi),
+        peak_bytes=int(solve.peak_bytes_per_rank),
+        peak_bytes_total=int(solve.peak_bytes_per_rank * ranks),
+        extrapolated=solve.extrapolated,
     )
 
 
@@ -145,9 +125,6 @@ def memory_per_rank_bytes(ranks_on_node: int = 1) -> int:
             if line.startswith("MemTotal:"):
                 return int(line.split()[1]) * 1024 // max(ranks_on_node, 1)
     raise HpcNcError("cannot tell the memory per rank: pass --mem-per-rank")
-
-
-from hpc_nc.solvers.cost import AUTO_CANDIDATES  # noqa: E402 (one home: the strategies auto picks from)
 
 
 def resolve_strategy(
