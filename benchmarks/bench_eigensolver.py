@@ -43,6 +43,8 @@ VARIANTS = {
     "davidson-extra4": ("davidson", {"extra_states": 4}),
     "davidson-margin02": ("davidson", {"edge_margin": 0.02}),
     "davidson-noverify": ("davidson", {"verify": False}),
+    # the unstructured search space of the first version (before the T-invariant space, 2026-12-07)
+    "davidson-unstructured": ("davidson", {"kramers_space": False}),
     # factorisation-free Chebyshev-filtered subspace iteration (memory linear in the atoms)
     "chebyshev": ("chebyshev", {}),
     "chebyshev-deg24": ("chebyshev", {"degree": 24}),

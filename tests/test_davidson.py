@@ -166,8 +166,9 @@ def test_blas_threads_restores_the_thread_count():
 
 # ----------------------------------------------------------------------------- completeness
 @pytest.mark.mpi
-def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatch):
-    """Sabotage the main solve (4 holes + 4 look-ahead asked; drop two of the four states of
+@pytest.mark.parametrize("kramers_space", [True, False])
+def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatch, kramers_space):
+    """Sabotage the main solve (T-invariant space or not) (4 holes + 4 look-ahead asked; drop two of the four states of
     the pure ZnS top hole level, leaving 6 >= 4 states that look complete); the deflated
     check must find the two, merge them and then verify."""
     from hpc_nc.pipeline.electronic_stage import band_edge_estimates
@@ -182,7 +183,8 @@ def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatc
     holes = np.sort(w[w < 0.5 * (vbm + cbm)])[::-1][:4]
     assert holes[3] - holes[0] > -1e-9  # the top hole level is 4-fold
 
-    real = davidson.block_davidson
+    name = "block_davidson_kramers" if kramers_space else "block_davidson"
+    real = getattr(davidson, name)
     calls = []
 
     def sabotaged(ops, nev, sigma, key, res_limit, **kw):
@@ -192,11 +194,17 @@ def test_check_solve_finds_states_the_main_solve_dropped(petsc, comm, monkeypatc
             return theta[2:], np.asfortranarray(X[:, 2:]), resid[2:], its
         return theta, X, resid, its
 
-    monkeypatch.setattr(davidson, "block_davidson", sabotaged)
+    monkeypatch.setattr(davidson, name, sabotaged)
     H = assemble_hamiltonian(comm, nc, alloy, mats, "NSTR")
     try:
         gs = eigensolver.solve_gap_states(
-            comm, H, 0, 4, vbm, cbm, eigensolver.EigenSettings(strategy="davidson", extra_states=4)
+            comm,
+            H,
+            0,
+            4,
+            vbm,
+            cbm,
+            eigensolver.EigenSettings(strategy="davidson", extra_states=4, kramers_space=kramers_space),
         )
     finally:
         H.destroy()
@@ -215,3 +223,34 @@ def test_better_target_moves_only_when_far_and_known():
     assert _better_target(theta, 1e-3, 3.60, 1.77) is None  # already close: keep the factorisation
     holes = np.array([0.54, 0.54, 0.53, 0.53, 0.49, 0.49, 0.48, 0.48])
     assert _better_target(holes, 1e-3, 1.1, 1.77) == pytest.approx(0.54 + 0.25 * 0.06)  # gap side is up
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("radius", [2.0, 3.0])
+def test_kramers_space_equals_the_unstructured_space(petsc, comm, radius):
+    """The time-reversal invariant search space (default) gives the same 8 + 8 energies as the
+    unstructured one to 1e-8 eV, exact Kramers pairs, residuals below the limit, and
+    Kramers-closed returned spaces; on 1 and 2 ranks alike (mpirun -n 2 runs this too)."""
+    from hpc_nc.pipeline.electronic_stage import band_edge_estimates
+    from hpc_nc.solvers.eigensolver import EigenSettings, solve_gap_states
+    from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
+
+    nc = build_nanocrystal(radius)
+    alloy = realise_alloy(nc, 0.0, 0.0, 1)
+    mats = _materials()
+    vbm, cbm = band_edge_estimates(mats, alloy)
+    H = assemble_hamiltonian(comm, nc, alloy, mats, "NSTR")
+    try:
+        ref = solve_gap_states(comm, H, 8, 8, vbm, cbm, EigenSettings(strategy="davidson", kramers_space=False))
+        got = solve_gap_states(comm, H, 8, 8, vbm, cbm, EigenSettings(strategy="davidson"))
+    finally:
+        H.destroy()
+    np.testing.assert_allclose(got.electron_energies, ref.electron_energies, atol=1e-8, rtol=0)
+    np.testing.assert_allclose(got.hole_energies, ref.hole_energies, atol=1e-8, rtol=0)
+    assert got.diagnostics["verified"] == {"electron": True, "hole": True}
+    assert np.all(got.residuals <= got.diagnostics["residual_limit"])
+    for energies, vec in ((got.electron_energies, got.electron_vectors), (got.hole_energies, got.hole_vectors)):
+        np.testing.assert_allclose(energies[0::2], energies[1::2], atol=1e-12)  # exact pairs
+        np.testing.assert_allclose(vec.conj().T @ vec, np.eye(8), atol=1e-8)
+        tv = time_reversal(vec)
+        assert np.linalg.norm(tv - vec @ (vec.conj().T @ tv)) < 1e-6

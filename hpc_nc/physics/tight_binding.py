@@ -200,6 +200,15 @@ def time_reversal(vectors: np.ndarray) -> np.ndarray:
     -conj psi_up). With real orbitals T^2 = -1, so T v is orthogonal to v and, for a
     time-reversal invariant H (spin-orbit included), an eigenvector of the same energy."""
     v = np.asarray(vectors)
+    if v.ndim == 2 and v.shape[1] > 1 and v.flags.f_contiguous and not v.flags.c_contiguous:
+        # column-major blocks (the block eigensolvers'): work on the transposed view, so
+        # that no C-order copy is made, and return column-major too (what BLAS wants)
+        cols = v.T.reshape(v.shape[1], -1, 2, 5)
+        out = np.empty(cols.shape, dtype=np.result_type(v.dtype, np.complex64))
+        np.conjugate(cols[:, :, 1], out=out[:, :, 0])
+        np.conjugate(cols[:, :, 0], out=out[:, :, 1])
+        np.negative(out[:, :, 1], out=out[:, :, 1])
+        return out.reshape(v.shape[1], -1).T
     blocks = v.reshape((-1, 2, 5) + v.shape[1:])
     out = np.empty(blocks.shape, dtype=np.result_type(v.dtype, np.complex64))
     out[:, 0] = np.conj(blocks[:, 1])

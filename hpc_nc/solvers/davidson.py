@@ -358,13 +358,14 @@ def _side(ops: BlockOperators, n: int, side: str, boundary: float, target: float
     key = one_sided_key(side, boundary)
     options = dict(guard=settings.guard, max_dim=settings.ncv, max_it=settings.max_it or 300)
     ops.set_shift(target)
-    theta, X, resid, its = block_davidson(
+    solver = block_davidson_kramers if settings.kramers_space else block_davidson
+    theta, X, resid, its = solver(
         ops, n + settings.extra, target, key, res_limit, seed=1, retarget_toward=boundary, **options
     )
     run = BlockRun(theta, X, resid, [its])
 
     def solve(nev, limit, deflation, seed):  # the check solves: the (possibly moved) target
-        return block_davidson(ops, nev, ops.shift, key, limit, deflation=deflation, seed=seed, **options)
+        return solver(ops, nev, ops.shift, key, limit, deflation=deflation, seed=seed, **options)
 
     check_rounds(run, solve, n, side, key, settings, res_limit, "block Davidson")
     return block_solution(ops, run, final_target=float(ops.shift))
@@ -414,3 +415,182 @@ def solve_sides(
         if ops is not None:
             ops.destroy()
     return results, extra
+
+
+# ----------------------------------------------------------------------------- T-invariant space
+def _kramers_orthonormalize(ops: BlockOperators, P: np.ndarray, bases: list[np.ndarray]) -> np.ndarray:
+    """Columns P' spanning (P, T P) minus the span of every [B, T B] in ``bases``, with
+    [P', T P'] orthonormal (hpc_nc/solvers/quaternion.py). Each B must itself have
+    [B, T B] orthonormal. Directions already in the span (relative norm < 1e-8) are dropped."""
+    from hpc_nc.solvers.quaternion import quaternion_full, structured_pairs
+
+    norms = ops.agree(ops.column_norms(P))
+    P = np.asfortranarray(P[:, norms > 0] / norms[norms > 0])
+    for _ in range(2):  # twice is enough (Giraud et al., Numer. Math. 101, 87 (2005))
+        for B in bases:
+            if B is None or not B.shape[1] or not P.shape[1]:
+                continue
+            # P -= B (Bᴴ P) + T B ((T B)ᴴ P), with (T B)ᴴ P = −conj(Bᴴ T P) and T B c = T(B conj c)
+            c = ops.gram(B, np.hstack([P, time_reversal(P)]))
+            k = P.shape[1]
+            P = P - B @ c[:, :k] + time_reversal(B @ c[:, k:])
+        if not P.shape[1]:
+            break
+        TP = time_reversal(P)
+        c = ops.agree(ops.gram(P, np.hstack([P, TP])))
+        k = P.shape[1]
+        # columns left with < 1e-8 of their (unit) norm are rounding noise: dropped, as in
+        # BlockSpace.orthonormalize
+        Q = structured_pairs(np.eye(2 * k, k), metric=quaternion_full(c[:, :k], c[:, k:]), floor=1e-8)
+        P = P @ Q[:k] + TP @ Q[k:]
+    return np.asfortranarray(P)
+
+
+def _pair_ritz(A: np.ndarray, G: np.ndarray, sigma: float, key, pairs: int):
+    """Harmonic Ritz selection of :func:`harmonic_ritz` on a T-invariant space, one vector
+    per Kramers pair: (Y (2q, r) coefficient representatives in key order, theta (r,),
+    Z (2q, 2q) every harmonic vector in key order). Y's partners are τ(Y), same θ."""
+    from hpc_nc.solvers.quaternion import structured_pairs, tau
+
+    _, _, Z = harmonic_ritz(A, G, sigma, key, 1)
+    Qh = structured_pairs(Z, count=pairs)
+    S = np.hstack([Qh, tau(Qh)])
+    As = S.conj().T @ A @ S
+    theta, Us = np.linalg.eigh(0.5 * (As + As.conj().T))
+    order = sorted(range(len(theta)), key=lambda i: key(theta[i]))
+    Ys = structured_pairs(S @ Us[:, order], count=pairs)
+    theta = np.real(np.einsum("ij,ik,kj->j", Ys.conj(), A, Ys))
+    order = sorted(range(Ys.shape[1]), key=lambda i: key(theta[i]))
+    return Ys[:, order], theta[order], Z
+
+
+def _expand(U: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """V Y for V = [U, T U] and coefficients Y (2q, k): U Y₁ + T(U conj Y₂)."""
+    q = U.shape[1]
+    return U @ Y[:q] + time_reversal(U @ np.conj(Y[q:]))
+
+
+def block_davidson_kramers(
+    ops: BlockOperators,
+    nev: int,
+    sigma: float,
+    key: Callable[[float], tuple[int, float]],
+    res_limit: float,
+    *,
+    guard: int = 8,
+    max_dim: int = 0,
+    keep: int = 0,
+    max_it: int = 300,
+    deflation: np.ndarray | None = None,
+    seed: int = 1,
+    monitor: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+    retarget_toward: float | None = None,
+    max_retargets: int = 2,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`block_davidson` with a time-reversal invariant search space V = [U, T U].
+
+    Same arguments, results and guarantees (residuals with H, max_it, ConvergenceError), but
+    only U and H U are stored and multiplied (hpc_nc/solvers/quaternion.py): half the
+    products with H, Gram matrices and projections of the unstructured space, and half its
+    memory. Every Ritz pair is exactly degenerate; returned states come as (x, T x) pairs
+    in key order (nev rounded up to pairs internally, the first nev returned). The
+    expansion of each unconverged pair is K⁻¹ r of its representative (K commutes with T,
+    so T K⁻¹ r = K⁻¹ T r is in the space too).
+    """
+    from hpc_nc.solvers.quaternion import quaternion_full, structured_pairs, tau
+
+    if nev < 1 or guard < 0 or max_it < 1:
+        raise HpcNcError(f"block_davidson needs nev >= 1, guard >= 0, max_it >= 1 (got {nev}, {guard}, {max_it})")
+    n_pairs = (nev + 1) // 2
+    block = nev + guard
+    block_pairs = (block + 1) // 2
+    keep_pairs = (keep or 2 * block) // 2
+    max_dim = max(max_dim or max(2 * keep_pairs + 2 * block, 100), 2 * keep_pairs + block)
+    q_max = max_dim // 2  # V = [U, T U] holds at most max_dim columns, as the unstructured space
+    bases = []
+    if deflation is not None and deflation.shape[1]:
+        bases = [_kramers_orthonormalize(ops, deflation, [])]  # T-closed deflation basis
+    U = np.zeros((ops.n_local, q_max), dtype=np.complex128, order="F")
+    HU = np.zeros_like(U)
+    P = ops.precondition(start_block(seed, ops.row_start, ops.n_local, block_pairs))
+    P = _kramers_orthonormalize(ops, P, bases)
+    q = P.shape[1]
+    U[:, :q] = P
+    HU[:, :q] = ops.hmult(P)
+    a = b = g = h = np.zeros((0, 0), dtype=np.complex128)
+    new = q  # columns of U not yet in the small matrices (the last ``new`` ones)
+    rnorm = np.full(n_pairs, np.inf)
+    retargets = 0
+    for iteration in range(1, max_it + 1):
+        # extend a = Uᴴ H U, b = Uᴴ T(H U), g = (HU)ᴴ (HU), h = (HU)ᴴ T(HU) by the new columns
+        old = q - new
+        HN = HU[:, old:q]
+        rhs = np.hstack([HN, time_reversal(HN)])
+        cu, ch = ops.gram(U[:, :q], rhs), ops.gram(HU[:, :q], rhs)
+        a = _grow_hermitian(a, cu[:, :new])
+        b = _grow_antisymmetric(b, cu[:, new:])
+        g = _grow_hermitian(g, ch[:, :new])
+        h = _grow_antisymmetric(h, ch[:, new:])
+        A, G = quaternion_full(a, b), quaternion_full(g, h)
+        Y, theta, Z = ops.agree(_pair_ritz(A, G, sigma, key, min(block_pairs, q)))
+        X, HX = _expand(U[:, :q], Y), _expand(HU[:, :q], Y)
+        R = HX - X * theta
+        rnorm = ops.agree(ops.column_norms(R))
+        converged = rnorm <= res_limit
+        if monitor is not None:
+            monitor(iteration, np.repeat(theta, 2), np.repeat(rnorm, 2))
+        heartbeat.status(
+            f"block Davidson iteration {iteration}, largest residual {float(np.max(rnorm)):.1e} eV "
+            f"(target {res_limit:.0e})"
+        )
+        if retarget_toward is not None and retargets < max_retargets and len(theta) >= n_pairs:
+            target = _better_target(np.repeat(theta[:n_pairs], 2), rnorm[0], sigma, retarget_toward)
+            if target is not None:
+                ops.set_shift(target)
+                sigma = target
+                retargets += 1
+        if len(theta) >= n_pairs and converged[:n_pairs].all():
+            Xp = X[:, :n_pairs]
+            X = np.empty((ops.n_local, 2 * n_pairs), dtype=np.complex128, order="F")
+            X[:, 0::2], X[:, 1::2] = Xp, time_reversal(Xp)
+            X = np.asfortranarray(X[:, :nev])
+            values = np.repeat(theta[:n_pairs], 2)[:nev]
+            final = ops.agree(ops.column_norms(ops.hmult(X) - X * values))  # honest residuals
+            return values, X, final, iteration
+        P = ops.precondition(np.asfortranarray(R[:, ~converged]))
+        if q + P.shape[1] > q_max:  # thick restart from the leading harmonic pairs
+            Qr = ops.agree(structured_pairs(Z, count=keep_pairs))
+            S = np.hstack([Qr, tau(Qr)])
+            k = Qr.shape[1]
+            U[:, :k], HU[:, :k] = _expand(U[:, :q], Qr), _expand(HU[:, :q], Qr)
+            As, Gs = S.conj().T @ A @ S, S.conj().T @ G @ S
+            a, b, g, h = As[:k, :k], As[:k, k:], Gs[:k, :k], Gs[:k, k:]
+            q = k
+        P = _kramers_orthonormalize(ops, P, bases + [U[:, :q]])
+        new = P.shape[1]
+        if new == 0:
+            break  # the space cannot grow: stagnation, reported below
+        U[:, q : q + new] = P
+        HU[:, q : q + new] = ops.hmult(P)
+        q += new
+    n_ok = 2 * int(np.sum(rnorm[:n_pairs] <= res_limit))
+    worst = float(np.max(rnorm[:n_pairs])) if len(rnorm) else float("inf")
+    why = f"in {max_it} iterations" if iteration == max_it else "(the search space stopped growing)"
+    raise ConvergenceError(
+        f"block Davidson converged {min(n_ok, nev)} of {nev} states near {sigma:.4f} eV {why} "
+        f"(largest residual {worst:.2e} eV > {res_limit:.2e} eV); raise max_it or guard"
+    )
+
+
+def _grow_hermitian(m: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """[[m, c_old], [c_oldᴴ, c_new]] from the new columns cols = [c_old; c_new] (Hermitian)."""
+    k = m.shape[0]
+    c_old, c_new = cols[:k], cols[k:]
+    return np.block([[m, c_old], [c_old.conj().T, 0.5 * (c_new + c_new.conj().T)]])
+
+
+def _grow_antisymmetric(m: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """[[m, c_old], [−c_oldᵀ, c_new]] from the new columns (complex antisymmetric)."""
+    k = m.shape[0]
+    c_old, c_new = cols[:k], cols[k:]
+    return np.block([[m, c_old], [-c_old.T, 0.5 * (c_new - c_new.T)]])

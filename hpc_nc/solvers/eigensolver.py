@@ -140,6 +140,10 @@ class EigenSettings:
         (half the factorisation work, but more iterations: see benchmarks/RESULTS.md, eigensolver section).
     degeneracy_tol: eV; eigenvalues closer than this form one degenerate level.
     verify: run the deflated check solve (no new state may appear inside the kept range).
+    kramers_space: davidson only: keep the search space time-reversal invariant, V = [U, T U]
+        (hpc_nc/solvers/quaternion.py): half the products with H, Gram matrices and
+        projections, half the search-space memory, exact Kramers pairs. False: the
+        unstructured space of the first version (for comparison; benchmarks/RESULTS.md).
     max_rounds: solve/verify rounds per side before giving up.
     petsc_options: extra PETSc options (e.g. from the job file, without leading "-"):
         inserted into the options database only where the command line did not set them,
@@ -161,6 +165,7 @@ class EigenSettings:
     single_shift: bool = False
     degeneracy_tol: float = 1e-6
     verify: bool = True
+    kramers_space: bool = True
     max_rounds: int = 4
     petsc_options: Mapping[str, object] = field(default_factory=dict)
 
