@@ -1780,6 +1780,19 @@ CLAIMS += (
 
 # Evidence for partly / not reproduced verdicts, by claim id (filled after the study).
 NOTES: dict[str, str] = {
+    "11b": (
+        "E1 falls by 0.641 eV at 50 % Cu and 0.187 eV at 50 % In (E1 3.746 -> 3.105 / 3.559 eV). This follows "
+        "the bulk conduction-band offsets to ZnS that the paper's own gaps and VBOs give (hpc_nc/data: CuS CBM "
+        "0.34 + 2.10 = 2.44 eV, 1.24 eV below ZnS's 3.68 eV; InS 1.10 + 2.45 = 3.55 eV, only 0.13 eV below), so "
+        "with these parameters CuS must lower E1 several times more than InS; the paper's 'broadly similar' "
+        "effect is not what its parameter set implies"
+    ),
+    "11d": (
+        "along Cu the exciton follows E1 (0.68 of the change), along In it follows H1: X falls 1.12 eV from 0 to "
+        "50 % In, of which H1 (+0.92 eV, VBO of InS 1.1 eV) carries 0.83 and E1 only 0.19 (CBM offset 0.13 eV, "
+        "claim 11b). The text's 'variations in the hole state are comparatively smaller' contradicts its own "
+        "claim 11c (H1 much more sensitive to In), which we reproduce"
+    ),
     "10d": (
         "pure CuS/ZnS, |d|² rises from R = 1a to 3a (H = 3a: 4.5 -> 9.0 Å²) and falls again at 4a-5a (6.2, 4.6 Å²), "
         "a maximum at R = 3a in every H >= 2a row. The envelopes keep overlapping (O_env >= 0.95) while the "
