@@ -226,17 +226,23 @@ def test_better_target_moves_only_when_far_and_known():
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("radius", [2.0, 3.0])
-def test_kramers_space_equals_the_unstructured_space(petsc, comm, radius):
+@pytest.mark.parametrize(
+    "radius, shell, x_cu, x_in",
+    [(2.0, 0.0, 0.0, 0.0), (3.0, 0.0, 0.0, 0.0), (1.0, 2.0, 0.5, 0.0), (1.5, 1.5, 0.1, 0.3)],
+    ids=["ZnS-2a", "ZnS-3a", "CuZnS-core-1a+2a", "alloy-1.5a+1.5a"],
+)
+def test_kramers_space_equals_the_unstructured_space(petsc, comm, radius, shell, x_cu, x_in):
     """The time-reversal invariant search space (default) gives the same 8 + 8 energies as the
     unstructured one to 1e-8 eV, exact Kramers pairs, residuals below the limit, and
-    Kramers-closed returned spaces; on 1 and 2 ranks alike (mpirun -n 2 runs this too)."""
+    Kramers-closed returned spaces; on 1 and 2 ranks alike (mpirun -n 2 runs this too).
+    The alloyed core/shell dots have targets far from the states (bulk CuS/InS edges), so
+    the moved-target path runs too."""
     from hpc_nc.pipeline.electronic_stage import band_edge_estimates
     from hpc_nc.solvers.eigensolver import EigenSettings, solve_gap_states
     from hpc_nc.solvers.hamiltonian import assemble_hamiltonian
 
-    nc = build_nanocrystal(radius)
-    alloy = realise_alloy(nc, 0.0, 0.0, 1)
+    nc = build_nanocrystal(radius, shell)
+    alloy = realise_alloy(nc, x_cu, x_in, 3)
     mats = _materials()
     vbm, cbm = band_edge_estimates(mats, alloy)
     H = assemble_hamiltonian(comm, nc, alloy, mats, "NSTR")
