@@ -353,7 +353,10 @@ def _map_panel(fig, ax, x, y, values, sem, labels, cmap, vmin=None, vmax=None, c
     ax.set_xlim(xs[0] - 0.6 * dx, xs[-1] + 0.6 * dx)
     ax.set_ylim(ys[0] - 0.6 * dy, ys[-1] + 0.6 * dy)
     for xi, yi, lab in zip(x, y, labels):
-        ax.plot(xi, yi, LABEL_MARKERS.get(str(lab), "x"), ms=4, mfc="none", mec="k", mew=0.8)
+        marker = LABEL_MARKERS.get(str(lab), "x")
+        ax.plot(xi, yi, marker, ms=4, mfc="none", mec="k", mew=0.8)
+        if marker == "x":  # a point without a result yet: the legend says what the cross means
+            fig.hpc_nc_incomplete = True
     from matplotlib.patheffects import withStroke
 
     halo = [withStroke(linewidth=1.6, foreground="white")]  # readable on dark and light cells
@@ -376,9 +379,11 @@ def _label_legend(fig):
     # a text line (constrained layout keeps it clear of the panels; figure legends outside
     # the axes need matplotlib >= 3.7, Debian 12 ships 3.6)
     names = {"o": "circle", "s": "square", "^": "triangle up", "v": "triangle down"}
+    missing = ", cross: not computed yet (study in progress)" if getattr(fig, "hpc_nc_incomplete", False) else ""
     fig.supxlabel(
         "markers = our majority confinement label: "
-        + ", ".join(f"{names[m]} {lab}" for lab, m in LABEL_MARKERS.items() if lab),
+        + ", ".join(f"{names[m]} {lab}" for lab, m in LABEL_MARKERS.items() if lab)
+        + missing,
         fontsize=7,
     )
 
