@@ -128,6 +128,9 @@ def test_auto_and_validate_read_one_model():
             assert task.cpu_s == pytest.approx(solve.cpu_s + cost.coulomb_cpu_s(n))
             assert task.peak_bytes == int(solve.peak_bytes_per_rank)
             assert task.extrapolated == solve.extrapolated
-    # the chebyshev entry is the measured 5a point (benchmarks/RESULTS.md): 114.4 CPU s, 214 MiB
+    # the chebyshev entry is fitted to the measured 5a and 7a runs (benchmarks/RESULTS.md): within
+    # 1.3x of 114.4 and 282.3 CPU s, and the 5a peak of 214 MiB
+    for atoms, cpu in ((4235, 114.4), (11543, 282.3)):
+        assert 1 / 1.3 < solver_cost.solve_cost("chebyshev", atoms, 1).cpu_s / cpu < 1.3
     c = solver_cost.solve_cost("chebyshev", 4235, 1)
-    assert c.cpu_s == pytest.approx(114.4, rel=0.01) and c.peak_bytes_per_rank / 2**20 == pytest.approx(214, rel=0.02)
+    assert c.peak_bytes_per_rank / 2**20 == pytest.approx(214, rel=0.02)
