@@ -91,6 +91,25 @@ def test_resources_follow_the_job_not_a_fixed_16_tasks_and_4_hours():
     assert slurm.Resources(1, 90000).time_text == "1-01:00:00"
 
 
+def test_memory_request_follows_the_cost_model_and_yields_to_explicit_values():
+    """--mem-per-cpu is the largest predicted peak per rank of the stage's work times
+    MEM_SAFETY (rounded up to 256 MiB, at least MIN_MEM_MIB); --mem / --mem-per-cpu given by
+    the user replace it."""
+    from hpc_nc.io.jobs import parse_job
+    from hpc_nc.pipeline.cost import predict_task_detail
+
+    job = load_job(DEMO)
+    assert "--mem-per-cpu=512M" in _argv(slurm.plan(DEMO))  # small dots: the floor
+    big = parse_job(job.job_text, overrides={"sweep.geometries": [[6.0, 2.0]]})
+    peak = max(predict_task_detail(t.n_atoms, 16, big.solver.strategy, 1).peak_bytes for t in big.tasks)
+    mib = slurm.stage_memory_mib(big, "solve")
+    assert mib % 256 == 0 and slurm.MEM_SAFETY * peak / 2**20 <= mib < slurm.MEM_SAFETY * peak / 2**20 + 256
+    assert slurm.estimate_resources(big, "solve").mem_per_cpu_mib == mib
+    for explicit in (["--mem=8G"], ["--mem-per-cpu=3000M"]):
+        argv = _argv(slurm.plan(DEMO, sbatch_args=explicit))
+        assert not any(a.startswith("--mem-per-cpu=512M") for a in argv) and explicit[0] in argv
+
+
 def test_partition_limits_shrink_estimates_and_refuse_impossible_requests():
     limits = {"name": "small", "max_time_s": 1800, "total_cpus": 4, "max_cpus_per_job": 4, "state": "UP"}
     warnings = []

@@ -82,15 +82,19 @@ SAFETY = 3.0
 STARTUP_S = 300.0
 MAX_NTASKS_DEFAULT = 64
 MIN_TIME_S = 600
+MEM_SAFETY = 1.5  # the cost model's peaks are within 1.5x of measured (benchmarks/RESULTS.md)
+MIN_MEM_MIB = 512
 
 
 @dataclass(frozen=True)
 class Resources:
-    """What one sbatch call asks for: MPI ranks and wall time (s), and why."""
+    """What one sbatch call asks for: MPI ranks, wall time (s), memory per rank (MiB; 0: no
+    request), and why."""
 
     ntasks: int
     time_s: int
     note: str = ""
+    mem_per_cpu_mib: int = 0
 
     @property
     def time_text(self) -> str:
@@ -98,18 +102,35 @@ class Resources:
         return f"{m // 1440}-{m % 1440 // 60:02d}:{m % 60:02d}:00" if m >= 1440 else f"{m // 60:02d}:{m % 60:02d}:00"
 
 
-def stage_walls(job: JobSpec, stage: str, tasks: Iterable[Task] | None = None) -> tuple[list[float], list[float]]:
-    """Predicted wall seconds of each relaxation and each electronic task of ``tasks``
-    (default: all) on one group of ``ranks_per_task`` ranks, from the cost model."""
+def _stage_rows(job: JobSpec, stage: str, tasks: Iterable[Task] | None) -> tuple[list[dict], list[dict]]:
+    """The cost model's rows (hpc_nc.pipeline.cost.job_cost) of the relaxations and the
+    electronic tasks of ``tasks`` (default: all) that ``stage`` runs, on one group."""
     from hpc_nc.pipeline.cost import job_cost
 
     tasks = list(job.tasks if tasks is None else tasks)
     cost = job_cost(job, ranks=int(job.ranks_per_task))
     keys = {t.structure_key for t in tasks if t.model == "STR"}
     indices = {int(t.index) for t in tasks}
-    relax = [s["wall_s"] for s in cost["structures"] if s["key"] in keys] if stage in ("relax", "both") else []
-    solve = [t["wall_s"] for t in cost["tasks"] if int(t["index"]) in indices] if stage in ("solve", "both") else []
+    relax = [s for s in cost["structures"] if s["key"] in keys] if stage in ("relax", "both") else []
+    solve = [t for t in cost["tasks"] if int(t["index"]) in indices] if stage in ("solve", "both") else []
     return relax, solve
+
+
+def stage_walls(job: JobSpec, stage: str, tasks: Iterable[Task] | None = None) -> tuple[list[float], list[float]]:
+    """Predicted wall seconds of each relaxation and each electronic task of ``tasks``
+    (default: all) on one group of ``ranks_per_task`` ranks, from the cost model."""
+    relax, solve = _stage_rows(job, stage, tasks)
+    return [s["wall_s"] for s in relax], [t["wall_s"] for t in solve if t["wall_s"] is not None]
+
+
+def stage_memory_mib(job: JobSpec, stage: str, tasks: Iterable[Task] | None = None) -> int:
+    """Memory per rank (MiB) to request for ``stage``: the largest predicted peak per rank of
+    its relaxations and tasks (cost model) times MEM_SAFETY, rounded up to 256 MiB; never
+    below MIN_MEM_MIB (a Python/PETSc process alone holds ~150 MiB)."""
+    relax, solve = _stage_rows(job, stage, tasks)
+    peaks = [r["peak_bytes_per_rank"] for r in relax + solve if r.get("peak_bytes_per_rank") is not None]
+    need = MEM_SAFETY * max(peaks, default=0) / 2**20
+    return max(MIN_MEM_MIB, int(-(-need // 256) * 256))
 
 
 def estimate_resources(
@@ -134,6 +155,7 @@ def estimate_resources(
         time_s=time_s,
         note=f"{stage}: {n_units} unit(s) of work, ~{seconds / 60:.1f} min on {groups * rpt} rank(s) "
         f"by the cost model, before the x{SAFETY:g} margin",
+        mem_per_cpu_mib=stage_memory_mib(job, stage, tasks),
     )
 
 
@@ -273,7 +295,7 @@ def fit_to_partition(
             f"the same command and it resumes"
         )
         time_s = max_t
-    return Resources(ntasks=ntasks, time_s=time_s, note=res.note)
+    return Resources(ntasks=ntasks, time_s=time_s, note=res.note, mem_per_cpu_mib=res.mem_per_cpu_mib)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -373,6 +395,8 @@ def plan(
             out.append(f"--ntasks={res.ntasks}")
         if _explicit(extra, "time") is None:
             out.append(f"--time={res.time_text}")
+        if res.mem_per_cpu_mib and all(_explicit(extra, k) is None for k in ("mem", "mem-per-cpu", "mem-per-gpu")):
+            out.append(f"--mem-per-cpu={res.mem_per_cpu_mib}M")
         return out
 
     if array is not None:
