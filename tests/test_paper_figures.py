@@ -246,6 +246,22 @@ def _fig11(x00, x55):
     return {11: FigureData(tasks=tasks, ensemble=ens)}
 
 
+def test_claims_wait_for_every_realisation_of_a_point():
+    """A point with some realisations still running is not judged (its mean would rest on
+    part of the ensemble): the claim is 'not run' until all are done."""
+    by = {c.id: c for c in claims.CLAIMS}
+    ds = _fig11(3.72, 2.1)
+    ens = ds[11].ensemble
+    ens["n_tasks"] = np.array([1.0, 3, 3, 3])
+    ens["n_realizations"] = np.array([1.0, 3, 3, 3])
+    assert by["11f"].evaluate(ds).verdict == claims.REPRODUCED
+    ens["n_realizations"] = np.array([1.0, 3, 3, 2])  # the 50/50 corner: one realisation pending
+    with pytest.raises(claims.NotRun, match="realisations still running"):
+        by["11f"].evaluate(ds)
+    out = {c.id: o for c, o in claims.evaluate_all(ds)}
+    assert out["11f"].verdict == claims.NOT_RUN and out["11e"].verdict == claims.REPRODUCED
+
+
 def test_claim_verdicts_follow_the_numbers():
     by = {c.id: c for c in claims.CLAIMS}
     assert by["11e"].evaluate(_fig11(3.72, 2.1)).verdict == claims.REPRODUCED

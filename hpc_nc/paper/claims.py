@@ -67,11 +67,22 @@ def _need(d: FigureData, field: str) -> None:
         raise NotRun(f"results have no {field}")
 
 
+def _complete(d: FigureData, rows: np.ndarray, where: dict) -> None:
+    """Every realisation of the points ``rows`` is done; otherwise the claim is not run (a
+    study in progress must not be judged on part of an ensemble)."""
+    if "n_tasks" in d.ensemble and "n_realizations" in d.ensemble:
+        want = np.asarray(d.ensemble["n_tasks"], dtype=float)[rows]
+        have = np.asarray(d.ensemble["n_realizations"], dtype=float)[rows]
+        if np.any(have < want):
+            raise NotRun(f"realisations still running {where}")
+
+
 def _point(d: FigureData, field: str, **where) -> tuple[float, float]:
     _need(d, field)
     rows = select(d.ensemble, **where)
     if rows.size != 1:
         raise NotRun(f"no unique point {where}")
+    _complete(d, rows, where)
     m = float(d.ensemble.get(f"{field}_mean", np.array([np.nan] * (rows[0] + 1)))[rows[0]])
     s = float(d.ensemble.get(f"{field}_sem", np.array([np.nan] * (rows[0] + 1)))[rows[0]])
     if not np.isfinite(m):
@@ -83,6 +94,7 @@ def _label(d: FigureData, **where) -> str:
     rows = select(d.ensemble, **where)
     if rows.size != 1 or "confinement" not in d.ensemble or not d.ensemble["confinement"][rows[0]]:
         raise NotRun(f"no label at {where}")
+    _complete(d, rows, where)
     return str(d.ensemble["confinement"][rows[0]])
 
 
@@ -92,6 +104,7 @@ def _series(d: FigureData, xkey: str, field: str, **where):
     rows = select(d.ensemble, **where)
     if rows.size < 2:
         raise NotRun(f"fewer than two points {where}")
+    _complete(d, rows, where)
     x = np.asarray(d.ensemble[xkey], dtype=float)[rows]
     o = np.argsort(x)
     m = np.asarray(d.ensemble.get(f"{field}_mean"), dtype=float)[rows][o]
@@ -107,6 +120,7 @@ def _map(d: FigureData, field: str, **where):
     rows = select(d.ensemble, **where)
     if rows.size == 0:
         raise NotRun(f"no points {where}")
+    _complete(d, rows, where)
     m = np.asarray(d.ensemble.get(f"{field}_mean"), dtype=float)[rows]
     s = np.asarray(d.ensemble.get(f"{field}_sem"), dtype=float)[rows]
     if not np.isfinite(m).all():
