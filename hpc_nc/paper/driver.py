@@ -106,6 +106,11 @@ def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only:
         log(f"paper: {name}: {total - done} of {total} tasks to compute: {' '.join(cmd)}")
         session = cost.run_measured(cmd, env=_fresh_env())
         done_after, failed_after, _ = _status(results) if os.path.exists(results) else (0, 0, total)
+        if session["returncode"] in (130, 137, 143) or session["returncode"] < 0:
+            # stopped by a signal: the killed ranks were never waited for, so their CPU time is
+            # missing from the children's usage; recording the wrapper's few seconds would lie
+            session["cpu_seconds"] = float("nan")
+            session["note"] = "stopped by a signal: CPU time of the ranks not collected"
         session.update(
             np=np_ranks,
             tasks_done_before=done,
