@@ -111,15 +111,11 @@ def from_spin_columns(block: np.ndarray) -> np.ndarray:
     return block.reshape(-1, N_ORB, 2, k).transpose(0, 2, 1, 3).reshape(-1, k)
 
 
-def harmonic_ritz(
-    A: np.ndarray, G: np.ndarray, sigma: float, key: Callable[[float], tuple[int, float]], count: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Harmonic Ritz selection around sigma from A = Vᴴ H V, G = (H V)ᴴ (H V), V orthonormal.
-
-    Returns (Y, theta, Y_all): Y (m, count) orthonormal coefficients of the ``count`` leading
-    candidates by ``key`` (a function of an energy, eV) with Rayleigh quotients theta (eV),
-    sorted by key; Y_all (m, m) every harmonic vector in key order (for restarts).
-    """
+def harmonic_vectors(
+    A: np.ndarray, G: np.ndarray, sigma: float, key: Callable[[float], tuple[int, float]]
+) -> np.ndarray:
+    """Every harmonic Ritz vector around sigma (columns, sorted by ``key`` of its harmonic
+    value) from A = Vᴴ H V, G = (H V)ᴴ (H V), V orthonormal. Pure."""
     import scipy.linalg
 
     m = A.shape[0]
@@ -131,7 +127,20 @@ def harmonic_ritz(
     with np.errstate(divide="ignore"):
         theta_h = sigma + np.where(mu != 0, 1.0 / np.where(mu != 0, mu, 1.0), np.inf)
     order = sorted(range(m), key=lambda i: key(theta_h[i]))
-    Z = Z[:, order]
+    return Z[:, order]
+
+
+def harmonic_ritz(
+    A: np.ndarray, G: np.ndarray, sigma: float, key: Callable[[float], tuple[int, float]], count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Harmonic Ritz selection around sigma from A = Vᴴ H V, G = (H V)ᴴ (H V), V orthonormal.
+
+    Returns (Y, theta, Y_all): Y (m, count) orthonormal coefficients of the ``count`` leading
+    candidates by ``key`` (a function of an energy, eV) with Rayleigh quotients theta (eV),
+    sorted by key; Y_all (m, m) every harmonic vector in key order (for restarts).
+    """
+    A = 0.5 * (A + A.conj().T)
+    Z = harmonic_vectors(A, G, sigma, key)
     Q, _ = np.linalg.qr(Z[:, :count])
     theta, U = np.linalg.eigh(Q.conj().T @ A @ Q)
     Y = Q @ U
@@ -452,7 +461,7 @@ def _pair_ritz(A: np.ndarray, G: np.ndarray, sigma: float, key, pairs: int):
     Z (2q, 2q) every harmonic vector in key order). Y's partners are τ(Y), same θ."""
     from hpc_nc.solvers.quaternion import structured_pairs, tau
 
-    _, _, Z = harmonic_ritz(A, G, sigma, key, 1)
+    Z = harmonic_vectors(A, G, sigma, key)
     Qh = structured_pairs(Z, count=pairs)
     S = np.hstack([Qh, tau(Qh)])
     As = S.conj().T @ A @ S
