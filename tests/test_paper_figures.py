@@ -147,8 +147,12 @@ def test_figures_draw_an_unfinished_study(tmp_path):
         export_figure_data(synthetic_paper_results(_job(n), pending_every=2), str(d), radial=FIGURES[n].radial)
         data = load_figure_data(str(d))
         assert 0 < data.n_done < data.n_tasks
-        FIGURE_FUNCTIONS[n](data, str(d / "f.png"))
+        fig = FIGURE_FUNCTIONS[n](data, str(d / "f.png"))
         assert _png_size(str(d / "f.png"))[0] > 300
+        if n == 12:  # a point with some realisations done says 'k/n', not '±', and the legend says why
+            texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+            assert any(re.fullmatch(r"\d+/\d+", t) for t in texts)
+            assert "'k/n'" in fig._supxlabel.get_text()
     out = dict(claims.evaluate_all({6: load_figure_data(str(tmp_path / "fig6"))}))
     by_id = {c.id: o for c, o in out.items()}
     assert by_id["11e"].verdict == claims.NOT_RUN  # Fig. 11 absent
@@ -334,6 +338,28 @@ def test_report_on_synthetic_data(synthetic_dirs, tmp_path):
     assert re.search(r"^\| 9 / 10 \| 9 \|", text, re.M)
     md = results_md.read_text()
     assert md.count(report.COST_BEGIN) == 1 and "earlier text" in md and "64-core node wall min" in md
+
+
+def test_report_marks_cpu_of_an_interrupted_session_as_a_lower_bound(synthetic_dirs, tmp_path):
+    """A session stopped by a signal has no CPU time: the row and the total say '≥' and why."""
+    import shutil
+
+    root = tmp_path / "repro"
+    shutil.copytree(synthetic_dirs, root)
+    for f in root.glob("*/cost.json"):
+        f.unlink()  # sessions of other tests (the fixture is shared)
+    for cpu in (190.0, float("nan")):
+        cost.record_session(
+            str(root / "fig4"),
+            {"wall_seconds": 100.0, "cpu_seconds": cpu, "peak_rss_mib": 812.0, "np": 2, "returncode": 0},
+        )
+    summ = cost.summarize_record(cost.read_record(str(root / "fig4")))
+    assert summ["cpu_seconds"] == 190.0 and summ["cpu_unmeasured"] == 1 and summ["wall_seconds"] == 200.0
+    path = report.write_report(str(root), REPO, results_md=str(tmp_path / "R.md"), now="TEST")
+    cost_part = open(path, encoding="utf-8").read().split("## Cost record", 1)[1].split("## Beyond the paper", 1)[0]
+    rows = {line.split("|")[1].strip(): line for line in cost_part.splitlines() if line.startswith("| ")}
+    assert "| ≥ 0.0528 |" in rows["4"] and "| ≥ 0.0528 |" in rows["**total 2-12**"]
+    assert "'≥': a lower bound" in cost_part and "(Fig. 4)" in cost_part
 
 
 # -- cost ----------------------------------------------------------------------------------------------

@@ -239,12 +239,18 @@ def read_record(fig_dir: str) -> dict:
 
 
 def summarize_record(record: dict) -> dict:
-    """Totals over sessions: wall, CPU seconds, peak RSS (max), ranks used."""
+    """Totals over sessions: wall, CPU seconds, peak RSS (max), ranks used.
+
+    A session stopped by a signal has no measured CPU time (NaN in cost.json): ``cpu_seconds``
+    then sums the measured sessions only, a lower bound, and ``cpu_unmeasured`` counts the others.
+    """
     s = record.get("sessions", [])
+    cpu = [float(x["cpu_seconds"]) for x in s]
     return {
         "sessions": len(s),
         "wall_seconds": float(sum(x["wall_seconds"] for x in s)),
-        "cpu_seconds": float(sum(x["cpu_seconds"] for x in s)),
+        "cpu_seconds": float(sum(c for c in cpu if np.isfinite(c))),
+        "cpu_unmeasured": sum(1 for c in cpu if not np.isfinite(c)),
         "peak_rss_mib": float(max((x["peak_rss_mib"] for x in s), default=float("nan"))),
         "ranks": sorted({int(x.get("np", 0)) for x in s}),
     }

@@ -72,6 +72,12 @@ def _col(data: FigureData, name: str, rows) -> np.ndarray:
     return np.asarray(v, dtype=float)[rows]
 
 
+def _unfinished(data: FigureData, rows) -> np.ndarray:
+    """'k/n' for points with only k (> 0) of their n realisations done (a study in progress), else ''."""
+    have, want = _col(data, "n_realizations", rows), _col(data, "n_tasks", rows)
+    return np.array([f"{h:.0f}/{w:.0f}" if 0 < h < w else "" for h, w in zip(have, want)], dtype=object)
+
+
 # -- Figs. 2 and 7 ------------------------------------------------------------------------------
 def _core_only(data: FigureData, path: str, xkey: str, element: str, number: int):
     fig, axes = _figure(1, 2, size=(4.2, 3.4))
@@ -332,8 +338,11 @@ def _grid(x: np.ndarray, y: np.ndarray, v: np.ndarray):
     return xs, ys, g
 
 
-def _map_panel(fig, ax, x, y, values, sem, labels, cmap, vmin=None, vmax=None, colorbar=None):
-    """Filled map of ``values`` on the grid of (x, y); markers by label; sem as text."""
+def _map_panel(fig, ax, x, y, values, sem, labels, cmap, vmin=None, vmax=None, colorbar=None, unfinished=None):
+    """Filled map of ``values`` on the grid of (x, y); markers by label; sem as text.
+
+    unfinished: per point '' or 'k/n' (k of n realisations done): such a cell shows 'k/n'
+    instead of '±', so a partial ensemble does not look finished."""
     xs, ys, g = _grid(x, y, values)
     finite = np.isfinite(g)
     if not finite.any():
@@ -360,10 +369,13 @@ def _map_panel(fig, ax, x, y, values, sem, labels, cmap, vmin=None, vmax=None, c
     from matplotlib.patheffects import withStroke
 
     halo = [withStroke(linewidth=1.6, foreground="white")]  # readable on dark and light cells
-    for xi, yi, s in zip(x, y, sem):
-        if np.isfinite(s):
+    unfinished = np.full(len(x), "", dtype=object) if unfinished is None else unfinished
+    for xi, yi, s, part in zip(x, y, sem, unfinished):
+        if part:
+            fig.hpc_nc_partial = True
+        if part or np.isfinite(s):
             ax.annotate(
-                f"±{s:.2g}",
+                part or f"±{s:.2g}",
                 (xi, yi),
                 textcoords="offset points",
                 xytext=(0, -9),
@@ -380,6 +392,8 @@ def _label_legend(fig):
     # the axes need matplotlib >= 3.7, Debian 12 ships 3.6)
     names = {"o": "circle", "s": "square", "^": "triangle up", "v": "triangle down"}
     missing = ", cross: not computed yet (study in progress)" if getattr(fig, "hpc_nc_incomplete", False) else ""
+    if getattr(fig, "hpc_nc_partial", False):
+        missing += "; 'k/n': only k of n alloy realisations done so far (mean of those)"
     fig.supxlabel(
         "markers = our majority confinement label: "
         + ", ".join(f"{names[m]} {lab}" for lab, m in LABEL_MARKERS.items() if lab)
@@ -426,6 +440,7 @@ def _rh_maps(data: FigureData, path: str, systems, number: int, diamonds: dict, 
                 vmin,
                 vmax,
                 colorbar=f"{field if field == 'gap' else '|d|²'} ({unit})" if j == 1 else None,
+                unfinished=_unfinished(data, rows),
             )
             for rr, hh in diamonds.get(j, ()):
                 ax.plot(rr * A_NM, hh * A_NM, "D", ms=7, mfc="white", mec="k", mew=0.6, alpha=0.85)
@@ -492,6 +507,7 @@ def _composition_maps(data: FigureData, path: str, geometries, fields, number: i
                 labels,
                 COMPOSITION_CMAP,
                 colorbar=f"{name} ({unit})",
+                unfinished=_unfinished(data, rows),
             )
             ax.set_xlim(-2.5, 52.5)
             ax.set_ylim(-2.5, 52.5)
@@ -589,6 +605,7 @@ def extended_maps(datasets: Sequence[FigureData], path: str):
                 labels,
                 SIZE_CMAPS[field],
                 colorbar=f"{'gap' if field == 'gap' else '|d|²'} ({unit})",
+                unfinished=_unfinished(merged, rows),
             )
             ax.add_patch(
                 __import__("matplotlib.patches", fromlist=["Rectangle"]).Rectangle(

@@ -204,7 +204,7 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
                 label,
                 len(job.tasks),
                 done,
-                _fmt_hours(rec["cpu_seconds"]) if rec["sessions"] else "—",
+                _cpu_cell(rec["cpu_seconds"], rec["cpu_unmeasured"], rec["sessions"]),
                 _fmt_hours(rec["wall_seconds"]) if rec["sessions"] else "—",
                 f"{rec['peak_rss_mib']:.0f}" if rec["sessions"] else "—",
                 ",".join(map(str, rec["ranks"])) or "—",
@@ -217,7 +217,9 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
         if n != "ext":
             tot["tasks"] += len(job.tasks)
             tot["done"] += done
-            tot["cpu"] += rec["cpu_seconds"] if np.isfinite(rec["cpu_seconds"]) else 0.0  # '—' rows: not measured
+            tot["cpu"] += rec["cpu_seconds"]  # measured sessions only
+            if rec["cpu_unmeasured"]:
+                tot.setdefault("cpu_unmeasured", []).append(label)
             tot["wall"] += rec["wall_seconds"]
             tot["peak"] = max(tot["peak"], rec["peak_rss_mib"] if rec["sessions"] else 0.0)
             tot["pred_cpu"] += pred["cpu_seconds"]
@@ -235,7 +237,7 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
             "**total 2-12**",
             tot["tasks"],
             tot["done"],
-            _fmt_hours(tot["cpu"]) if tot["cpu"] else "—",
+            _cpu_cell(tot["cpu"], len(tot.get("cpu_unmeasured", [])), 1 if tot["cpu"] else 0),
             _fmt_hours(tot["wall"]) if tot["wall"] else "—",
             f"{tot['peak']:.0f}" if tot["peak"] else "—",
             "",
@@ -246,6 +248,15 @@ def cost_rows(datasets: dict, out_root: str, repo_root: str = ".") -> tuple[list
         ]
     )
     return rows, tot
+
+
+def _cpu_cell(cpu_seconds: float, unmeasured: int, sessions: int) -> str:
+    """Measured CPU hours; '≥' when a session of the sum was stopped before its CPU time was read."""
+    if not sessions:
+        return "—"
+    if unmeasured and cpu_seconds == 0.0:
+        return "not measured"
+    return ("≥ " if unmeasured else "") + _fmt_hours(cpu_seconds)
 
 
 COST_HEADER = [
@@ -288,6 +299,14 @@ def cost_section(datasets: dict, out_root: str, repo_root: str = ".") -> list[st
         "",
     ]
     lines += _table(COST_HEADER, rows)
+    if tot.get("cpu_unmeasured"):
+        lines += [
+            "",
+            "'≥': a lower bound. A session stopped by a signal (Fig. "
+            + ", ".join(tot["cpu_unmeasured"])
+            + ") has its wall time recorded but not its ranks' CPU time, so the CPU column sums the "
+            "other sessions only.",
+        ]
     return lines
 
 
