@@ -1874,6 +1874,55 @@ NOTES: dict[str, str] = {
         "same dot strain alone moves the H1 maximum outward from 1.00 nm (NSTR) to 1.86 nm (STR) at VBO 0.6 eV "
         "(claim 3c); the hole is still in the core (w_h = 0.71-0.91, claim 4f)"
     ),
+    "12a": (
+        "the type-II points are dot a's high-In, low-Cu corner as stated, but the region reaches down to 10-20 % In "
+        "(a(0,10 %), a(0,20 %), a(10 %,20 %), a(20 %,10 %), a(20 %,20 %)) and one point of dot b (0, 10 % In): in a "
+        "1a core (about 16 cations) one or two In atoms already trap the hole (core weight 0.09 in pure ZnS, "
+        "0.48 at 10 % In, 0.66 at 20 %) while the electron keeps the pure dot's core weight (0.05), so the "
+        "carriers separate by 6.7-8.4 Å"
+    ),
+    "12d": (
+        "0.78: the other 6 of 27 points are the low-In extension of the type-II corner (claim 12a): a(0, 10-20 % "
+        "In), a(10 % Cu, 20 % In), a(20 % Cu, 10-20 % In) type-II, and a(10 % Cu, 0) quasi-type-II (w_h 0.20 vs "
+        "0.09 in pure ZnS); 3 to 9 of their 10 realisations agree with the majority label, so a single "
+        "realisation would often label them type-I or mixed (beyond-the-paper table)"
+    ),
+    "12e": (
+        "the overlap holds (O_env 0.87) and ΔXX is substantial in absolute terms (0.92 ± 0.07 eV, 6x the Cu-only "
+        "column's 0.07-0.15 eV), but in dot a every point with In >= 10 % has ΔXX 0.92-1.43 eV (J_hh 1.2-1.7 eV: "
+        "the hole sits on the few In atoms of the 1a core), so the high-In, high-Cu corner is not above the map's "
+        "median (1.02 eV) and its |d|² (1.06 Å²) equals the median (1.03 Å²): it is not a distinct region here"
+    ),
+    "12f": (
+        "0.25: a 1a core holds about 16 cations, so 10 % In or Cu is one or two atoms, and that already traps the "
+        "hole: a(0, 10 % In) type-II (7 of 10 realisations; w_h 0.48 vs 0.09 in pure ZnS), a(10 % Cu, 0) "
+        "quasi-type-II (6 of 10; w_h 0.20), a(10 %, 10 %) mixed (5 of 10); only pure ZnS is type-I. The "
+        "realisations disagree at every such point, which one realisation per point (as in the paper) cannot show"
+    ),
+    "12h": (
+        "|d|² is composition-specific (rank correlation between dots +0.47), ΔXX much less (+0.82): in all three "
+        "dots ΔXX is set by J_hh of a hole trapped at In, so it peaks at low In and falls as the hole spreads over "
+        "an In-rich core (Cu 0: a 1.43 eV at 20 % In -> 0.98 at 50 %; b 0.88 at 10 % -> 0.21; c 1.33 at 10 % -> "
+        "0.15; J_hh in b 1.06 -> 0.41 eV); Cu moves it little"
+    ),
+    "12i": (
+        "type-I as stated, but at Cu <= 10 %, In >= 40 % ΔXX is below the dots' medians (0.24 vs 0.40 eV) and |d|² "
+        "above (1.35 vs 1.16 Å² in b): at high In the hole spreads over the In-rich core (J_hh 0.37-0.48 eV vs "
+        "0.96-1.47 eV at 10 % In). Large ΔXX with low |d|² and type-I occurs in b at 10-20 % In instead (e.g. "
+        "b(10 % Cu, 10 % In): ΔXX 0.77 eV, |d|² 0.55 Å², type-I)"
+    ),
+    "12j": (
+        "ΔXX is above the median (0.56 vs 0.40 eV), |d|² is not low (2.04 Å²) because the corner mixes b(10 % Cu, "
+        "0): ΔXX 0.03 eV, |d|² 5.3 Å², type-I (Cu alone neither traps nor separates) with the In points; b(0, 10 % "
+        "In) alone matches the description (ΔXX 0.88 eV, |d|² 0.29 Å²) but is labelled type-II in all 3 "
+        "realisations (w_h 0.95 vs 0.45 in pure ZnS, separation 7.8 Å), not mixed"
+    ),
+    "12k": (
+        "dot c at Cu >= 40 %, In 20-30 % is type-I (4 of 4 points; w_e 0.94, w_h 0.94-0.95 vs 0.51 / 0.73 in pure "
+        "ZnS: both carriers drawn into the 4a core together); dot c's mixed points are at 10 % In instead (Cu 10, "
+        "20, 50 %: ΔXX 1.16-1.20 eV, |d|² 0.13-0.15 Å², hole maximum 4.7-7.2 Å outside the electron's), where a few "
+        "In atoms trap the hole"
+    ),
     "8d": (
         "type-I at VBO 0.34-0.9 eV; at 0.2 eV the hole's core weight (0.69) equals the pure ZnS dot's (0.60) "
         "within the classifier's factor 2 while the electron is drawn in (0.91 vs 0.38), so the label is "

@@ -251,6 +251,8 @@ def summarize_record(record: dict) -> dict:
         "wall_seconds": float(sum(x["wall_seconds"] for x in s)),
         "cpu_seconds": float(sum(c for c in cpu if np.isfinite(c))),
         "cpu_unmeasured": sum(1 for c in cpu if not np.isfinite(c)),
-        "peak_rss_mib": float(max((x["peak_rss_mib"] for x in s), default=float("nan"))),
+        "peak_rss_mib": float(
+            max((x["peak_rss_mib"] for x in s if np.isfinite(x["peak_rss_mib"])), default=float("nan"))
+        ),
         "ranks": sorted({int(x.get("np", 0)) for x in s}),
     }

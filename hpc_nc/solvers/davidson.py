@@ -369,12 +369,12 @@ def _side(ops: BlockOperators, n: int, side: str, boundary: float, target: float
     ops.set_shift(target)
     solver = block_davidson_kramers if settings.kramers_space else block_davidson
     theta, X, resid, its = solver(
-        ops, n + settings.extra, target, key, res_limit, seed=1, retarget_toward=boundary, **options
+        ops, n + settings.extra, target, key, res_limit, seed=settings.seed, retarget_toward=boundary, **options
     )
     run = BlockRun(theta, X, resid, [its])
 
     def solve(nev, limit, deflation, seed):  # the check solves: the (possibly moved) target
-        return solver(ops, nev, ops.shift, key, limit, deflation=deflation, seed=seed, **options)
+        return solver(ops, nev, ops.shift, key, limit, deflation=deflation, seed=seed + settings.seed - 1, **options)
 
     check_rounds(run, solve, n, side, key, settings, res_limit, "block Davidson")
     return block_solution(ops, run, final_target=float(ops.shift))

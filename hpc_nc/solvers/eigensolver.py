@@ -113,8 +113,8 @@ class EigenSettings:
         solve (0: 300); chebyshev: filter iterations per solve (0: 400).
     degree: chebyshev only: degree of the filter polynomial in (H − σ)² per iteration
         (0: hpc_nc.solvers.chebyshev.DEFAULT_DEGREE).
-    seed: chebyshev only: seed of the random start blocks (the main solve's; each check
-        solve adds its round number), for a second run from a different start.
+    seed: davidson and chebyshev: seed of the random start blocks (the main solve's; each
+        check solve adds its round number), for a second run from a different start.
     ncv, mpd: subspace sizes (0: chosen per strategy from the number of states asked). For
         davidson ncv is the largest search space (raised to the minimum the block needs).
     extra_states: states asked for beyond the wanted count on each side (look-ahead that
