@@ -43,9 +43,7 @@ VARIANTS = {
     "davidson-extra4": ("davidson", {"extra_states": 4}),
     "davidson-margin02": ("davidson", {"edge_margin": 0.02}),
     "davidson-noverify": ("davidson", {"verify": False}),
-    # the T-invariant search space V = [U, T U] (opt-in since it stagnated in one paper task)
-    "davidson-kramers": ("davidson", {"kramers_space": True}),
-    # the default since 2026-12-07 night (was the opt-out variant while kramers_space was on)
+    # the unstructured search space of the first version (before the T-invariant space, 2026-12-07)
     "davidson-unstructured": ("davidson", {"kramers_space": False}),
     # factorisation-free Chebyshev-filtered subspace iteration (memory linear in the atoms)
     "chebyshev": ("chebyshev", {}),

