@@ -447,6 +447,33 @@ def test_finished_checkout_only_replots(tmp_path, monkeypatch):
     assert info["ran"] is False
 
 
+def test_a_comment_edit_does_not_make_a_finished_figure_run_again(tmp_path, monkeypatch):
+    """meta.json records the job's content hash: a job file whose comments changed since the
+    run (as Figs. 3 and 8's did) is still finished; a changed value is not."""
+    from hpc_nc.io.jobs import content_hash
+
+    monkeypatch.chdir(tmp_path)
+    text = open(_job(4), encoding="utf-8").read()
+    edited = tmp_path / "fig4.yaml"
+    edited.write_text("# a new comment line\n" + text.replace("\n", "  # trailing comment\n", 1), encoding="utf-8")
+    fig = PaperFigure(4, str(edited), "test", radial=True)
+    out = tmp_path / "out" / "fig4"
+    export_figure_data(synthetic_paper_results(_job(4)), str(out), radial=True)
+    assert load_job(str(edited)).job_hash != load_job(_job(4)).job_hash
+    json.dump(
+        {"job_sha256": load_job(_job(4)).job_hash, "job_content_sha256": content_hash(text)},
+        open(out / "meta.json", "w"),
+    )
+
+    def no_run(cmd, env=None):
+        raise AssertionError(f"a finished figure must not run {cmd}")
+
+    monkeypatch.setattr(cost, "run_measured", no_run)
+    info = driver.process_figure(fig, np_ranks=1, out_root=str(tmp_path / "out"), plot_only=False, log=lambda m: None)
+    assert info["ran"] is False
+    assert content_hash(text.replace("holes: 8", "holes: 6")) != content_hash(text)  # values count
+
+
 def test_command_line_errors_are_one_line():
     for args in (["run", "--fig", "13"], ["run", "--fig", "x"], ["predict", "--np", "0"]):
         p = subprocess.run([sys.executable, "-m", "hpc_nc.paper", *args], capture_output=True, text=True, cwd=REPO)

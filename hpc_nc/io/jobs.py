@@ -171,7 +171,22 @@ class JobSpec:
 
     @property
     def job_hash(self) -> str:
+        """SHA-256 of the job file's text, comments included (provenance)."""
         return hashlib.sha256(self.job_text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @property
+    def job_content_hash(self) -> str:
+        """SHA-256 of what the job file says, not how: its parsed YAML as canonical JSON, so
+        comments, key order and formatting do not change it (hpc_nc.paper's resume check)."""
+        return content_hash(self.job_text)
+
+
+def content_hash(job_text: str) -> str:
+    """:attr:`JobSpec.job_content_hash` of a job file's text."""
+    import json
+
+    canonical = json.dumps(yaml.safe_load(job_text), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _number(where, key, value, *, minimum=None, exclusive=False, maximum=None, why_max="") -> float:

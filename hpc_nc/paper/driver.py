@@ -51,7 +51,7 @@ def _meta_path(fig_dir: str) -> str:
 
 
 def _csv_finished(fig_dir: str, job) -> bool:
-    """The committed CSVs hold every task of this very job, all done."""
+    """The committed CSVs hold every task of this very job (same text or same content), all done."""
     from hpc_nc.paper.data import load_figure_data
 
     try:
@@ -59,7 +59,9 @@ def _csv_finished(fig_dir: str, job) -> bool:
             meta = json.load(fh)
     except (OSError, ValueError):
         return False
-    if meta.get("job_sha256") != job.job_hash:
+    # the same job: the same text, or the same content (a comment edited since the run, e.g.
+    # the predicted-cost line, must not make a finished figure run again)
+    if meta.get("job_sha256") != job.job_hash and meta.get("job_content_sha256") != job.job_content_hash:
         return False
     d = load_figure_data(fig_dir)
     return d is not None and d.n_tasks == len(job.tasks) and d.n_done == len(job.tasks)
@@ -135,6 +137,7 @@ def process_figure(fig: PaperFigure, *, np_ranks: int, out_root: str, plot_only:
                 {
                     "job": fig.job,
                     "job_sha256": job.job_hash,
+                    "job_content_sha256": job.job_content_hash,
                     "n_tasks": t_,
                     "n_done": d_,
                     "n_failed": f_,
