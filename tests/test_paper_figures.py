@@ -447,6 +447,23 @@ def test_finished_checkout_only_replots(tmp_path, monkeypatch):
     assert info["ran"] is False
 
 
+def test_report_says_how_far_the_extended_maps_are(synthetic_dirs, tmp_path):
+    """Extended maps with pending tasks: the report gives the count and the resume command."""
+    import shutil
+
+    root = tmp_path / "repro"
+    shutil.copytree(synthetic_dirs, root)
+    ext = root / "fig6_10_extended"
+    shutil.rmtree(ext)
+    export_figure_data(synthetic_paper_results(os.path.join(REPO, EXTENDED.job), pending_every=2), str(ext))
+    parts = [load_figure_data(str(root / d)) for d in ("fig6", "fig10", "fig6_10_extended")]
+    extended_maps(parts, str(ext / "extended_maps.png"))
+    text = open(report.write_report(str(root), REPO, results_md=None, now="TEST"), encoding="utf-8").read()
+    n_done, n_tasks = parts[2].n_done, parts[2].n_tasks
+    assert 0 < n_done < n_tasks
+    assert f"In progress: {n_done} of {n_tasks} tasks computed" in text and "make paper EXTENDED=1" in text
+
+
 def test_a_comment_edit_does_not_make_a_finished_figure_run_again(tmp_path, monkeypatch):
     """meta.json records the job's content hash: a job file whose comments changed since the
     run (as Figs. 3 and 8's did) is still finished; a changed value is not."""

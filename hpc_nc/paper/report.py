@@ -453,8 +453,16 @@ def write_report(
     ]
     ext_png = os.path.join(out_root, figure_dir_name(0), "extended_maps.png")
     if os.path.exists(ext_png):
+        d_ext = ds.get("ext")
+        if d_ext is not None and d_ext.n_done < d_ext.n_tasks:
+            L += [
+                "",
+                f"**In progress: {d_ext.n_done} of {d_ext.n_tasks} tasks computed** (the farm takes the largest "
+                "dots first; crosses in the figure mark the points not computed yet). Resume: "
+                "`make paper EXTENDED=1 NP=<ranks>` (finished figures only re-plot).",
+            ]
         L += ["", f"![extended maps]({figure_dir_name(0)}/extended_maps.png)"]
-        s = label_spread(ds["ext"]) if ds.get("ext") is not None else None
+        s = label_spread(d_ext) if d_ext is not None else None
         if s:
             L += [
                 "",
