@@ -427,17 +427,12 @@ def solve_sides(
 
 
 # ----------------------------------------------------------------------------- T-invariant space
-#: Relative norm below which a column is dropped by a Gram–Schmidt done on the Gram matrix
-#: (well above sqrt(machine epsilon), the noise level of a norm computed from cᴴ M c).
-METRIC_DROP = 1e-6
-
-
 def _kramers_orthonormalize(ops: BlockOperators, P: np.ndarray, bases: list[np.ndarray]) -> np.ndarray:
     """Columns P' spanning (P, T P) minus the span of every [B, T B] in ``bases``, with
     [P', T P'] orthonormal (hpc_nc/solvers/quaternion.py). Each B must itself have
     [B, T B] orthonormal. Directions already in the span (relative norm < METRIC_DROP) are
     dropped."""
-    from hpc_nc.solvers.quaternion import quaternion_full, structured_pairs
+    from hpc_nc.solvers.quaternion import METRIC_DROP, quaternion_full, structured_pairs
 
     norms = ops.agree(ops.column_norms(P))
     P = np.asfortranarray(P[:, norms > 0] / norms[norms > 0])
@@ -454,14 +449,10 @@ def _kramers_orthonormalize(ops: BlockOperators, P: np.ndarray, bases: list[np.n
         TP = time_reversal(P)
         c = ops.agree(ops.gram(P, np.hstack([P, TP])))
         k = P.shape[1]
-        # Gram–Schmidt in the metric works with squared norms: a column that is already in
-        # the span keeps a computed norm of ~sqrt(ε)·1 ≈ 1e-8 (rounding in cᴴ M c), not ε.
-        # So a column must keep more than METRIC_DROP (1e-6) of its unit norm, else it is
-        # dropped; with 1e-8 such noise was sometimes kept, normalised to a spurious unit
-        # direction and deflated away, and the check solve stagnated (benchmarks/RESULTS.md).
-        Q = structured_pairs(
-            np.eye(2 * k, k), metric=quaternion_full(c[:, :k], c[:, k:]), drop=METRIC_DROP, floor=METRIC_DROP
-        )
+        # Gram–Schmidt in the metric: structured_pairs drops a column keeping < METRIC_DROP
+        # of its norm (rounding noise kept at 1e-8 was deflated away as a spurious direction
+        # and a check solve stagnated); the columns are unit, so the same level as a floor.
+        Q = structured_pairs(np.eye(2 * k, k), metric=quaternion_full(c[:, :k], c[:, k:]), floor=METRIC_DROP)
         P = P @ Q[:k] + TP @ Q[k:]
     return np.asfortranarray(P)
 

@@ -37,6 +37,13 @@ def quaternion_full(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.block([[a, b], [-np.conj(b), np.conj(a)]])
 
 
+#: Least relative norm a column keeps in a Gram–Schmidt done in a (non-identity) metric:
+#: there norms come from cᴴ M c, whose rounding leaves a column already in the span with a
+#: norm of ~sqrt(ε) ≈ 1e-8, not ε, so the drop level must sit well above it (a level of 1e-8
+#: kept such noise as spurious directions; benchmarks/RESULTS.md, davidson section).
+METRIC_DROP = 1e-6
+
+
 def structured_pairs(
     candidates: np.ndarray,
     metric: np.ndarray | None = None,
@@ -51,12 +58,14 @@ def structured_pairs(
     Returns Q (2q, r): the columns taken in order, each made orthogonal (in the metric) to
     every earlier q and τ(q) and normalised; a candidate keeping less than ``drop`` of its
     norm, or a norm below ``floor``, is skipped (its direction is already in the span, to
-    rounding). Then [Q, τ(Q)] is orthonormal
+    rounding; with a ``metric``, at least METRIC_DROP). Then [Q, τ(Q)] is orthonormal
     in the metric. Stops after ``count`` columns when given. Two Gram–Schmidt passes per
     column (twice is enough). Pure.
     """
     dim = candidates.shape[0]
     M = np.eye(dim) if metric is None else metric
+    if metric is not None:
+        drop = max(drop, METRIC_DROP)
     taken: list[np.ndarray] = []  # q and τ(q), interleaved
     out: list[np.ndarray] = []
     for j in range(candidates.shape[1]):
